@@ -1,0 +1,617 @@
+//! The compiled rule engine: one Aho-Corasick pass for every keyword and gazetteer name, one
+//! `RegexSet` pass for every pattern (re-scanning only the patterns that fired, for spans), then
+//! conditions and scoring.
+
+use std::collections::BTreeMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
+use regex::{Regex, RegexSet};
+
+use crate::gazetteer::Gazetteer;
+use crate::normalize::{Normalized, Normalizer, is_cjk};
+use crate::rules::{Indicator, Lang, Levels, Location, RuleError, RulePack, Status};
+use crate::verdict::{DestinationMatch, FiredIndicator, Level, PlaceMatch, Span, Verdict};
+
+/// Who a keyword belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Indicator(usize),
+    Place(usize),
+    Destination(usize),
+    Audience,
+}
+
+/// Whether language detection runs. Without it, language-scoped rules see every text as
+/// Indonesian/Malay unless it contains Chinese characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LanguageDetection {
+    On,
+    Off,
+}
+
+/// A compiled rule pack. Build once, classify many texts; `classify` takes `&self` and is safe to
+/// call from many threads.
+pub struct Classifier {
+    version: String,
+    flag_threshold: f64,
+    levels: Levels,
+    indicators: Vec<Indicator>,
+    normalizer: Normalizer,
+    keywords: AhoCorasick,
+    keyword_owners: Vec<Vec<Owner>>,
+    /// Whether a keyword needs a word boundary at its (start, end).
+    keyword_bounds: Vec<(bool, bool)>,
+    patterns: RegexSet,
+    pattern_regexes: Vec<Regex>,
+    pattern_owner: Vec<usize>,
+    gazetteer: Gazetteer,
+    detector: Option<LanguageDetector>,
+}
+
+/// An example from a rule file that did not behave as the file says.
+#[derive(Debug, Clone)]
+pub struct ExampleFailure {
+    pub indicator: String,
+    pub location: Location,
+    pub text: String,
+    /// True when the example should have matched and did not.
+    pub expected_match: bool,
+}
+
+/// Counts from a run of the rule files' examples.
+#[derive(Debug, Clone)]
+pub struct ExampleReport {
+    pub checked: usize,
+    pub failures: Vec<ExampleFailure>,
+    /// Indicators with no `match` example or no `no_match` example.
+    pub without_examples: Vec<String>,
+}
+
+impl Classifier {
+    /// Compiles a rule pack and gazetteer.
+    pub fn new(
+        pack: RulePack,
+        gazetteer: Gazetteer,
+        detection: LanguageDetection,
+    ) -> Result<Classifier, RuleError> {
+        let normalizer = Normalizer::new(pack.slang.clone());
+        let mut by_keyword: BTreeMap<String, Vec<Owner>> = BTreeMap::new();
+        let mut add = |k: &str, owner: Owner| {
+            let norm = normalizer.normalize(k).text().to_string();
+            if !norm.is_empty() {
+                by_keyword.entry(norm).or_default().push(owner);
+            }
+        };
+        for (i, ind) in pack.indicators.iter().enumerate() {
+            for k in &ind.keywords {
+                add(k, Owner::Indicator(i));
+            }
+        }
+        for (i, p) in gazetteer.place.iter().enumerate() {
+            for k in std::iter::once(&p.name).chain(&p.aliases) {
+                add(k, Owner::Place(i));
+            }
+        }
+        for (i, d) in gazetteer.destination.iter().enumerate() {
+            for k in std::iter::once(&d.name).chain(&d.aliases) {
+                add(k, Owner::Destination(i));
+            }
+        }
+        for k in &gazetteer.audience {
+            add(k, Owner::Audience);
+        }
+        let keyword_bounds = by_keyword
+            .keys()
+            .map(|k| {
+                let first = k.chars().next().is_some_and(|c| !is_cjk(c));
+                let last = k.chars().next_back().is_some_and(|c| !is_cjk(c));
+                (first, last)
+            })
+            .collect();
+        let keywords = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(by_keyword.keys())
+            .map_err(|e| RuleError {
+                location: pack.indicators.first().map_or_else(
+                    || Location {
+                        file: "(rule pack)".into(),
+                        line: None,
+                        rule: None,
+                    },
+                    |i| i.location.clone(),
+                ),
+                message: format!("cannot compile the keywords: {e}"),
+            })?;
+        let keyword_owners = by_keyword.into_values().collect();
+
+        let mut pattern_owner = Vec::new();
+        let mut pattern_regexes = Vec::new();
+        for (i, ind) in pack.indicators.iter().enumerate() {
+            for p in &ind.patterns {
+                // Validated when the pack was parsed; compile errors here are still reported.
+                let re = Regex::new(p).map_err(|e| RuleError {
+                    location: ind.location.clone(),
+                    message: format!("invalid regex {p:?}: {e}"),
+                })?;
+                pattern_regexes.push(re);
+                pattern_owner.push(i);
+            }
+        }
+        let patterns = RegexSet::new(pattern_regexes.iter().map(Regex::as_str)).map_err(|e| {
+            RuleError {
+                location: Location {
+                    file: "(rule pack)".into(),
+                    line: None,
+                    rule: None,
+                },
+                message: format!("the patterns together are too large to compile: {e}"),
+            }
+        })?;
+        let detector = (detection == LanguageDetection::On).then(|| {
+            LanguageDetectorBuilder::from_languages(&[
+                Language::Indonesian,
+                Language::Malay,
+                Language::English,
+                Language::Chinese,
+            ])
+            .build()
+        });
+        Ok(Classifier {
+            version: pack.version,
+            flag_threshold: pack.flag_threshold,
+            levels: pack.levels,
+            indicators: pack.indicators,
+            normalizer,
+            keywords,
+            keyword_owners,
+            keyword_bounds,
+            patterns,
+            pattern_regexes,
+            pattern_owner,
+            gazetteer,
+            detector,
+        })
+    }
+
+    /// The rule set's version, recorded on every verdict.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The loaded (active and experimental) indicators.
+    pub fn indicators(&self) -> &[Indicator] {
+        &self.indicators
+    }
+
+    pub fn flag_threshold(&self) -> f64 {
+        self.flag_threshold
+    }
+
+    pub fn levels(&self) -> Levels {
+        self.levels
+    }
+
+    /// The language bucket of a text (for rules and for the store).
+    pub fn detect_language(&self, text: &str) -> Lang {
+        let cjk = text.chars().filter(|c| is_cjk(*c)).count();
+        let letters = text.chars().filter(|c| c.is_alphabetic()).count().max(1);
+        if cjk * 2 >= letters {
+            return Lang::Zh;
+        }
+        match self.detector.as_ref().and_then(|d| d.detect_language_of(text)) {
+            Some(Language::English) => Lang::En,
+            Some(Language::Chinese) => Lang::Zh,
+            Some(_) => Lang::IdMs,
+            None if self.detector.is_none() => Lang::IdMs,
+            None => Lang::Unknown,
+        }
+    }
+
+    /// Classifies one text.
+    pub fn classify(&self, text: &str) -> Verdict {
+        let norm = self.normalizer.normalize(text);
+        let lang = self.detect_language(text);
+        let has_cjk = text.chars().any(is_cjk);
+        let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
+
+        let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.indicators.len()];
+        let mut places: Vec<(usize, (usize, usize))> = Vec::new();
+        let mut destinations: Vec<(usize, (usize, usize))> = Vec::new();
+        let mut audience = false;
+        let t = norm.text();
+        for m in self.keywords.find_overlapping_iter(t) {
+            let k = m.pattern().as_usize();
+            if !on_word_boundaries(t, m.start(), m.end(), self.keyword_bounds[k]) {
+                continue;
+            }
+            for owner in &self.keyword_owners[k] {
+                match *owner {
+                    Owner::Indicator(i) => hits[i].push((m.start(), m.end())),
+                    Owner::Place(i) => places.push((i, (m.start(), m.end()))),
+                    Owner::Destination(i) => destinations.push((i, (m.start(), m.end()))),
+                    Owner::Audience => audience = true,
+                }
+            }
+        }
+        for p in self.patterns.matches(t).iter() {
+            let i = self.pattern_owner[p];
+            hits[i].extend(
+                self.pattern_regexes[p]
+                    .find_iter(t)
+                    .filter(|m| !m.is_empty())
+                    .map(|m| (m.start(), m.end())),
+            );
+        }
+        for (i, ind) in self.indicators.iter().enumerate() {
+            if !ind.lang.is_empty() && !ind.lang.iter().any(|l| present(*l)) {
+                hits[i].clear();
+            }
+            hits[i].sort_unstable();
+            hits[i].dedup();
+        }
+
+        let fired = self.apply_conditions(&norm, hits);
+        let (score, counted) = self.score(&fired);
+        let level = self.level(score);
+        let span = |(s, e): (usize, usize)| {
+            let (s, e) = norm.original_span(s, e);
+            Span {
+                start: s,
+                end: e,
+                text: text[s..e].to_string(),
+            }
+        };
+        let indicators = fired
+            .into_iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(i, m)| {
+                let ind = &self.indicators[i];
+                FiredIndicator {
+                    id: ind.id.clone(),
+                    category: ind.category.clone(),
+                    weight: ind.weight,
+                    counted: counted[i],
+                    experimental: ind.status == Status::Experimental,
+                    description: ind.description.clone(),
+                    matches: m.into_iter().map(span).collect(),
+                }
+            })
+            .collect::<Vec<_>>();
+        let places = first_per_name(places)
+            .into_iter()
+            .map(|(i, s)| {
+                let p = &self.gazetteer.place[i];
+                PlaceMatch {
+                    name: p.name.clone(),
+                    kind: p.kind.clone(),
+                    regency: p.regency.clone(),
+                    span: span(s),
+                }
+            })
+            .collect::<Vec<_>>();
+        let destinations = first_per_name(destinations)
+            .into_iter()
+            .map(|(i, s)| {
+                let d = &self.gazetteer.destination[i];
+                DestinationMatch {
+                    name: d.name.clone(),
+                    country: d.country.clone(),
+                    span: span(s),
+                }
+            })
+            .collect();
+        let kalbar = audience || !places.is_empty() || indicators.iter().any(|i| i.category == "kalbar");
+        Verdict {
+            score,
+            level,
+            flagged: score >= self.flag_threshold,
+            lang,
+            kalbar,
+            indicators,
+            places,
+            destinations,
+            ruleset_version: self.version.clone(),
+        }
+    }
+
+    /// Applies `near`, then `requires` and `excludes` (against what fired before conditions).
+    fn apply_conditions(
+        &self,
+        norm: &Normalized,
+        raw: Vec<Vec<(usize, usize)>>,
+    ) -> Vec<Vec<(usize, usize)>> {
+        let targets_of = |names: &[String]| -> Vec<usize> {
+            (0..self.indicators.len())
+                .filter(|&j| {
+                    let other = &self.indicators[j];
+                    names.iter().any(|n| *n == other.id || *n == other.category)
+                })
+                .collect()
+        };
+        let mut out = raw.clone();
+        for (i, ind) in self.indicators.iter().enumerate() {
+            if out[i].is_empty() {
+                continue;
+            }
+            if let Some(near) = &ind.near {
+                let targets = targets_of(&near.targets);
+                let anchors: Vec<usize> = targets
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .flat_map(|&j| raw[j].iter().flat_map(|&(s, e)| [s, e.saturating_sub(1)]))
+                    .map(|p| norm.word_index(p))
+                    .collect();
+                out[i].retain(|&(s, e)| {
+                    let (ws, we) = (norm.word_index(s), norm.word_index(e.saturating_sub(1)));
+                    anchors.iter().any(|&a| {
+                        a.abs_diff(ws).min(a.abs_diff(we)) <= near.within
+                    })
+                });
+            }
+            let fired_any = |names: &[String]| targets_of(names).iter().any(|&j| j != i && !raw[j].is_empty());
+            if !ind.requires.is_empty() && !fired_any(&ind.requires) {
+                out[i].clear();
+            }
+            if !ind.excludes.is_empty() && fired_any(&ind.excludes) {
+                out[i].clear();
+            }
+        }
+        out
+    }
+
+    /// Per category, the strongest positive and the strongest negative active weight count.
+    fn score(&self, fired: &[Vec<(usize, usize)>]) -> (f64, Vec<bool>) {
+        let mut best: BTreeMap<(&str, bool), usize> = BTreeMap::new();
+        for (i, ind) in self.indicators.iter().enumerate() {
+            if fired[i].is_empty() || ind.status != Status::Active || ind.weight == 0.0 {
+                continue;
+            }
+            let key = (ind.category.as_str(), ind.weight > 0.0);
+            let entry = best.entry(key).or_insert(i);
+            if ind.weight.abs() > self.indicators[*entry].weight.abs() {
+                *entry = i;
+            }
+        }
+        let mut counted = vec![false; self.indicators.len()];
+        let mut sum = 0.0;
+        for &i in best.values() {
+            counted[i] = true;
+            sum += self.indicators[i].weight;
+        }
+        let score = (sum.clamp(0.0, 1.0) * 1000.0).round() / 1000.0;
+        (score, counted)
+    }
+
+    fn level(&self, score: f64) -> Level {
+        let l = self.levels;
+        if score >= l.high {
+            Level::High
+        } else if score >= l.medium {
+            Level::Medium
+        } else if score >= l.low {
+            Level::Low
+        } else {
+            Level::None
+        }
+    }
+
+    /// Runs every example in the rule files: each `match` text must make its indicator fire and
+    /// each `no_match` text must not.
+    pub fn test_examples(&self) -> ExampleReport {
+        let mut report = ExampleReport {
+            checked: 0,
+            failures: Vec::new(),
+            without_examples: Vec::new(),
+        };
+        for ind in &self.indicators {
+            let ex = &ind.examples;
+            if ex.must_match.is_empty() || ex.no_match.is_empty() {
+                report.without_examples.push(ind.id.clone());
+            }
+            let cases = ex
+                .must_match
+                .iter()
+                .map(|t| (t, true))
+                .chain(ex.no_match.iter().map(|t| (t, false)));
+            for (text, expected_match) in cases {
+                report.checked += 1;
+                let fired = self.classify(text).indicator_ids().any(|id| id == ind.id);
+                if fired != expected_match {
+                    report.failures.push(ExampleFailure {
+                        indicator: ind.id.clone(),
+                        location: ind.location.clone(),
+                        text: text.clone(),
+                        expected_match,
+                    });
+                }
+            }
+        }
+        report
+    }
+}
+
+fn on_word_boundaries(t: &str, start: usize, end: usize, (need_start, need_end): (bool, bool)) -> bool {
+    let before = t[..start].chars().next_back();
+    let after = t[end..].chars().next();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !is_cjk(c));
+    (!need_start || !word(before)) && (!need_end || !word(after))
+}
+
+/// Keeps the first match of each gazetteer entry.
+fn first_per_name(mut hits: Vec<(usize, (usize, usize))>) -> Vec<(usize, (usize, usize))> {
+    hits.sort_by_key(|&(i, (s, _))| (i, s));
+    hits.dedup_by_key(|h| h.0);
+    hits.sort_by_key(|&(_, (s, _))| s);
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSource;
+
+    const PACK: &str = r#"
+[ruleset]
+version = "test-1"
+flag_threshold = 0.5
+[ruleset.levels]
+low = 0.2
+medium = 0.5
+high = 0.75
+[normalize.slang]
+jt = "juta"
+gk = "tidak"
+
+[[indicator]]
+id = "destination.malaysia"
+category = "destination"
+status = "active"
+weight = 0.2
+description = "Malaysia"
+keywords = ["malaysia", "sarawak"]
+
+[[indicator]]
+id = "destination.kamboja"
+category = "destination"
+status = "active"
+weight = 0.3
+description = "Cambodia"
+keywords = ["kamboja", "柬埔寨"]
+
+[[indicator]]
+id = "document.no_passport"
+category = "document"
+status = "active"
+weight = 0.4
+description = "No passport needed"
+patterns = ['(tidak|tanpa)\s+(perlu\s+)?paspor']
+near = { categories = ["destination"], within = 6 }
+
+[[indicator]]
+id = "pay.high"
+category = "pay"
+status = "active"
+weight = 0.2
+description = "High pay"
+patterns = ['gaji\s+\d+\s+juta']
+requires = ["destination"]
+
+[[indicator]]
+id = "scam_job.cs"
+category = "scam_job"
+status = "experimental"
+weight = 0.3
+description = "CS job"
+keywords = ["客服", "admin online"]
+
+[[indicator]]
+id = "news.arrest"
+category = "news"
+status = "active"
+weight = -0.6
+description = "Reporting an arrest"
+keywords = ["diamankan", "digagalkan"]
+"#;
+
+    const GAZ: &str = r#"
+audience = ["kamek"]
+[[place]]
+name = "Singkawang"
+kind = "kota"
+regency = "Kota Singkawang"
+aliases = ["skw"]
+[[destination]]
+name = "Sarawak"
+country = "MY"
+aliases = ["kuching"]
+"#;
+
+    fn classifier() -> Classifier {
+        let pack = RulePack::parse(&[RuleSource::new("t.toml", PACK)]).unwrap();
+        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
+        Classifier::new(pack, gaz, LanguageDetection::Off).unwrap()
+    }
+
+    fn ids(v: &Verdict) -> Vec<&str> {
+        v.indicator_ids().collect()
+    }
+
+    #[test]
+    fn scores_strongest_per_category_and_maps_spans() {
+        let text = "Kerja Sarawak, gk perlu paspor, g4ji 8jt!! Kamboja juga ada";
+        let v = classifier().classify(text);
+        assert_eq!(ids(&v), ["destination.malaysia", "destination.kamboja", "document.no_passport", "pay.high"]);
+        // destination counts once (0.3, the strongest), + document 0.4 + pay 0.2.
+        assert_eq!(v.score, 0.9);
+        assert_eq!(v.level, Level::High);
+        assert!(v.flagged);
+        let doc = &v.indicators[2];
+        assert_eq!(doc.matches[0].text, "gk perlu paspor");
+        let pay = &v.indicators[3];
+        assert_eq!(pay.matches[0].text, "g4ji 8jt");
+        assert_eq!(&text[pay.matches[0].start..pay.matches[0].end], "g4ji 8jt");
+        assert!(!v.indicators[0].counted && v.indicators[1].counted);
+    }
+
+    #[test]
+    fn near_and_requires_conditions_hold_back_lone_signals() {
+        let v = classifier().classify("Tanpa paspor? Cek dulu syaratnya. Gaji 5 juta di kota. Lalu lalu lalu lalu lalu ke Malaysia");
+        assert!(ids(&v).contains(&"pay.high"), "{:?}", ids(&v));
+        assert!(!ids(&v).contains(&"document.no_passport"), "{:?}", ids(&v));
+        let v = classifier().classify("Gaji 5 juta di Pontianak");
+        assert!(ids(&v).is_empty(), "{:?}", ids(&v));
+    }
+
+    #[test]
+    fn negative_context_lowers_the_score() {
+        let v = classifier().classify("9 warga digagalkan kerja Kamboja tanpa paspor");
+        assert_eq!(v.score, 0.1);
+        assert!(!v.flagged);
+        assert_eq!(v.level, Level::None);
+    }
+
+    #[test]
+    fn keywords_need_whole_words_except_chinese() {
+        let v = classifier().classify("malaysiana skwad");
+        assert!(ids(&v).is_empty() && v.places.is_empty());
+        let v = classifier().classify("招聘柬埔寨客服");
+        assert_eq!(ids(&v), ["destination.kamboja", "scam_job.cs"]);
+        assert!(!v.indicators[1].counted && v.indicators[1].experimental);
+        assert_eq!(v.score, 0.3);
+    }
+
+    #[test]
+    fn finds_kalbar_places_destinations_and_audience() {
+        let v = classifier().classify("Dari SKW ke Kuching");
+        assert!(v.kalbar);
+        assert_eq!(v.places[0].name, "Singkawang");
+        assert_eq!(v.places[0].span.text, "SKW");
+        assert_eq!(v.destinations[0].name, "Sarawak");
+        assert!(classifier().classify("kamek nak kerja").kalbar);
+        assert!(!classifier().classify("kerja di Jakarta").kalbar);
+    }
+
+    #[test]
+    fn examples_are_checked() {
+        let pack = PACK.replace(
+            "keywords = [\"diamankan\", \"digagalkan\"]",
+            "keywords = [\"diamankan\", \"digagalkan\"]\n[indicator.examples]\nmatch = [\"3 orang diamankan\", \"ditangkap\"]\nno_match = [\"aman\"]",
+        );
+        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
+        let c = Classifier::new(pack, Gazetteer::default(), LanguageDetection::Off).unwrap();
+        let report = c.test_examples();
+        assert_eq!(report.checked, 3);
+        assert_eq!(report.failures.len(), 1);
+        assert_eq!(report.failures[0].text, "ditangkap");
+        assert!(report.failures[0].expected_match);
+    }
+
+    #[test]
+    fn same_input_same_verdict() {
+        let c = classifier();
+        let text = "Kerja Sarawak tanpa paspor gaji 9 juta kamboja 柬埔寨";
+        assert_eq!(c.classify(text), c.classify(text));
+    }
+}
