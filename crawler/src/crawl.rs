@@ -1,0 +1,209 @@
+//! One crawl run over a set of sources: the frontier, admission decisions, and the events sent
+//! to the store.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tracing::{Instrument, info, info_span, warn};
+use url::Url;
+
+use crate::extract::extract;
+use crate::fetch::{FetchError, Fetcher, HostPolicy, MAX_URL_LEN};
+use crate::model::CrawlEvent;
+use crate::source::{Source, SourceKind};
+
+/// Query parameters that only track clicks; dropped so one page is one URL.
+const TRACKING_PARAMS: &[&str] = &["fbclid", "gclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "ref_src"];
+/// A URL with more query parameters than this is treated as a trap and not followed.
+pub const MAX_QUERY_PARAMS: usize = 8;
+
+/// Canonical form of a URL: no fragment, no tracking parameters, query sorted, host lower-cased
+/// (the `url` crate already lower-cases hosts and removes default ports).
+pub fn normalize_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    u.set_fragment(None);
+    let mut pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| !k.starts_with("utm_") && !TRACKING_PARAMS.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    if pairs.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u
+}
+
+/// Why a discovered URL was or was not queued. Each reason is counted in the run summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Admission {
+    Allowed,
+    Duplicate,
+    OffScope,
+    OverDepth,
+    OverBudget,
+    TooLong,
+    TooManyParams,
+}
+
+/// How one source's run went.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub source_id: String,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub pages: usize,
+    pub posts: usize,
+    pub errors: BTreeMap<&'static str, usize>,
+    pub admissions: BTreeMap<String, usize>,
+}
+
+/// Builds the shared fetcher for a set of sources: one policy per host, the slowest wins.
+pub fn fetcher_for(sources: &[Source]) -> Result<Fetcher, FetchError> {
+    let mut policies: HashMap<String, HostPolicy> = HashMap::new();
+    for s in sources {
+        for host in s.hosts() {
+            let p = policies.entry(host).or_insert(HostPolicy {
+                rate_per_minute: s.rate_per_minute,
+                burst: s.burst,
+            });
+            p.rate_per_minute = p.rate_per_minute.min(s.rate_per_minute);
+            p.burst = p.burst.min(s.burst);
+        }
+    }
+    let ua = sources.iter().find_map(|s| s.user_agent.clone());
+    Fetcher::new(policies, HostPolicy { rate_per_minute: 60, burst: 1 }, ua)
+}
+
+/// Crawls every source once, concurrently (politeness is per host, shared). Pages that yield
+/// posts and failed URLs are sent on `events`; the summaries are returned.
+pub async fn crawl_once(
+    sources: Vec<Source>,
+    fetcher: Arc<Fetcher>,
+    events: mpsc::Sender<CrawlEvent>,
+) -> Vec<RunSummary> {
+    let tasks: Vec<_> = sources
+        .into_iter()
+        .map(|source| {
+            let fetcher = fetcher.clone();
+            let events = events.clone();
+            let span = info_span!("crawl", source = %source.id);
+            tokio::spawn(async move { crawl_source(&source, &fetcher, &events).await }.instrument(span))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        match t.await {
+            Ok(summary) => out.push(summary),
+            Err(e) => warn!(error = %e, "a crawl task panicked"),
+        }
+    }
+    out
+}
+
+async fn crawl_source(source: &Source, fetcher: &Fetcher, events: &mpsc::Sender<CrawlEvent>) -> RunSummary {
+    let mut summary = RunSummary {
+        source_id: source.id.clone(),
+        started: Utc::now(),
+        finished: Utc::now(),
+        pages: 0,
+        posts: 0,
+        errors: BTreeMap::new(),
+        admissions: BTreeMap::new(),
+    };
+    let mut queue: VecDeque<(Url, usize)> = VecDeque::new();
+    let mut seen: HashSet<Url> = HashSet::new();
+    for u in &source.start_urls {
+        if admit(source, u, 0, &mut seen, &mut summary.admissions) == Admission::Allowed {
+            queue.push_back((normalize_url(u), 0));
+        }
+    }
+    while let Some((url, depth)) = queue.pop_front() {
+        let fetched = fetcher.fetch(&url, source.allow_private, &|u| source.allows(u)).await;
+        summary.pages += 1;
+        let fetched = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                *summary.errors.entry(e.kind()).or_default() += 1;
+                warn!(url = %url, kind = e.kind(), error = %e, "fetch failed");
+                let event = CrawlEvent::Error {
+                    source_id: source.id.clone(),
+                    url: url.to_string(),
+                    kind: e.kind(),
+                    message: e.to_string(),
+                };
+                if events.send(event).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let result = extract(source, &url, &fetched.snapshot.body, &fetched.text);
+        for link in &result.links {
+            // Telegram and feed paging stays at the same depth: it is one listing, not deeper.
+            let next_depth = if source.kind == SourceKind::Telegram { depth } else { depth + 1 };
+            if admit(source, link, next_depth, &mut seen, &mut summary.admissions) == Admission::Allowed {
+                queue.push_back((normalize_url(link), next_depth));
+            }
+        }
+        if !result.posts.is_empty() {
+            summary.posts += result.posts.len();
+            let event = CrawlEvent::Page {
+                snapshot: fetched.snapshot,
+                posts: result.posts,
+            };
+            if events.send(event).await.is_err() {
+                break;
+            }
+        }
+    }
+    summary.finished = Utc::now();
+    info!(pages = summary.pages, posts = summary.posts, errors = summary.errors.values().sum::<usize>(), "source crawled");
+    summary
+}
+
+/// Decides whether a discovered URL is queued, and counts the decision.
+fn admit(
+    source: &Source,
+    url: &Url,
+    depth: usize,
+    seen: &mut HashSet<Url>,
+    admissions: &mut BTreeMap<String, usize>,
+) -> Admission {
+    let url = normalize_url(url);
+    let decision = if url.as_str().len() > MAX_URL_LEN {
+        Admission::TooLong
+    } else if !source.allows(&url) {
+        Admission::OffScope
+    } else if url.query_pairs().count() > MAX_QUERY_PARAMS {
+        Admission::TooManyParams
+    } else if depth > source.max_depth {
+        Admission::OverDepth
+    } else if seen.contains(&url) {
+        Admission::Duplicate
+    } else if seen.len() >= source.max_pages {
+        Admission::OverBudget
+    } else {
+        seen.insert(url);
+        Admission::Allowed
+    };
+    *admissions.entry(format!("{decision:?}")).or_default() += 1;
+    decision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_urls() {
+        let u = Url::parse("HTTP://Loker.Example:80/a?utm_source=fb&z=1&fbclid=x&a=2#top").unwrap();
+        assert_eq!(normalize_url(&u).as_str(), "http://loker.example/a?a=2&z=1");
+        let u = Url::parse("https://t.me/s/x?utm_medium=1").unwrap();
+        assert_eq!(normalize_url(&u).as_str(), "https://t.me/s/x");
+    }
+}

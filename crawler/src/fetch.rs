@@ -1,0 +1,472 @@
+//! Fetching one URL politely and safely: per-host rate limits, robots.txt, redirect checks,
+//! body-size caps, refusal of private addresses, charset decoding.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use sha2::{Digest, Sha256};
+use texting_robots::Robot;
+use url::Url;
+
+use crate::model::Snapshot;
+
+/// Wait for a connection at most this long.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A whole request (headers and body) takes at most this long.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest body read, after decompression; a larger one is cut off and reported.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Redirects followed at most for one URL.
+pub const MAX_REDIRECTS: usize = 5;
+/// URLs longer than this are not fetched (a common spider-trap shape).
+pub const MAX_URL_LEN: usize = 2048;
+/// The identifying User-Agent, with a contact URL.
+pub const USER_AGENT: &str = concat!(
+    "patroli/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/patroli/patroli; cyber-patrol crawler for public job ads)"
+);
+/// How long a host's robots.txt is trusted before it is fetched again.
+pub const ROBOTS_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// Why a URL was not fetched or could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("refused: {0} resolves to a private or loopback address; only sources with allow_private = true may reach it")]
+    PrivateAddress(String),
+    #[error("refused: host {0} is outside the source's allowed hosts")]
+    OffScope(String),
+    #[error("robots.txt of {0} disallows this URL")]
+    RobotsDisallowed(String),
+    #[error("the URL is longer than {MAX_URL_LEN} characters")]
+    UrlTooLong,
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect loop back to {0}")]
+    RedirectLoop(String),
+    #[error("redirect without a valid Location header")]
+    BadRedirect,
+    #[error("the body is larger than {} MiB; the rest was not read", MAX_BODY_BYTES / 1024 / 1024)]
+    BodyTooLarge,
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("timed out")]
+    Timeout,
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl FetchError {
+    /// A short, stable name for counting errors by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::PrivateAddress(_) => "private_address",
+            FetchError::OffScope(_) => "off_scope",
+            FetchError::RobotsDisallowed(_) => "robots",
+            FetchError::UrlTooLong => "url_too_long",
+            FetchError::TooManyRedirects | FetchError::RedirectLoop(_) | FetchError::BadRedirect => "redirect",
+            FetchError::BodyTooLarge => "body_too_large",
+            FetchError::Status(_) => "http_status",
+            FetchError::Timeout => "timeout",
+            FetchError::Connect(_) => "connect",
+            FetchError::Other(_) => "other",
+        }
+    }
+
+    fn from_reqwest(e: reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            FetchError::Timeout
+        } else if e.is_connect() {
+            // The resolver's refusal of private addresses arrives here too.
+            let mut source: Option<&dyn std::error::Error> = Some(&e);
+            while let Some(s) = source {
+                if let Some(PrivateRefusal(host)) = s.downcast_ref::<PrivateRefusal>() {
+                    return FetchError::PrivateAddress(host.clone());
+                }
+                source = s.source();
+            }
+            FetchError::Connect(e.to_string())
+        } else {
+            FetchError::Other(e.to_string())
+        }
+    }
+}
+
+/// True for addresses a public-web crawler has no business reaching.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || a == 0
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PrivateRefusal(String);
+
+impl std::fmt::Display for PrivateRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} resolves to a private address", self.0)
+    }
+}
+
+impl std::error::Error for PrivateRefusal {}
+
+/// Resolves names and refuses private answers, so DNS cannot point the crawler inwards.
+struct PublicOnlyResolver;
+
+impl Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let lookup = host.clone();
+            let addrs: Vec<SocketAddr> = tokio::task::spawn_blocking(move || {
+                (lookup.as_str(), 0).to_socket_addrs().map(Iterator::collect)
+            })
+            .await
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)??;
+            if addrs.is_empty() || addrs.iter().any(|a| is_private(a.ip())) {
+                return Err(Box::new(PrivateRefusal(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Per-host politeness settings.
+#[derive(Debug, Clone, Copy)]
+pub struct HostPolicy {
+    pub rate_per_minute: u32,
+    pub burst: u32,
+}
+
+struct HostState {
+    limiter: Arc<DefaultDirectRateLimiter>,
+    robots: Option<(Arc<Robot>, std::time::Instant)>,
+}
+
+/// A fetched page, decoded.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub snapshot: Snapshot,
+    /// The body decoded to text using the HTTP header, BOM or meta charset.
+    pub text: String,
+}
+
+/// Shared by every source of a run: one limiter per host, one robots.txt cache per host.
+pub struct Fetcher {
+    public: reqwest::Client,
+    private: reqwest::Client,
+    user_agent: String,
+    hosts: Mutex<HashMap<String, HostState>>,
+    policies: HashMap<String, HostPolicy>,
+    default_policy: HostPolicy,
+}
+
+fn quota(rate_per_minute: u32, burst: u32) -> Quota {
+    let period = Duration::from_secs_f64(60.0 / f64::from(rate_per_minute.max(1)));
+    Quota::with_period(period)
+        .expect("period is positive")
+        .allow_burst(NonZeroU32::new(burst.max(1)).expect("burst is positive"))
+}
+
+impl Fetcher {
+    /// A fetcher with per-host policies (the slowest policy given for a host wins) and a default
+    /// for hosts not listed.
+    pub fn new(
+        policies: HashMap<String, HostPolicy>,
+        default_policy: HostPolicy,
+        user_agent: Option<String>,
+    ) -> Result<Fetcher, FetchError> {
+        let build = |guard: bool| {
+            let mut b = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .gzip(true)
+                .deflate(true);
+            if guard {
+                b = b.dns_resolver(Arc::new(PublicOnlyResolver));
+            }
+            b.build().map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))
+        };
+        Ok(Fetcher {
+            public: build(true)?,
+            private: build(false)?,
+            user_agent: user_agent.unwrap_or_else(|| USER_AGENT.to_string()),
+            hosts: Mutex::new(HashMap::new()),
+            policies,
+            default_policy,
+        })
+    }
+
+    fn host_key(url: &Url) -> String {
+        format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or(0)
+        )
+    }
+
+    fn policy(&self, url: &Url) -> HostPolicy {
+        url.host_str()
+            .and_then(|h| self.policies.get(h))
+            .copied()
+            .unwrap_or(self.default_policy)
+    }
+
+    fn limiter(&self, url: &Url) -> Arc<DefaultDirectRateLimiter> {
+        let key = Self::host_key(url);
+        let mut hosts = self.hosts.lock().expect("host table lock");
+        let policy = self.policy(url);
+        hosts
+            .entry(key)
+            .or_insert_with(|| HostState {
+                limiter: Arc::new(RateLimiter::direct(quota(policy.rate_per_minute, policy.burst))),
+                robots: None,
+            })
+            .limiter
+            .clone()
+    }
+
+    /// Fetches a page that the caller has already checked is in scope: waits for the host's
+    /// limiter, checks robots.txt, follows redirects only within `allowed`.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        allow_private: bool,
+        allowed: &(dyn Fn(&Url) -> bool + Sync),
+    ) -> Result<Fetched, FetchError> {
+        let mut current = url.clone();
+        let mut seen = vec![current.clone()];
+        for _ in 0..=MAX_REDIRECTS {
+            if current.as_str().len() > MAX_URL_LEN {
+                return Err(FetchError::UrlTooLong);
+            }
+            if !allowed(&current) {
+                return Err(FetchError::OffScope(current.host_str().unwrap_or("?").to_string()));
+            }
+            self.check_address(&current, allow_private)?;
+            if !self.robots_allows(&current, allow_private).await? {
+                return Err(FetchError::RobotsDisallowed(
+                    current.host_str().unwrap_or("?").to_string(),
+                ));
+            }
+            let (status, headers, response) = self.get(&current, allow_private).await?;
+            if status.is_redirection() {
+                let next = headers
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| current.join(l).ok())
+                    .ok_or(FetchError::BadRedirect)?;
+                if seen.contains(&next) {
+                    return Err(FetchError::RedirectLoop(next.to_string()));
+                }
+                seen.push(next.clone());
+                current = next;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status(status.as_u16()));
+            }
+            let body = read_capped(response).await?;
+            let text = decode(&headers, &body);
+            let headers = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let sha256 = hex::encode(Sha256::digest(&body));
+            return Ok(Fetched {
+                snapshot: Snapshot {
+                    requested_url: url.to_string(),
+                    final_url: current.to_string(),
+                    status: status.as_u16(),
+                    headers,
+                    body,
+                    sha256,
+                    fetched_at: Utc::now(),
+                },
+                text,
+            });
+        }
+        Err(FetchError::TooManyRedirects)
+    }
+
+    fn check_address(&self, url: &Url, allow_private: bool) -> Result<(), FetchError> {
+        if allow_private {
+            return Ok(());
+        }
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+                return Err(FetchError::PrivateAddress(d.to_string()));
+            }
+            _ => None,
+        };
+        match literal {
+            Some(ip) if is_private(ip) => Err(FetchError::PrivateAddress(ip.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get(
+        &self,
+        url: &Url,
+        allow_private: bool,
+    ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, reqwest::Response), FetchError> {
+        self.limiter(url).until_ready().await;
+        let client = if allow_private { &self.private } else { &self.public };
+        let response = client
+            .get(url.clone())
+            .header(reqwest::header::USER_AGENT, &self.user_agent)
+            .send()
+            .await
+            .map_err(FetchError::from_reqwest)?;
+        Ok((response.status(), response.headers().clone(), response))
+    }
+
+    /// Whether robots.txt lets us fetch `url`; fetches and caches it (and applies Crawl-delay to
+    /// the host's limiter) when needed. A missing robots.txt (4xx) allows everything; one that
+    /// cannot be read (5xx, network error) disallows everything until it can.
+    async fn robots_allows(&self, url: &Url, allow_private: bool) -> Result<bool, FetchError> {
+        let key = Self::host_key(url);
+        let cached = {
+            let hosts = self.hosts.lock().expect("host table lock");
+            hosts
+                .get(&key)
+                .and_then(|h| h.robots.as_ref())
+                .filter(|(_, at)| at.elapsed() < ROBOTS_TTL)
+                .map(|(r, _)| r.clone())
+        };
+        let robot = match cached {
+            Some(r) => r,
+            None => {
+                let robot = Arc::new(self.fetch_robots(url, allow_private).await?);
+                let policy = self.policy(url);
+                let mut hosts = self.hosts.lock().expect("host table lock");
+                let state = hosts.entry(key).or_insert_with(|| HostState {
+                    limiter: Arc::new(RateLimiter::direct(quota(policy.rate_per_minute, policy.burst))),
+                    robots: None,
+                });
+                if let Some(delay) = robot.delay.filter(|d| *d > 0.0) {
+                    let asked = (60.0 / f64::from(delay)).floor().max(1.0) as u32;
+                    if asked < policy.rate_per_minute {
+                        state.limiter = Arc::new(RateLimiter::direct(quota(asked, 1)));
+                    }
+                }
+                state.robots = Some((robot.clone(), std::time::Instant::now()));
+                robot
+            }
+        };
+        Ok(robot.allowed(url.as_str()))
+    }
+
+    async fn fetch_robots(&self, url: &Url, allow_private: bool) -> Result<Robot, FetchError> {
+        let mut robots_url = url.clone();
+        robots_url.set_path("/robots.txt");
+        robots_url.set_query(None);
+        robots_url.set_fragment(None);
+        let agent = self.user_agent.split('/').next().unwrap_or("patroli").to_string();
+        let body: Vec<u8> = match self.get(&robots_url, allow_private).await {
+            Ok((status, _, response)) if status.is_success() => read_capped(response).await?,
+            Ok((status, _, _)) if status.is_client_error() => Vec::new(),
+            Ok(_) | Err(FetchError::Timeout | FetchError::Connect(_)) => b"User-agent: *\nDisallow: /\n".to_vec(),
+            Err(e) => return Err(e),
+        };
+        Robot::new(&agent, &body).or_else(|_| Robot::new(&agent, b""))
+            .map_err(|e| FetchError::Other(format!("robots.txt: {e}")))
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(FetchError::BodyTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Decodes a body: charset from the Content-Type header, else a BOM, else a `<meta charset>` in
+/// the first kilobytes, else UTF-8 (invalid bytes become U+FFFD, never an error).
+pub fn decode(headers: &reqwest::header::HeaderMap, body: &[u8]) -> String {
+    let from_header = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').find_map(|p| p.trim().strip_prefix("charset=")))
+        .and_then(|label| encoding_rs::Encoding::for_label(label.trim_matches('"').as_bytes()));
+    let encoding = from_header
+        .or_else(|| encoding_rs::Encoding::for_bom(body).map(|(e, _)| e))
+        .or_else(|| meta_charset(&body[..body.len().min(4096)]))
+        .unwrap_or(encoding_rs::UTF_8);
+    encoding.decode(body).0.into_owned()
+}
+
+fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let at = head.find("charset=")? + "charset=".len();
+    let label: String = head[at..]
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    encoding_rs::Encoding::for_label(label.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.1.1", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "103.10.20.30", "2001:4860::8888"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn decodes_by_header_bom_and_meta() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(CONTENT_TYPE, "text/html; charset=windows-1252".parse().unwrap());
+        assert_eq!(decode(&h, b"caf\xe9"), "café");
+        let none = reqwest::header::HeaderMap::new();
+        assert_eq!(decode(&none, b"\xef\xbb\xbfhalo"), "halo");
+        let gbk = b"<meta charset=\"gbk\"><p>\xd5\xd0\xc6\xb8</p>";
+        assert!(decode(&none, gbk).contains("招聘"));
+        assert_eq!(decode(&none, b"ok \xff"), "ok \u{fffd}");
+    }
+}

@@ -1,0 +1,51 @@
+//! What the crawler hands on: plain data, no I/O.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A response as it was received: the evidence behind a post. Never modified once taken.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub requested_url: String,
+    /// After redirects.
+    pub final_url: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The body bytes as received (after HTTP content decoding such as gzip).
+    pub body: Vec<u8>,
+    /// SHA-256 of `body`, lower-case hex.
+    pub sha256: String,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// A post found on a page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectedPost {
+    pub source_id: String,
+    /// The post's own address (a detail page, a `t.me/<channel>/<n>` link, a feed item link).
+    pub url: String,
+    /// The identifier the site gives the post, when it has one (`data-post`, feed `guid`).
+    pub external_id: Option<String>,
+    pub title: Option<String>,
+    pub text: String,
+    pub author: Option<String>,
+    pub location: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+}
+
+/// What a crawl run sends to whoever stores its results, over a bounded channel.
+#[derive(Debug)]
+pub enum CrawlEvent {
+    /// A page that yielded posts, with its snapshot.
+    Page {
+        snapshot: Snapshot,
+        posts: Vec<CollectedPost>,
+    },
+    /// A URL that failed; the run goes on.
+    Error {
+        source_id: String,
+        url: String,
+        kind: &'static str,
+        message: String,
+    },
+}
