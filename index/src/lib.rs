@@ -1,1 +1,21 @@
-//! placeholder
+//! The index crate owns persistence: the SQL [`Store`] (the source of truth for posts, evidence
+//! snapshots, verdicts, users, sessions, crawl runs and the append-only audit log) and the
+//! tantivy [`SearchIndex`] derived from it.
+//!
+//! It is the only crate that contains SQL, and every statement in it is parameterised. The
+//! search index is never the only copy of anything: `SearchIndex::rebuild` recreates it from the
+//! store.
+
+mod error;
+mod search;
+mod store;
+
+pub use error::{SearchError, StoreError};
+pub use search::{Hit, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet};
+pub use store::{
+    AuditEntry, DB_FILE, PostOutcome, PostRecord, RunRecord, Session, SnapshotInfo, Store, User,
+    content_hash,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,31 @@
+//! Errors of the store and the search index, each saying what to do.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {message}; check that the folder exists and is writable, or pass another --data-dir")]
+    DataDir { path: PathBuf, message: String },
+    #[error("cannot apply the database migrations: {0}; the store may be from a newer patroli")]
+    Migrate(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the store holds damaged data: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("cannot open the search index at {path}: {message}; run `patroli index rebuild` to recreate it from the store")]
+    Open { path: PathBuf, message: String },
+    #[error("the query could not be understood: {message}. {hint}")]
+    BadQuery { message: String, hint: String },
+    #[error("search index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,565 @@
+//! The SQL store: the source of truth for posts, evidence, verdicts, users and the audit log.
+//! Every statement is parameterised; no text from a page or a user is ever spliced into SQL.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use patroli_classifier::Verdict;
+use patroli_crawler::{CollectedPost, Snapshot};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::StoreError;
+
+/// Name of the SQLite database file inside the data directory.
+pub const DB_FILE: &str = "patroli.db";
+/// Connections in the pool; SQLite has one writer, so a few are plenty.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// What storing a collected post did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// A post not seen before.
+    New,
+    /// Seen before with the same content: a new sighting only.
+    Seen,
+    /// Seen before, and its text changed: updated, with a new sighting.
+    Changed,
+}
+
+/// A post as stored, with its current verdict if it has one.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostRecord {
+    pub id: i64,
+    pub source_id: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub text: String,
+    pub author: Option<String>,
+    pub location: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub verdict: Option<Verdict>,
+}
+
+/// A snapshot's metadata (the body is fetched separately).
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    pub id: i64,
+    pub final_url: String,
+    pub status: u16,
+    pub sha256: String,
+    pub body_len: i64,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// A user account.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// A logged-in session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Option<String>,
+    pub remote: Option<String>,
+}
+
+/// Counts for a crawl run record.
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    pub source_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub pages: usize,
+    pub posts_new: usize,
+    pub posts_seen: usize,
+    pub errors: std::collections::BTreeMap<String, usize>,
+    pub status: String,
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
+pub fn content_hash(title: Option<&str>, text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(title.unwrap_or_default().as_bytes());
+    h.update([0]);
+    h.update(text.as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|e| StoreError::Corrupt(format!("snapshot body is not valid gzip: {e}")))?;
+    Ok(out)
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite store in `data_dir` and applies migrations.
+    pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let path: PathBuf = data_dir.join(DB_FILE);
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(StoreError::from)?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::DataDir {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Store { pool })
+    }
+
+    /// Records a source's kind and legal basis (shown on every lead from it).
+    pub async fn upsert_source(&self, id: &str, kind: &str, legal_basis: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sources (id, kind, legal_basis, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, legal_basis = excluded.legal_basis, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(legal_basis)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The legal-basis note of a source.
+    pub async fn legal_basis(&self, source_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT legal_basis FROM sources WHERE id = ?")
+            .bind(source_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Stores a page snapshot and the posts found on it, in one transaction. Returns each post's
+    /// id and what happened to it.
+    pub async fn save_page(
+        &self,
+        snapshot: &Snapshot,
+        posts: &[CollectedPost],
+    ) -> Result<Vec<(i64, PostOutcome)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let headers = serde_json::to_string(&snapshot.headers).expect("headers serialise");
+        let snapshot_id: i64 = sqlx::query_scalar(
+            "INSERT INTO snapshots (requested_url, final_url, status, headers, body_gzip, body_len, sha256, fetched_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&snapshot.requested_url)
+        .bind(&snapshot.final_url)
+        .bind(i64::from(snapshot.status))
+        .bind(headers)
+        .bind(gzip(&snapshot.body))
+        .bind(snapshot.body.len() as i64)
+        .bind(&snapshot.sha256)
+        .bind(snapshot.fetched_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(posts.len());
+        for p in posts {
+            let key = p.external_id.clone().unwrap_or_else(|| p.url.clone());
+            let hash = content_hash(p.title.as_deref(), &p.text);
+            let seen = snapshot.fetched_at;
+            let existing: Option<(i64, String)> = sqlx::query_as(
+                "SELECT id, content_sha256 FROM posts WHERE source_id = ? AND post_key = ?",
+            )
+            .bind(&p.source_id)
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (id, outcome) = match existing {
+                None => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    )
+                    .bind(&p.source_id)
+                    .bind(&key)
+                    .bind(&p.url)
+                    .bind(&p.title)
+                    .bind(&p.text)
+                    .bind(&p.author)
+                    .bind(&p.location)
+                    .bind(p.published)
+                    .bind(&hash)
+                    .bind(seen)
+                    .bind(seen)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (id, PostOutcome::New)
+                }
+                Some((id, old_hash)) if old_hash == hash => {
+                    sqlx::query("UPDATE posts SET last_seen = ?, removed_at = NULL WHERE id = ?")
+                        .bind(seen)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    (id, PostOutcome::Seen)
+                }
+                Some((id, _)) => {
+                    sqlx::query(
+                        "UPDATE posts SET url = ?, title = ?, body = ?, author = ?, location = ?, published_at = ?,
+                         content_sha256 = ?, last_seen = ?, removed_at = NULL WHERE id = ?",
+                    )
+                    .bind(&p.url)
+                    .bind(&p.title)
+                    .bind(&p.text)
+                    .bind(&p.author)
+                    .bind(&p.location)
+                    .bind(p.published)
+                    .bind(&hash)
+                    .bind(seen)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    (id, PostOutcome::Changed)
+                }
+            };
+            sqlx::query("INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) VALUES (?, ?, ?, ?)")
+                .bind(id)
+                .bind(snapshot_id)
+                .bind(seen)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+            out.push((id, outcome));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records (replaces) a post's verdict.
+    pub async fn save_verdict(&self, post_id: i64, verdict: &Verdict) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(post_id) DO UPDATE SET ruleset_version = excluded.ruleset_version, score = excluded.score,
+               level = excluded.level, flagged = excluded.flagged, lang = excluded.lang, kalbar = excluded.kalbar,
+               detail = excluded.detail, classified_at = excluded.classified_at",
+        )
+        .bind(post_id)
+        .bind(&verdict.ruleset_version)
+        .bind(verdict.score)
+        .bind(verdict.level.as_str())
+        .bind(verdict.flagged)
+        .bind(verdict.lang.as_str())
+        .bind(verdict.kalbar)
+        .bind(serde_json::to_string(verdict).expect("verdict serialises"))
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    fn post_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PostRecord, StoreError> {
+        let detail: Option<String> = row.try_get("detail")?;
+        let verdict = detail
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("stored verdict is not valid: {e}")))?;
+        Ok(PostRecord {
+            id: row.try_get("id")?,
+            source_id: row.try_get("source_id")?,
+            url: row.try_get("url")?,
+            title: row.try_get("title")?,
+            text: row.try_get("body")?,
+            author: row.try_get("author")?,
+            location: row.try_get("location")?,
+            published_at: row.try_get("published_at")?,
+            first_seen: row.try_get("first_seen")?,
+            last_seen: row.try_get("last_seen")?,
+            removed_at: row.try_get("removed_at")?,
+            verdict,
+        })
+    }
+
+    const POST_COLUMNS: &'static str = "p.id, p.source_id, p.url, p.title, p.body, p.author, p.location, p.published_at,
+        p.first_seen, p.last_seen, p.removed_at, v.detail FROM posts p LEFT JOIN verdicts v ON v.post_id = p.id";
+
+    /// One post by id.
+    pub async fn post(&self, id: i64) -> Result<Option<PostRecord>, StoreError> {
+        let sql = format!("SELECT {} WHERE p.id = ?", Self::POST_COLUMNS);
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(Self::post_from_row).transpose()
+    }
+
+    /// Posts with ids greater than `after`, in id order, at most `limit` (for batch work).
+    pub async fn posts_after(&self, after: i64, limit: i64) -> Result<Vec<PostRecord>, StoreError> {
+        let sql = format!("SELECT {} WHERE p.id > ? ORDER BY p.id LIMIT ?", Self::POST_COLUMNS);
+        let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(Self::post_from_row).collect()
+    }
+
+    /// Number of stored posts.
+    pub async fn count_posts(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.pool).await?)
+    }
+
+    /// The snapshots a post was seen on, newest first.
+    pub async fn snapshots_of(&self, post_id: i64) -> Result<Vec<SnapshotInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.final_url, s.status, s.sha256, s.body_len, s.fetched_at FROM snapshots s
+             JOIN sightings g ON g.snapshot_id = s.id WHERE g.post_id = ? GROUP BY s.id ORDER BY s.fetched_at DESC",
+        )
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SnapshotInfo {
+                    id: r.try_get("id")?,
+                    final_url: r.try_get("final_url")?,
+                    status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+                    sha256: r.try_get("sha256")?,
+                    body_len: r.try_get("body_len")?,
+                    fetched_at: r.try_get("fetched_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A snapshot's body bytes, checked against its recorded SHA-256.
+    pub async fn snapshot_body(&self, snapshot_id: i64) -> Result<Vec<u8>, StoreError> {
+        let (gz, sha): (Vec<u8>, String) =
+            sqlx::query_as("SELECT body_gzip, sha256 FROM snapshots WHERE id = ?")
+                .bind(snapshot_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound("snapshot"))?;
+        let body = gunzip(&gz)?;
+        if hex::encode(Sha256::digest(&body)) != sha {
+            return Err(StoreError::Corrupt(format!(
+                "snapshot {snapshot_id} no longer matches its SHA-256"
+            )));
+        }
+        Ok(body)
+    }
+
+    /// Records a URL that failed during a crawl.
+    pub async fn record_fetch_error(&self, source_id: &str, url: &str, kind: &str, message: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO fetch_errors (source_id, url, kind, message, at) VALUES (?, ?, ?, ?, ?)")
+            .bind(source_id)
+            .bind(url)
+            .bind(kind)
+            .bind(message)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a finished source run.
+    pub async fn record_run(&self, run: &RunRecord) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO crawl_runs (source_id, started_at, finished_at, pages, posts_new, posts_seen, errors, status)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&run.source_id)
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(run.pages as i64)
+        .bind(run.posts_new as i64)
+        .bind(run.posts_seen as i64)
+        .bind(serde_json::to_string(&run.errors).expect("map serialises"))
+        .bind(&run.status)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Creates a user; the caller hashes the password.
+    pub async fn add_user(&self, username: &str, role: &str, password_hash: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(username)
+        .bind(role)
+        .bind(password_hash)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!("user {username:?} already exists")),
+            _ => e.into(),
+        })
+    }
+
+    /// Sets a user's password hash.
+    pub async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
+            .bind(password_hash)
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
+        Ok(User {
+            id: r.try_get("id")?,
+            username: r.try_get("username")?,
+            role: r.try_get("role")?,
+            password_hash: r.try_get("password_hash")?,
+            disabled: r.try_get("disabled")?,
+        })
+    }
+
+    /// A user by name.
+    pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, username, role, password_hash, disabled FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::user_from_row).transpose()
+    }
+
+    /// Stores a new session under the SHA-256 of its token.
+    pub async fn create_session(&self, token: &str, user_id: i64, csrf_token: &str, ttl: chrono::Duration) -> Result<(), StoreError> {
+        let now = Utc::now();
+        sqlx::query("INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(hex::encode(Sha256::digest(token.as_bytes())))
+            .bind(user_id)
+            .bind(csrf_token)
+            .bind(now)
+            .bind(now + ttl)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The live session for a token, if any (expired sessions and disabled users are refused).
+    pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, s.csrf_token, s.expires_at
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ?",
+        )
+        .bind(hex::encode(Sha256::digest(token.as_bytes())))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = Self::user_from_row(&row)?;
+        let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
+        if expires_at <= Utc::now() || user.disabled {
+            return Ok(None);
+        }
+        Ok(Some(Session {
+            user,
+            csrf_token: row.try_get("csrf_token")?,
+            expires_at,
+        }))
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?")
+            .bind(hex::encode(Sha256::digest(token.as_bytes())))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+        remote: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_log (at, actor, action, target, detail, remote) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(Utc::now())
+            .bind(actor)
+            .bind(action)
+            .bind(target)
+            .bind(detail)
+            .bind(remote)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest audit entries first.
+    pub async fn audit_entries(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query("SELECT id, at, actor, action, target, detail, remote FROM audit_log ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    detail: r.try_get("detail")?,
+                    remote: r.try_get("remote")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The pool, for tests that check invariants directly.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}

@@ -1,0 +1,131 @@
+//! Store and index tests against a temporary SQLite store.
+
+use chrono::{TimeZone, Utc};
+use patroli_crawler::{CollectedPost, Snapshot};
+
+use crate::{PostOutcome, SearchError, SearchIndex, SearchRequest, Store, StoreError};
+
+fn snapshot(body: &str) -> Snapshot {
+    use sha2::Digest;
+    Snapshot {
+        requested_url: "http://site.test/a".into(),
+        final_url: "http://site.test/a".into(),
+        status: 200,
+        headers: vec![("content-type".into(), "text/html".into())],
+        body: body.as_bytes().to_vec(),
+        sha256: hex::encode(sha2::Sha256::digest(body.as_bytes())),
+        fetched_at: Utc.with_ymd_and_hms(2026, 11, 2, 3, 0, 0).unwrap(),
+    }
+}
+
+fn post(key: &str, text: &str) -> CollectedPost {
+    CollectedPost {
+        source_id: "s".into(),
+        url: format!("http://site.test/{key}"),
+        external_id: Some(key.into()),
+        title: Some("Loker".into()),
+        text: text.into(),
+        author: None,
+        location: None,
+        published: None,
+    }
+}
+
+async fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_post_seen_again_is_a_sighting_not_a_new_post() {
+    let (_d, store) = store().await;
+    let first = store.save_page(&snapshot("<p>1</p>"), &[post("a", "kerja sawit"), post("b", "lain")]).await.unwrap();
+    assert_eq!(first.iter().map(|r| r.1).collect::<Vec<_>>(), [PostOutcome::New, PostOutcome::New]);
+    let again = store.save_page(&snapshot("<p>2</p>"), &[post("a", "kerja sawit")]).await.unwrap();
+    assert_eq!(again, [(first[0].0, PostOutcome::Seen)]);
+    let changed = store.save_page(&snapshot("<p>3</p>"), &[post("a", "kerja sawit, gaji naik")]).await.unwrap();
+    assert_eq!(changed, [(first[0].0, PostOutcome::Changed)]);
+    assert_eq!(store.count_posts().await.unwrap(), 2);
+    assert_eq!(store.post(first[0].0).await.unwrap().unwrap().text, "kerja sawit, gaji naik");
+    // Every sighting keeps its own snapshot as evidence.
+    let snaps = store.snapshots_of(first[0].0).await.unwrap();
+    assert_eq!(snaps.len(), 3);
+    let body = store.snapshot_body(snaps[0].id).await.unwrap();
+    assert!(body.starts_with(b"<p>"));
+}
+
+#[tokio::test]
+async fn snapshots_and_the_audit_log_cannot_be_changed() {
+    let (_d, store) = store().await;
+    store.save_page(&snapshot("bukti"), &[post("a", "x")]).await.unwrap();
+    let tamper = sqlx::query("UPDATE snapshots SET sha256 = 'x'").execute(store.pool()).await;
+    assert!(tamper.unwrap_err().to_string().contains("evidence"));
+    store.audit("budi", "search", None, Some("q=sawit"), Some("127.0.0.1")).await.unwrap();
+    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"] {
+        let e = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
+    let entries = store.audit_entries(10).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].actor, "budi");
+}
+
+#[tokio::test]
+async fn sessions_expire_and_users_are_unique() {
+    let (_d, store) = store().await;
+    let id = store.add_user("budi", "officer", "hash").await.unwrap();
+    assert!(matches!(store.add_user("budi", "admin", "h").await, Err(StoreError::Conflict(_))));
+    store.create_session("tok-live", id, "csrf", chrono::Duration::hours(1)).await.unwrap();
+    store.create_session("tok-old", id, "csrf", chrono::Duration::seconds(-1)).await.unwrap();
+    assert_eq!(store.session("tok-live").await.unwrap().unwrap().user.username, "budi");
+    assert!(store.session("tok-old").await.unwrap().is_none());
+    assert!(store.session("nope").await.unwrap().is_none());
+    store.delete_session("tok-live").await.unwrap();
+    assert!(store.session("tok-live").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn store_refuses_an_unwritable_data_dir_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let e = Store::open(&file).await.err().unwrap();
+    assert!(e.to_string().contains("--data-dir"), "{e}");
+}
+
+#[tokio::test]
+async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
+    let (dir, store) = store().await;
+    let saved = store
+        .save_page(
+            &snapshot("x"),
+            &[post("a", "Dicari pekerja kebun sawit di Sibu, paspor dibantu"), post("b", "Lowongan kasir toko di Pontianak")],
+        )
+        .await
+        .unwrap();
+    let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    assert_eq!(index.rebuild(&store).await.unwrap(), 2);
+    assert_eq!(index.rebuild(&store).await.unwrap(), 2);
+    assert_eq!(index.len(), 2);
+    let req = |q: &str| SearchRequest { query: q.into(), limit: 10, ..Default::default() };
+    let r = index.search(&req("sawit")).unwrap();
+    assert_eq!(r.total, 1);
+    assert_eq!(r.hits[0].id, saved[0].0 as u64);
+    let s = &r.hits[0].snippet;
+    assert_eq!(&s.text[s.highlights[0].clone()], "sawit");
+    assert_eq!(index.search(&req("SAWIT sibu")).unwrap().total, 1);
+    assert_eq!(index.search(&req("sawit OR kasir")).unwrap().total, 2);
+    assert_eq!(index.search(&req("\"kebun sawit\"")).unwrap().total, 1);
+    assert_eq!(index.search(&req("")).unwrap().total, 2);
+    for bad in ["\"jalan tikus", "(sawit", "nosuchfield:x"] {
+        match index.search(&req(bad)) {
+            Err(SearchError::BadQuery { hint, .. }) => assert!(!hint.is_empty()),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    let huge = "a ".repeat(2000);
+    assert!(matches!(index.search(&req(&huge)), Err(SearchError::BadQuery { .. })));
+    // The index still answers after bad queries.
+    assert_eq!(index.search(&req("pontianak")).unwrap().total, 1);
+}
