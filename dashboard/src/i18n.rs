@@ -1,0 +1,119 @@
+//! Message catalogues: every word the dashboard shows comes from `i18n/<locale>.toml`.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// The dashboard's languages; Bahasa Indonesia is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Locale {
+    #[default]
+    Id,
+    En,
+}
+
+impl Locale {
+    pub fn code(self) -> &'static str {
+        match self {
+            Locale::Id => "id",
+            Locale::En => "en",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Locale> {
+        match code {
+            "id" => Some(Locale::Id),
+            "en" => Some(Locale::En),
+            _ => None,
+        }
+    }
+
+    pub fn other(self) -> Locale {
+        match self {
+            Locale::Id => Locale::En,
+            Locale::En => Locale::Id,
+        }
+    }
+
+    /// The catalogue for this locale.
+    pub fn messages(self) -> &'static Messages {
+        match self {
+            Locale::Id => &ID,
+            Locale::En => &EN,
+        }
+    }
+}
+
+/// One locale's messages.
+#[derive(Debug)]
+pub struct Messages {
+    locale: Locale,
+    map: HashMap<String, String>,
+}
+
+impl Messages {
+    fn load(locale: Locale, text: &str) -> Messages {
+        let map = toml::from_str(text).expect("the bundled message catalogue is valid TOML (checked by tests)");
+        Messages { locale, map }
+    }
+
+    /// The message for `key`; the key itself if it is missing (tests keep catalogues complete).
+    pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
+        self.map.get(key).map_or(key, String::as_str)
+    }
+
+    pub fn locale(&self) -> Locale {
+        self.locale
+    }
+}
+
+static ID: LazyLock<Messages> = LazyLock::new(|| Messages::load(Locale::Id, include_str!("../i18n/id.toml")));
+static EN: LazyLock<Messages> = LazyLock::new(|| Messages::load(Locale::En, include_str!("../i18n/en.toml")));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogues_have_the_same_keys() {
+        let mut id: Vec<_> = ID.map.keys().collect();
+        let mut en: Vec<_> = EN.map.keys().collect();
+        id.sort();
+        en.sort();
+        assert_eq!(id, en);
+        assert_eq!(Locale::Id.messages().get("nav.search"), "Cari");
+        assert_eq!(Locale::En.messages().get("nav.search"), "Search");
+    }
+
+    #[test]
+    fn every_key_used_in_templates_and_code_exists() {
+        let sources = [
+            include_str!("../templates/base.html"),
+            include_str!("../templates/login.html"),
+            include_str!("../templates/search.html"),
+            include_str!("../templates/lead.html"),
+            include_str!("../templates/error.html"),
+            include_str!("pages.rs"),
+            include_str!("auth.rs"),
+            include_str!("error.rs"),
+        ];
+        let re = regex_lite(r#"t.get("#);
+        for src in sources {
+            for key in re(src) {
+                assert!(ID.map.contains_key(&key), "missing key {key:?} in id.toml");
+            }
+        }
+    }
+
+    /// Keys in `t.get("…")` calls (a tiny scanner, to avoid a regex dependency for one test).
+    fn regex_lite(prefix: &'static str) -> impl Fn(&str) -> Vec<String> {
+        move |src: &str| {
+            src.match_indices(prefix)
+                .filter_map(|(i, _)| {
+                    let rest = &src[i + prefix.len()..];
+                    let rest = rest.strip_prefix('"')?;
+                    Some(rest[..rest.find('"')?].to_string())
+                })
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! Page handlers and the views they render.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_TYPE, REFERER};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use patroli_classifier::Verdict;
+use patroli_index::{SearchError, SearchRequest, SnapshotInfo};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{
+    ClientInfo, CurrentUser, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_HOURS, UserLocale,
+    random_token, set_cookie, tokens_equal, verify_password, with_cookie,
+};
+use crate::error::AppError;
+use crate::i18n::{Locale, Messages};
+
+/// Results per search page.
+const PAGE_SIZE: usize = 20;
+/// Deepest page offered (bounds the work a single request can ask for).
+const MAX_PAGE: usize = 500;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'a Messages,
+    user: Option<&'a str>,
+    csrf: &'a str,
+    message: &'a str,
+}
+
+/// Renders the error page (used by the error mapping).
+pub fn render_error(t: &Messages, message: &str) -> String {
+    ErrorPage {
+        t,
+        user: None,
+        csrf: "",
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| "error".to_string())
+}
+
+pub async fn not_found(UserLocale(locale): UserLocale) -> Response {
+    AppError::NotFound.into_page(locale)
+}
+
+pub async fn home() -> Redirect {
+    Redirect::to("/search")
+}
+
+pub async fn stylesheet() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/app.css"))
+}
+
+/// Sets the language cookie and goes back to the page the user came from (only a local path).
+pub async fn switch_language(State(state): State<AppState>, Path(code): Path<String>, headers: HeaderMap) -> Response {
+    let locale = Locale::parse(&code).unwrap_or_default();
+    let back = headers
+        .get(REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        })
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/search".into());
+    with_cookie(
+        Redirect::to(&back).into_response(),
+        set_cookie(LANG_COOKIE, locale.code(), 365 * 24 * 3600, state.secure_cookies),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    t: &'a Messages,
+    user: Option<&'a str>,
+    csrf: &'a str,
+    error: Option<&'a str>,
+}
+
+fn login_page(state: &AppState, locale: Locale, error: Option<&str>, status: StatusCode) -> Result<Response, AppError> {
+    let csrf = random_token();
+    let t = locale.messages();
+    let html = LoginPage {
+        t,
+        user: None,
+        csrf: &csrf,
+        error: error.map(|k| t.get(k)),
+    }
+    .render()?;
+    Ok(with_cookie(
+        (status, Html(html)).into_response(),
+        set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, state.secure_cookies),
+    ))
+}
+
+pub async fn login_form(State(state): State<AppState>, UserLocale(locale): UserLocale) -> Result<Response, AppError> {
+    login_page(&state, locale, None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    UserLocale(locale): UserLocale,
+    client: ClientInfo,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, AppError> {
+    let Ok(Form(form)) = form else {
+        return login_page(&state, locale, Some("login.failed"), StatusCode::BAD_REQUEST);
+    };
+    let expected_csrf = client.login_csrf.unwrap_or_default();
+    if expected_csrf.is_empty() || !tokens_equal(&expected_csrf, &form.csrf) {
+        return Err(AppError::Csrf);
+    }
+    let remote = client.remote;
+    let username = form.username.trim();
+    let addr = remote.clone().unwrap_or_default();
+    let keys = [username, addr.as_str()];
+    if state.limiter.locked(&keys) {
+        state.store.audit(username, "login_locked", None, None, remote.as_deref()).await?;
+        return login_page(&state, locale, Some("login.locked"), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let user = state.store.user(username).await?;
+    // Verify against a dummy hash for unknown users so timing does not reveal which names exist.
+    let hash = user.as_ref().map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
+    let ok = verify_password(hash, &form.password) && user.as_ref().is_some_and(|u| !u.disabled);
+    let Some(user) = user.filter(|_| ok) else {
+        state.limiter.fail(&keys);
+        state.store.audit(username, "login_failed", None, None, remote.as_deref()).await?;
+        return login_page(&state, locale, Some("login.failed"), StatusCode::UNAUTHORIZED);
+    };
+    state.limiter.succeed(&keys);
+    let token = random_token();
+    state
+        .store
+        .create_session(&token, user.id, &random_token(), chrono::Duration::hours(SESSION_TTL_HOURS))
+        .await?;
+    state.store.audit(&user.username, "login", None, None, remote.as_deref()).await?;
+    Ok(with_cookie(
+        Redirect::to("/search").into_response(),
+        set_cookie(SESSION_COOKIE, &token, SESSION_TTL_HOURS * 3600, state.secure_cookies),
+    ))
+}
+
+/// An argon2 hash of a random string, verified against when the username does not exist.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::auth::hash_password(&random_token()).unwrap_or_default());
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientInfo,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    user.check_csrf(&form.csrf)?;
+    let token = client.session_token.unwrap_or_default();
+    state.store.delete_session(&token).await?;
+    state.store.audit(&user.user.username, "logout", None, None, user.remote.as_deref()).await?;
+    Ok(with_cookie(
+        Redirect::to("/login").into_response(),
+        set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<usize>,
+    #[serde(default)]
+    flagged: Option<String>,
+}
+
+/// A piece of text, highlighted or not.
+struct Piece {
+    text: String,
+    mark: Option<String>,
+}
+
+struct HitView {
+    id: u64,
+    title: String,
+    level: String,
+    level_label: String,
+    score: String,
+    source: String,
+    snippet: Vec<Piece>,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage<'a> {
+    t: &'a Messages,
+    user: Option<&'a str>,
+    csrf: &'a str,
+    q: &'a str,
+    flagged_only: bool,
+    total: usize,
+    hits: Vec<HitView>,
+    error: Option<String>,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+fn search_link(q: &str, flagged: bool, page: usize) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    s.append_pair("q", q);
+    if flagged {
+        s.append_pair("flagged", "1");
+    }
+    s.append_pair("page", &page.to_string());
+    format!("/search?{}", s.finish())
+}
+
+/// Splits `text` into pieces by byte `ranges` (sorted, non-overlapping after clipping).
+fn pieces(text: &str, ranges: &[(usize, usize, String)]) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for (s, e, label) in ranges {
+        let (s, e) = ((*s).max(pos), (*e).min(text.len()));
+        if s >= e || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            continue;
+        }
+        if s > pos {
+            out.push(Piece { text: text[pos..s].to_string(), mark: None });
+        }
+        out.push(Piece { text: text[s..e].to_string(), mark: Some(label.clone()) });
+        pos = e;
+    }
+    if pos < text.len() {
+        out.push(Piece { text: text[pos..].to_string(), mark: None });
+    }
+    out
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<SearchParams>,
+) -> Result<Response, AppError> {
+    let t = user.locale.messages();
+    let page = params.page.unwrap_or(1).clamp(1, MAX_PAGE);
+    let flagged_only = params.flagged.as_deref() == Some("1");
+    let request = SearchRequest {
+        query: params.q.clone(),
+        limit: PAGE_SIZE,
+        offset: (page - 1) * PAGE_SIZE,
+        flagged_only,
+    };
+    let index = state.index.clone();
+    let result = tokio::task::spawn_blocking(move || index.search(&request))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let detail = format!("q={:?} flagged={flagged_only} page={page}", params.q);
+    state.store.audit(&user.user.username, "search", None, Some(&detail), user.remote.as_deref()).await?;
+    let (total, hits, error, status) = match result {
+        Ok(r) => (r.total, r.hits, None, StatusCode::OK),
+        Err(SearchError::BadQuery { message, hint }) => (
+            0,
+            Vec::new(),
+            Some(format!("{}: {message}. {hint}", t.get("search.bad_query"))),
+            StatusCode::BAD_REQUEST,
+        ),
+        Err(e) => return Err(AppError::Internal(e.to_string())),
+    };
+    let hits = hits
+        .into_iter()
+        .map(|h| {
+            let ranges: Vec<_> = h.snippet.highlights.iter().map(|r| (r.start, r.end, String::new())).collect();
+            HitView {
+                id: h.id,
+                title: if h.title.is_empty() { format!("#{}", h.id) } else { h.title },
+                level_label: t.get(&format!("level.{}", h.level)).to_string(),
+                level: h.level,
+                score: format!("{:.2}", h.score),
+                source: h.source,
+                snippet: pieces(&h.snippet.text, &ranges),
+            }
+        })
+        .collect();
+    let html = SearchPage {
+        t,
+        user: Some(&user.user.username),
+        csrf: &user.csrf_token,
+        q: &params.q,
+        flagged_only,
+        total,
+        hits,
+        error,
+        prev: (page > 1).then(|| search_link(&params.q, flagged_only, page - 1)),
+        next: (page * PAGE_SIZE < total && page < MAX_PAGE).then(|| search_link(&params.q, flagged_only, page + 1)),
+    }
+    .render()?;
+    Ok((status, Html(html)).into_response())
+}
+
+struct IndicatorView {
+    id: String,
+    description: String,
+    weight: String,
+    counted: bool,
+    matches: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "lead.html")]
+struct LeadPage<'a> {
+    t: &'a Messages,
+    user: Option<&'a str>,
+    csrf: &'a str,
+    id: i64,
+    title: String,
+    url: Option<String>,
+    source: String,
+    legal_basis: String,
+    author: String,
+    published: String,
+    first_seen: String,
+    last_seen: String,
+    text: Vec<Piece>,
+    verdict: Option<VerdictView>,
+    snapshots: Vec<SnapshotInfo>,
+}
+
+struct VerdictView {
+    score: String,
+    level: String,
+    level_label: String,
+    flagged: bool,
+    kalbar: bool,
+    places: String,
+    destinations: String,
+    ruleset: String,
+    indicators: Vec<IndicatorView>,
+}
+
+fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
+    VerdictView {
+        score: format!("{:.2}", v.score),
+        level: v.level.as_str().to_string(),
+        level_label: t.get(&format!("level.{}", v.level.as_str())).to_string(),
+        flagged: v.flagged,
+        kalbar: v.kalbar,
+        places: v.places.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+        destinations: v.destinations.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+        ruleset: v.ruleset_version.clone(),
+        indicators: v
+            .indicators
+            .iter()
+            .map(|i| IndicatorView {
+                id: i.id.clone(),
+                description: i.description.clone(),
+                weight: format!("{:+.2}", i.weight),
+                counted: i.counted,
+                matches: i.matches.iter().map(|m| m.text.clone()).collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Marks for the post text: the first indicator to claim a byte wins, overlaps are clipped.
+fn marks(v: &Verdict) -> Vec<(usize, usize, String)> {
+    let mut ranges: Vec<(usize, usize, String)> = v
+        .indicators
+        .iter()
+        .flat_map(|i| i.matches.iter().map(move |m| (m.start, m.end, format!("{}: {}", i.id, i.description))))
+        .collect();
+    ranges.sort_by_key(|r| (r.0, std::cmp::Reverse(r.1)));
+    ranges
+}
+
+pub async fn lead(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let t = user.locale.messages();
+    let not_found = || AppError::NotFound.into_page(user.locale);
+    let Ok(id) = id.parse::<i64>() else { return Ok(not_found()) };
+    let Some(post) = state.store.post(id).await? else { return Ok(not_found()) };
+    state
+        .store
+        .audit(&user.user.username, "view_lead", Some(&id.to_string()), None, user.remote.as_deref())
+        .await?;
+    let snapshots = state.store.snapshots_of(id).await?;
+    let legal_basis = state.store.legal_basis(&post.source_id).await?.unwrap_or_default();
+    let fmt = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "–".into());
+    let text = pieces(&post.text, &post.verdict.as_ref().map(marks).unwrap_or_default());
+    let html = LeadPage {
+        t,
+        user: Some(&user.user.username),
+        csrf: &user.csrf_token,
+        id,
+        title: post.title.clone().unwrap_or_else(|| format!("#{id}")),
+        url: Some(post.url.clone()).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        source: post.source_id.clone(),
+        legal_basis,
+        author: post.author.clone().unwrap_or_else(|| "–".into()),
+        published: fmt(post.published_at),
+        first_seen: fmt(Some(post.first_seen)),
+        last_seen: fmt(Some(post.last_seen)),
+        text,
+        verdict: post.verdict.as_ref().map(|v| verdict_view(t, v)),
+        snapshots,
+    }
+    .render()?;
+    Ok(Html(html).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_split_and_clip_overlaps() {
+        let p = pieces("gaji besar di sarawak", &[(0, 4, "a".into()), (2, 10, "b".into()), (14, 21, "c".into())]);
+        let got: Vec<_> = p.iter().map(|p| (p.text.as_str(), p.mark.as_deref())).collect();
+        assert_eq!(got, [("gaji", Some("a")), (" besar", Some("b")), (" di ", None), ("sarawak", Some("c"))]);
+        // Ranges off char boundaries are skipped rather than panicking.
+        let p = pieces("é", &[(1, 2, "x".into())]);
+        assert_eq!(p.len(), 1);
+    }
+}

@@ -1,0 +1,191 @@
+//! HTTP-level tests of the dashboard against a temporary store and index.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use patroli_crawler::{CollectedPost, Snapshot};
+use patroli_index::{SearchIndex, Store};
+use tower::ServiceExt;
+
+use crate::{AppState, hash_password, router};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: AppState,
+}
+
+const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)> <a href=\"javascript:alert(2)\">klik</a> &lt;b&gt; <style>body{display:none}</style> Lowongan sawit";
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    store.add_user("budi", "officer", &hash_password("sandi-rahasia").unwrap()).await.unwrap();
+    store.upsert_source("s", "telegram", "Public channel; KUHAP art. 5").await.unwrap();
+    let snapshot = Snapshot {
+        requested_url: "http://x.test/".into(),
+        final_url: "http://x.test/".into(),
+        status: 200,
+        headers: vec![],
+        body: b"<html>evidence</html>".to_vec(),
+        sha256: "0".repeat(64),
+        fetched_at: Utc::now(),
+    };
+    let post = CollectedPost {
+        source_id: "s".into(),
+        url: "javascript:alert(3)".into(),
+        external_id: Some("1".into()),
+        title: Some("<b onmouseover=alert(4)>Judul</b>".into()),
+        text: HOSTILE.into(),
+        author: None,
+        location: None,
+        published: None,
+    };
+    store.save_page(&snapshot, &[post]).await.unwrap();
+    let index = Arc::new(SearchIndex::open(&dir.path().join("index")).unwrap());
+    index.rebuild(&store).await.unwrap();
+    Fixture { state: AppState::new(store, index, false), _dir: dir }
+}
+
+async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()
+}
+
+fn set_cookie_value(h: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    h.get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|r| r.split(';').next().unwrap().to_string()))
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    html[at..at + 64].to_string()
+}
+
+/// Logs in and returns the cookie header to send afterwards.
+async fn login(state: &AppState, user: &str, password: &str) -> (StatusCode, Option<String>, String) {
+    let (_, h, html) = send(state, get("/login", "")).await;
+    let pre = set_cookie_value(&h, "patroli_login_csrf").unwrap();
+    let body = format!("username={user}&password={password}&csrf={}", hidden_csrf(&html));
+    let req = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("patroli_login_csrf={pre}"))
+        .body(Body::from(body))
+        .unwrap();
+    let (status, h, body) = send(state, req).await;
+    (status, set_cookie_value(&h, "patroli_session").map(|s| format!("patroli_session={s}")), body)
+}
+
+#[tokio::test]
+async fn every_page_needs_a_login() {
+    let f = fixture().await;
+    for path in ["/search?q=sawit", "/leads/1", "/search"] {
+        let (status, h, _) = send(&f.state, get(path, "")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(h[header::LOCATION], "/login");
+        let (status, _, _) = send(&f.state, get(path, "patroli_session=forged")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{path} with a forged session");
+    }
+}
+
+#[tokio::test]
+async fn login_search_and_lead_are_audited() {
+    let f = fixture().await;
+    let (status, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = cookie.unwrap();
+    let (status, _, html) = send(&f.state, get("/search?q=sawit", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/leads/1\""), "{html}");
+    assert!(html.contains("Cari unggahan"), "Bahasa Indonesia by default");
+    let (status, _, _) = send(&f.state, get("/leads/1", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, html) = send(&f.state, get("/leads/999", &cookie)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("tidak ditemukan"));
+    let actions: Vec<String> = f.state.store.audit_entries(10).await.unwrap().into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["view_lead", "search", "login"]);
+}
+
+#[tokio::test]
+async fn wrong_passwords_fail_and_lock_out() {
+    let f = fixture().await;
+    let (status, cookie, html) = login(&f.state, "budi", "salah").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(cookie.is_none());
+    assert!(html.contains("salah"));
+    for _ in 0..5 {
+        login(&f.state, "budi", "salah").await;
+    }
+    let (status, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(cookie.is_none());
+}
+
+#[tokio::test]
+async fn login_without_the_csrf_token_is_refused() {
+    let f = fixture().await;
+    let req = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("username=budi&password=sandi-rahasia&csrf=abc"))
+        .unwrap();
+    let (status, h, _) = send(&f.state, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(set_cookie_value(&h, "patroli_session").is_none());
+}
+
+#[tokio::test]
+async fn crawled_text_renders_as_text() {
+    let f = fixture().await;
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let cookie = cookie.unwrap();
+    for path in ["/leads/1", "/search?q=lowongan"] {
+        let (_, h, html) = send(&f.state, get(path, &cookie)).await;
+        assert!(h[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'none'"));
+        for raw in ["<script>", "<img", "<style>", "<b onmouseover", "href=\"javascript:"] {
+            assert!(!html.contains(raw), "{path} contains raw {raw:?}");
+        }
+        assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"), "{path} shows the tag as text");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_query_gets_a_message_not_a_crash() {
+    let f = fixture().await;
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let (status, _, html) = send(&f.state, get("/search?q=%22jalan+tikus", &cookie.unwrap())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("Kueri tidak dapat dipahami"), "{html}");
+}
+
+#[tokio::test]
+async fn logout_needs_csrf_and_ends_the_session() {
+    let f = fixture().await;
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let cookie = cookie.unwrap();
+    let (_, _, html) = send(&f.state, get("/search", &cookie)).await;
+    let csrf = hidden_csrf(&html);
+    let post = |body: String| {
+        Request::post("/logout")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &cookie)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, _, _) = send(&f.state, post("csrf=forged".into())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&f.state, get("/search", &cookie)).await.0, StatusCode::OK);
+    let (status, _, _) = send(&f.state, post(format!("csrf={csrf}"))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(send(&f.state, get("/search", &cookie)).await.0, StatusCode::SEE_OTHER);
+}
