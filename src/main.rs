@@ -1,1 +1,517 @@
-fn main() {}
+//! `patroli`: the command line. One subcommand per job; the crates do the work.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use patroli::pipeline::Pipeline;
+use patroli::sampleweb::SampleWeb;
+use patroli::{explain, seeds};
+use patroli_classifier::{Classifier, LanguageDetection};
+use patroli_crawler::Source;
+use patroli_dashboard::AppState;
+use patroli_index::{SearchIndex, SearchRequest, Store};
+use serde::Deserialize;
+
+/// Folder of the search index inside the data directory.
+const INDEX_DIR: &str = "index";
+/// Shortest password `user add` accepts.
+const MIN_PASSWORD_LEN: usize = 10;
+
+#[derive(Parser)]
+#[command(
+    name = "patroli",
+    version,
+    about = "Cyber patrol for online recruitment into illegal overseas work (TPPO), aimed at West Kalimantan"
+)]
+struct Cli {
+    /// Where the store (SQLite) and the search index live.
+    #[arg(long, global = true, default_value = "data", env = "PATROLI_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Folder of rule files (*.toml); the built-in pack when omitted.
+    #[arg(long, global = true)]
+    rules: Option<PathBuf>,
+    /// Gazetteer file; the built-in one when omitted.
+    #[arg(long, global = true)]
+    gazetteer: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the sample web, crawl it, classify, index, and serve the dashboard.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+    },
+    /// Crawl configured sources, or one site, once.
+    Crawl(CrawlArgs),
+    /// Classify texts: JSON Lines in and out, or one plain text explained.
+    Classify {
+        /// JSON Lines file with {"id", "text"} per line ("-" or omitted: standard input).
+        #[arg(long)]
+        jsonl: Option<PathBuf>,
+    },
+    /// Search the index.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Only flagged posts.
+        #[arg(long)]
+        flagged: bool,
+        /// One JSON object per result line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the dashboard.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Mark cookies Secure (set when a TLS proxy is in front).
+        #[arg(long)]
+        secure_cookies: bool,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the search index.
+    #[command(subcommand)]
+    Index(IndexCommand),
+    /// Work with the rule pack.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Args)]
+struct CrawlArgs {
+    /// Run once now (scheduled runs come with `patroli run`).
+    #[arg(long, required = true)]
+    once: bool,
+    /// Sources file.
+    #[arg(long, default_value = "seeds/sources.toml", conflicts_with = "url")]
+    sources: PathBuf,
+    /// Crawl one site ad hoc, staying on its host, at most one request per second.
+    #[arg(long)]
+    url: Option<url::Url>,
+    /// With --url: pages to fetch at most.
+    #[arg(long, default_value_t = 50, requires = "url")]
+    max_pages: usize,
+    /// With --url: allow loopback and private addresses (refused otherwise).
+    #[arg(long, requires = "url")]
+    allow_private: bool,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Read the password from standard input (the only way, so it never shows in `ps`).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    Officer,
+    Analyst,
+    Admin,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Officer => "officer",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Recreate the search index from the store.
+    Rebuild,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Run every example in the rule files.
+    Test,
+    /// Explain the verdict on a text (argument or standard input).
+    Explain { text: Option<String> },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tantivy=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+struct Ctx {
+    data_dir: PathBuf,
+    rules: Option<PathBuf>,
+    gazetteer: Option<PathBuf>,
+}
+
+impl Ctx {
+    fn classifier(&self) -> anyhow::Result<Classifier> {
+        seeds::classifier(
+            self.rules.as_deref(),
+            self.gazetteer.as_deref(),
+            LanguageDetection::On,
+        )
+    }
+
+    async fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.data_dir).await?)
+    }
+
+    fn index(&self) -> anyhow::Result<Arc<SearchIndex>> {
+        Ok(Arc::new(SearchIndex::open(&self.data_dir.join(INDEX_DIR))?))
+    }
+
+    async fn pipeline(&self) -> anyhow::Result<Pipeline> {
+        Ok(Pipeline {
+            classifier: Arc::new(self.classifier()?),
+            store: self.store().await?,
+            index: self.index()?,
+        })
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let ctx = Ctx {
+        data_dir: cli.data_dir,
+        rules: cli.rules,
+        gazetteer: cli.gazetteer,
+    };
+    match cli.command {
+        Command::Demo { addr } => demo(&ctx, addr).await?,
+        Command::Crawl(args) => crawl(&ctx, args).await?,
+        Command::Classify { jsonl } => return classify(&ctx, jsonl.as_deref()),
+        Command::Search {
+            query,
+            limit,
+            flagged,
+            json,
+        } => search(&ctx, &query, limit, flagged, json).await?,
+        Command::Serve {
+            addr,
+            secure_cookies,
+        } => {
+            let store = ctx.store().await?;
+            let index = ctx.index()?;
+            if index.is_empty() && store.count_posts().await? > 0 {
+                let n = index.rebuild(&store).await?;
+                eprintln!("the search index was empty; rebuilt it from the store ({n} posts)");
+            }
+            serve(AppState::new(store, index, secure_cookies), addr, None).await?;
+        }
+        Command::User(UserCommand::Add { name, role, .. }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < MIN_PASSWORD_LEN {
+                bail!("the password must have at least {MIN_PASSWORD_LEN} characters");
+            }
+            let hash = patroli_dashboard::hash_password(password)
+                .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+            let store = ctx.store().await?;
+            store.add_user(&name, role.as_str(), &hash).await?;
+            store
+                .audit("cli", "user_add", Some(&name), Some(role.as_str()), None)
+                .await?;
+            println!("user {name} added with role {}", role.as_str());
+        }
+        Command::Index(IndexCommand::Rebuild) => {
+            let store = ctx.store().await?;
+            let n = ctx.index()?.rebuild(&store).await?;
+            println!("rebuilt the search index from the store: {n} posts");
+        }
+        Command::Rules(RulesCommand::Test) => return rules_test(&ctx),
+        Command::Rules(RulesCommand::Explain { text }) => {
+            let text = match text {
+                Some(t) => t,
+                None => read_stdin()?,
+            };
+            print!(
+                "{}",
+                explain::render(
+                    &text,
+                    &ctx.classifier()?.classify(&text),
+                    std::io::stdout().is_terminal()
+                )
+            );
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("cannot read standard input as UTF-8 text")?;
+    Ok(s)
+}
+
+async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}; is another program using it? Pass --addr 127.0.0.1:0 for any free port"))?;
+    let bound = listener.local_addr()?;
+    println!("dashboard: http://{bound}/login");
+    if let Some(b) = banner {
+        println!("{b}");
+    }
+    println!("press Ctrl-C to stop");
+    std::io::stdout().flush()?;
+    patroli_dashboard::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    println!("stopped");
+    Ok(())
+}
+
+async fn demo(ctx: &Ctx, addr: SocketAddr) -> anyhow::Result<()> {
+    let web = SampleWeb::start().await?;
+    println!("sample web: {}", web.base_url());
+    let pipeline = ctx.pipeline().await?;
+    let report = pipeline
+        .crawl(seeds::demo_sources(&web.base_url())?)
+        .await?;
+    let flagged = pipeline.index.search(&SearchRequest {
+        flagged_only: true,
+        limit: 1,
+        ..Default::default()
+    })?;
+    println!(
+        "crawled: {} new posts, {} seen again, {} failed URLs; {} posts flagged for review",
+        report.posts_new(),
+        report.posts_seen(),
+        report.errors(),
+        flagged.total
+    );
+    let password = patroli_dashboard::random_token()[..20].to_string();
+    let hash = patroli_dashboard::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    match pipeline.store.add_user("demo", "officer", &hash).await {
+        Ok(_) => {}
+        Err(patroli_index::StoreError::Conflict(_)) => {
+            pipeline.store.set_password("demo", &hash).await?
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let state = AppState::new(pipeline.store.clone(), pipeline.index.clone(), false);
+    serve(
+        state,
+        addr,
+        Some(format!(
+            "demo login: user `demo`, password `{password}` (new each run)"
+        )),
+    )
+    .await
+}
+
+async fn crawl(ctx: &Ctx, args: CrawlArgs) -> anyhow::Result<()> {
+    let sources = match &args.url {
+        Some(url) => vec![adhoc_source(url, args.max_pages, args.allow_private)?],
+        None => seeds::sources_file(&args.sources)?,
+    };
+    let pipeline = ctx.pipeline().await?;
+    let report = pipeline.crawl(sources).await?;
+    for r in &report.runs {
+        println!(
+            "{}: {} pages, {} new posts, {} seen again, errors {:?}, {}",
+            r.source_id, r.pages, r.posts_new, r.posts_seen, r.errors, r.status
+        );
+    }
+    Ok(())
+}
+
+/// An ad-hoc generic source for `crawl --once --url`: its host only, one request per second.
+fn adhoc_source(url: &url::Url, max_pages: usize, allow_private: bool) -> anyhow::Result<Source> {
+    let host = url
+        .host_str()
+        .with_context(|| format!("{url} has no host"))?;
+    let toml = format!(
+        "[[source]]\nid = \"adhoc\"\nkind = \"jobposting\"\nstart_urls = [{url:?}]\nallowed_hosts = [{host:?}]\nrate_per_minute = 60\nburst = 1\nmax_pages = {max_pages}\nmax_depth = 3\nallow_private = {allow_private}\nlegal_basis = \"Ad-hoc crawl started by an operator from the command line\"\n",
+        url = url.as_str(),
+    );
+    let mut sources = patroli_crawler::parse_sources("--url", &toml)?;
+    Ok(sources.remove(0))
+}
+
+#[derive(Deserialize)]
+struct ClassifyLine {
+    id: serde_json::Value,
+    text: String,
+}
+
+fn classify(ctx: &Ctx, jsonl: Option<&Path>) -> anyhow::Result<std::process::ExitCode> {
+    let classifier = ctx.classifier()?;
+    let input: Box<dyn BufRead> = match jsonl {
+        Some(p) if p != Path::new("-") => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        )),
+        Some(_) => Box::new(std::io::stdin().lock()),
+        None => {
+            let text = read_stdin()?;
+            print!(
+                "{}",
+                explain::render(
+                    &text,
+                    &classifier.classify(&text),
+                    std::io::stdout().is_terminal()
+                )
+            );
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut bad = 0usize;
+    for (n, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("line {}: cannot read", n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let item: ClassifyLine = match serde_json::from_str(&line) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!(
+                    "line {}: skipped: {e}; each line must be a JSON object with \"id\" and \"text\"",
+                    n + 1
+                );
+                bad += 1;
+                continue;
+            }
+        };
+        let v = classifier.classify(&item.text);
+        let mut obj = serde_json::to_value(&v)?;
+        obj["id"] = item.id;
+        serde_json::to_writer(&mut out, &obj)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if bad > 0 {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
+async fn search(
+    ctx: &Ctx,
+    query: &str,
+    limit: usize,
+    flagged: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = ctx.store().await?;
+    let index = ctx.index()?;
+    let results = index.search(&SearchRequest {
+        query: query.to_string(),
+        limit,
+        offset: 0,
+        flagged_only: flagged,
+    })?;
+    store
+        .audit(
+            "cli",
+            "search",
+            None,
+            Some(&format!("q={query:?} flagged={flagged}")),
+            None,
+        )
+        .await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        for h in &results.hits {
+            let line = serde_json::json!({
+                "id": h.id, "url": h.url, "title": h.title, "snippet": h.snippet.text,
+                "highlights": h.snippet.highlights, "score": h.score, "level": h.level,
+                "source": h.source, "relevance": h.relevance,
+            });
+            writeln!(out, "{line}")?;
+        }
+    } else {
+        writeln!(out, "{} results", results.total)?;
+        for h in &results.hits {
+            writeln!(
+                out,
+                "\n#{} [{} {:.2}] {}\n  {}\n  {}",
+                h.id,
+                h.level,
+                h.score,
+                h.title,
+                h.url,
+                h.snippet.text.replace('\n', " ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn rules_test(ctx: &Ctx) -> anyhow::Result<std::process::ExitCode> {
+    let classifier = ctx.classifier()?;
+    let report = classifier.test_examples();
+    for f in &report.failures {
+        println!(
+            "FAIL {} ({}): should {}match: {:?}",
+            f.indicator,
+            f.location,
+            if f.expected_match { "" } else { "not " },
+            f.text
+        );
+    }
+    if !report.without_examples.is_empty() {
+        println!(
+            "indicators missing match or no_match examples: {}",
+            report.without_examples.join(", ")
+        );
+    }
+    let passed = report.checked - report.failures.len();
+    println!(
+        "rules: {} indicators, rule set {}; examples: {passed} passed, {} failed",
+        classifier.indicators().len(),
+        classifier.version(),
+        report.failures.len()
+    );
+    Ok(if report.failures.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}

@@ -138,16 +138,15 @@ impl Classifier {
                 pattern_owner.push(i);
             }
         }
-        let patterns = RegexSet::new(pattern_regexes.iter().map(Regex::as_str)).map_err(|e| {
-            RuleError {
+        let patterns =
+            RegexSet::new(pattern_regexes.iter().map(Regex::as_str)).map_err(|e| RuleError {
                 location: Location {
                     file: "(rule pack)".into(),
                     line: None,
                     rule: None,
                 },
                 message: format!("the patterns together are too large to compile: {e}"),
-            }
-        })?;
+            })?;
         let detector = (detection == LanguageDetection::On).then(|| {
             LanguageDetectorBuilder::from_languages(&[
                 Language::Indonesian,
@@ -199,7 +198,11 @@ impl Classifier {
         if cjk * 2 >= letters {
             return Lang::Zh;
         }
-        match self.detector.as_ref().and_then(|d| d.detect_language_of(text)) {
+        match self
+            .detector
+            .as_ref()
+            .and_then(|d| d.detect_language_of(text))
+        {
             Some(Language::English) => Lang::En,
             Some(Language::Chinese) => Lang::Zh,
             Some(_) => Lang::IdMs,
@@ -302,7 +305,8 @@ impl Classifier {
                 }
             })
             .collect();
-        let kalbar = audience || !places.is_empty() || indicators.iter().any(|i| i.category == "kalbar");
+        let kalbar =
+            audience || !places.is_empty() || indicators.iter().any(|i| i.category == "kalbar");
         Verdict {
             score,
             level,
@@ -345,12 +349,16 @@ impl Classifier {
                     .collect();
                 out[i].retain(|&(s, e)| {
                     let (ws, we) = (norm.word_index(s), norm.word_index(e.saturating_sub(1)));
-                    anchors.iter().any(|&a| {
-                        a.abs_diff(ws).min(a.abs_diff(we)) <= near.within
-                    })
+                    anchors
+                        .iter()
+                        .any(|&a| a.abs_diff(ws).min(a.abs_diff(we)) <= near.within)
                 });
             }
-            let fired_any = |names: &[String]| targets_of(names).iter().any(|&j| j != i && !raw[j].is_empty());
+            let fired_any = |names: &[String]| {
+                targets_of(names)
+                    .iter()
+                    .any(|&j| j != i && !raw[j].is_empty())
+            };
             if !ind.requires.is_empty() && !fired_any(&ind.requires) {
                 out[i].clear();
             }
@@ -432,7 +440,12 @@ impl Classifier {
     }
 }
 
-fn on_word_boundaries(t: &str, start: usize, end: usize, (need_start, need_end): (bool, bool)) -> bool {
+fn on_word_boundaries(
+    t: &str,
+    start: usize,
+    end: usize,
+    (need_start, need_end): (bool, bool),
+) -> bool {
     let before = t[..start].chars().next_back();
     let after = t[end..].chars().next();
     let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !is_cjk(c));
@@ -542,7 +555,15 @@ aliases = ["kuching"]
     fn scores_strongest_per_category_and_maps_spans() {
         let text = "Kerja Sarawak, gk perlu paspor, g4ji 8jt!! Kamboja juga ada";
         let v = classifier().classify(text);
-        assert_eq!(ids(&v), ["destination.malaysia", "destination.kamboja", "document.no_passport", "pay.high"]);
+        assert_eq!(
+            ids(&v),
+            [
+                "destination.malaysia",
+                "destination.kamboja",
+                "document.no_passport",
+                "pay.high"
+            ]
+        );
         // destination counts once (0.3, the strongest), + document 0.4 + pay 0.2.
         assert_eq!(v.score, 0.9);
         assert_eq!(v.level, Level::High);

@@ -18,7 +18,7 @@ mod verdict;
 pub use engine::{Classifier, ExampleFailure, ExampleReport, LanguageDetection};
 pub use gazetteer::{Destination, Gazetteer, Place};
 pub use rules::{
-    CATEGORIES, Examples, Indicator, Lang, Levels, Location, Near, RuleError, RulePack,
-    RuleSource, Status,
+    CATEGORIES, Examples, Indicator, Lang, Levels, Location, Near, RuleError, RulePack, RuleSource,
+    Status,
 };
 pub use verdict::{DestinationMatch, FiredIndicator, Level, PlaceMatch, Span, Verdict};

@@ -133,7 +133,10 @@ impl Normalizer {
             let token = &units[i..j];
             // A number glued to a word: `12jt`, `1,5jt`, `3500rm`.
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
-            if digits > 0 && digits < token.len() && token[digits..].iter().all(|u| u.ch.is_alphabetic()) {
+            if digits > 0
+                && digits < token.len()
+                && token[digits..].iter().all(|u| u.ch.is_alphabetic())
+            {
                 out.extend_from_slice(&token[..digits]);
                 let gap = token[digits];
                 out.push(Unit { ch: ' ', ..gap });
@@ -307,15 +310,24 @@ mod tests {
     use super::*;
 
     fn normalizer() -> Normalizer {
-        let slang = [("yg", "yang"), ("jt", "juta"), ("gk", "tidak"), ("ln", "luar negeri")]
-            .into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let slang = [
+            ("yg", "yang"),
+            ("jt", "juta"),
+            ("gk", "tidak"),
+            ("ln", "luar negeri"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
         Normalizer::new(slang)
     }
 
     fn check(input: &str, expected: &str) {
-        assert_eq!(normalizer().normalize(input).text(), expected, "input: {input:?}");
+        assert_eq!(
+            normalizer().normalize(input).text(),
+            expected,
+            "input: {input:?}"
+        );
     }
 
     #[test]
@@ -344,7 +356,10 @@ mod tests {
     #[test]
     fn expands_slang_and_splits_units() {
         check("gaji 12jt yg pasti", "gaji 12 juta yang pasti");
-        check("krj ke LN gk pakai ribet", "krj ke luar negeri tidak pakai ribet");
+        check(
+            "krj ke LN gk pakai ribet",
+            "krj ke luar negeri tidak pakai ribet",
+        );
     }
 
     #[test]

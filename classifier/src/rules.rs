@@ -254,7 +254,10 @@ impl RulePack {
                 if let Some((_, first)) = &header {
                     return Err(RuleError {
                         location,
-                        message: format!("a second [ruleset] table; the first is in {}", first.file),
+                        message: format!(
+                            "a second [ruleset] table; the first is in {}",
+                            first.file
+                        ),
                     });
                 }
                 header = Some((h.into_inner(), location));
@@ -285,7 +288,11 @@ impl RulePack {
                 if def.get_ref().status == Status::Retired {
                     continue;
                 }
-                indicators.push(validate_indicator(def.into_inner(), location, &source.text)?);
+                indicators.push(validate_indicator(
+                    def.into_inner(),
+                    location,
+                    &source.text,
+                )?);
             }
         }
         let Some((header, header_location)) = header else {
@@ -302,9 +309,8 @@ impl RulePack {
             });
         };
         let l = header.levels;
-        if !(0.0 < l.low && l.low <= l.medium && l.medium <= l.high && l.high <= 1.0)
-            || !(0.0..=1.0).contains(&header.flag_threshold)
-        {
+        let ordered = 0.0 < l.low && l.low <= l.medium && l.medium <= l.high && l.high <= 1.0;
+        if !(ordered && (0.0..=1.0).contains(&header.flag_threshold)) {
             return Err(RuleError {
                 location: header_location,
                 message: "levels must satisfy 0 < low <= medium <= high <= 1 and flag_threshold must be in [0, 1]".into(),
@@ -349,7 +355,10 @@ fn validate_indicator(
     if !(def.weight.is_finite() && def.weight.abs() <= MAX_WEIGHT) {
         return Err(err(
             &location,
-            format!("weight {} is outside [-{MAX_WEIGHT}, {MAX_WEIGHT}]", def.weight),
+            format!(
+                "weight {} is outside [-{MAX_WEIGHT}, {MAX_WEIGHT}]",
+                def.weight
+            ),
         ));
     }
     if def.keywords.is_empty() && def.patterns.is_empty() {
@@ -365,7 +374,10 @@ fn validate_indicator(
         let bad = |message: String| {
             let mut at = location.clone();
             at.line = Some(line);
-            Err(RuleError { location: at, message })
+            Err(RuleError {
+                location: at,
+                message,
+            })
         };
         match regex::Regex::new(&pattern) {
             Err(e) => return bad(format!("invalid regex {pattern:?}: {e}")),
@@ -379,10 +391,16 @@ fn validate_indicator(
     }
     let near = match def.near {
         Some(n) if n.categories.is_empty() && n.indicators.is_empty() => {
-            return Err(err(&location, "`near` names no categories or indicators".into()));
+            return Err(err(
+                &location,
+                "`near` names no categories or indicators".into(),
+            ));
         }
         Some(n) if n.within == 0 => {
-            return Err(err(&location, "`near.within` must be at least 1 word".into()));
+            return Err(err(
+                &location,
+                "`near.within` must be at least 1 word".into(),
+            ));
         }
         Some(n) => Some(Near {
             targets: n.categories.into_iter().chain(n.indicators).collect(),
@@ -456,7 +474,11 @@ mod tests {
         assert_eq!(e.location.file, "route.toml");
         assert_eq!(e.location.line, Some(9));
         assert_eq!(e.location.rule.as_deref(), Some("route.tikus"));
-        assert!(e.to_string().starts_with("rules file route.toml, line 9: rule `route.tikus`: invalid regex"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("rules file route.toml, line 9: rule `route.tikus`: invalid regex"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use crate::model::CrawlEvent;
 use crate::source::{Source, SourceKind};
 
 /// Query parameters that only track clicks; dropped so one page is one URL.
-const TRACKING_PARAMS: &[&str] = &["fbclid", "gclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "ref_src"];
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid", "gclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "ref_src",
+];
 /// A URL with more query parameters than this is treated as a trap and not followed.
 pub const MAX_QUERY_PARAMS: usize = 8;
 
@@ -76,7 +78,14 @@ pub fn fetcher_for(sources: &[Source]) -> Result<Fetcher, FetchError> {
         }
     }
     let ua = sources.iter().find_map(|s| s.user_agent.clone());
-    Fetcher::new(policies, HostPolicy { rate_per_minute: 60, burst: 1 }, ua)
+    Fetcher::new(
+        policies,
+        HostPolicy {
+            rate_per_minute: 60,
+            burst: 1,
+        },
+        ua,
+    )
 }
 
 /// Crawls every source once, concurrently (politeness is per host, shared). Pages that yield
@@ -92,7 +101,9 @@ pub async fn crawl_once(
             let fetcher = fetcher.clone();
             let events = events.clone();
             let span = info_span!("crawl", source = %source.id);
-            tokio::spawn(async move { crawl_source(&source, &fetcher, &events).await }.instrument(span))
+            tokio::spawn(
+                async move { crawl_source(&source, &fetcher, &events).await }.instrument(span),
+            )
         })
         .collect();
     let mut out = Vec::with_capacity(tasks.len());
@@ -105,7 +116,11 @@ pub async fn crawl_once(
     out
 }
 
-async fn crawl_source(source: &Source, fetcher: &Fetcher, events: &mpsc::Sender<CrawlEvent>) -> RunSummary {
+async fn crawl_source(
+    source: &Source,
+    fetcher: &Fetcher,
+    events: &mpsc::Sender<CrawlEvent>,
+) -> RunSummary {
     let mut summary = RunSummary {
         source_id: source.id.clone(),
         started: Utc::now(),
@@ -123,7 +138,9 @@ async fn crawl_source(source: &Source, fetcher: &Fetcher, events: &mpsc::Sender<
         }
     }
     while let Some((url, depth)) = queue.pop_front() {
-        let fetched = fetcher.fetch(&url, source.allow_private, &|u| source.allows(u)).await;
+        let fetched = fetcher
+            .fetch(&url, source.allow_private, &|u| source.allows(u))
+            .await;
         summary.pages += 1;
         let fetched = match fetched {
             Ok(f) => f,
@@ -145,8 +162,14 @@ async fn crawl_source(source: &Source, fetcher: &Fetcher, events: &mpsc::Sender<
         let result = extract(source, &url, &fetched.snapshot.body, &fetched.text);
         for link in &result.links {
             // Telegram and feed paging stays at the same depth: it is one listing, not deeper.
-            let next_depth = if source.kind == SourceKind::Telegram { depth } else { depth + 1 };
-            if admit(source, link, next_depth, &mut seen, &mut summary.admissions) == Admission::Allowed {
+            let next_depth = if source.kind == SourceKind::Telegram {
+                depth
+            } else {
+                depth + 1
+            };
+            if admit(source, link, next_depth, &mut seen, &mut summary.admissions)
+                == Admission::Allowed
+            {
                 queue.push_back((normalize_url(link), next_depth));
             }
         }
@@ -162,7 +185,12 @@ async fn crawl_source(source: &Source, fetcher: &Fetcher, events: &mpsc::Sender<
         }
     }
     summary.finished = Utc::now();
-    info!(pages = summary.pages, posts = summary.posts, errors = summary.errors.values().sum::<usize>(), "source crawled");
+    info!(
+        pages = summary.pages,
+        posts = summary.posts,
+        errors = summary.errors.values().sum::<usize>(),
+        "source crawled"
+    );
     summary
 }
 

@@ -51,7 +51,11 @@ pub fn element_text(el: ElementRef<'_>) -> String {
                 _ => {}
             },
             ego_tree::iter::Edge::Close(node) => {
-                if node.value().as_element().is_some_and(|e| is_block(e.name())) {
+                if node
+                    .value()
+                    .as_element()
+                    .is_some_and(|e| is_block(e.name()))
+                {
                     out.push('\n');
                 }
             }
@@ -61,7 +65,10 @@ pub fn element_text(el: ElementRef<'_>) -> String {
 }
 
 fn is_block(name: &str) -> bool {
-    matches!(name, "p" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "tr" | "ul" | "ol" | "section" | "article")
+    matches!(
+        name,
+        "p" | "div" | "li" | "h1" | "h2" | "h3" | "h4" | "tr" | "ul" | "ol" | "section" | "article"
+    )
 }
 
 /// Squeezes spaces inside lines and drops empty lines.
@@ -103,26 +110,43 @@ fn links(doc: &Html, page: &Url, sel: Option<&str>) -> Vec<Url> {
 
 fn first_text(el: ElementRef<'_>, sel: Option<&str>) -> Option<String> {
     let sel = selector(sel?)?;
-    el.select(&sel).next().map(element_text).filter(|t| !t.is_empty())
+    el.select(&sel)
+        .next()
+        .map(element_text)
+        .filter(|t| !t.is_empty())
 }
 
 fn telegram(source: &Source, page: &Url, text: &str) -> PageResult {
     let doc = Html::parse_document(text);
     let message = selector(".tgme_widget_message[data-post]").expect("static selector");
     let body = selector(".tgme_widget_message_text").expect("static selector");
-    let time = selector(".tgme_widget_message_date time[datetime], time[datetime]").expect("static selector");
+    let time = selector(".tgme_widget_message_date time[datetime], time[datetime]")
+        .expect("static selector");
     let owner = selector(".tgme_widget_message_owner_name").expect("static selector");
     let mut posts = Vec::new();
     let mut oldest: Option<u64> = None;
     for m in doc.select(&message) {
-        let Some(data_post) = m.value().attr("data-post") else { continue };
-        let Some((_, number)) = data_post.rsplit_once('/') else { continue };
-        let Ok(number) = number.parse::<u64>() else { continue };
+        let Some(data_post) = m.value().attr("data-post") else {
+            continue;
+        };
+        let Some((_, number)) = data_post.rsplit_once('/') else {
+            continue;
+        };
+        let Ok(number) = number.parse::<u64>() else {
+            continue;
+        };
         oldest = Some(oldest.map_or(number, |o| o.min(number)));
-        let Some(text) = m.select(&body).next().map(element_text).filter(|t| !t.is_empty()) else {
+        let Some(text) = m
+            .select(&body)
+            .next()
+            .map(element_text)
+            .filter(|t| !t.is_empty())
+        else {
             continue; // a photo or sticker without text
         };
-        let Ok(url) = page.join(&format!("/{data_post}")) else { continue };
+        let Ok(url) = page.join(&format!("/{data_post}")) else {
+            continue;
+        };
         posts.push(CollectedPost {
             source_id: source.id.clone(),
             url: url.to_string(),
@@ -144,7 +168,9 @@ fn telegram(source: &Source, page: &Url, text: &str) -> PageResult {
         && let Some(oldest) = oldest.filter(|o| *o > 1)
     {
         let mut next = page.clone();
-        next.query_pairs_mut().clear().append_pair("before", &oldest.to_string());
+        next.query_pairs_mut()
+            .clear()
+            .append_pair("before", &oldest.to_string());
         links.push(next);
     }
     PageResult { posts, links }
@@ -216,13 +242,22 @@ fn jobposting(source: &Source, page: &Url, text: &str) -> PageResult {
                 text,
                 author: json_str(job, &["hiringOrganization", "name"]),
                 location,
-                published: json_str(job, &["datePosted"]).as_deref().and_then(parse_date),
+                published: json_str(job, &["datePosted"])
+                    .as_deref()
+                    .and_then(parse_date),
             })
         })
         .collect();
-    let mut found = links(&doc, page, Some(source.selectors.link.as_deref().unwrap_or("a[href]")));
+    let mut found = links(
+        &doc,
+        page,
+        Some(source.selectors.link.as_deref().unwrap_or("a[href]")),
+    );
     found.extend(links(&doc, page, source.selectors.next.as_deref()));
-    PageResult { posts, links: found }
+    PageResult {
+        posts,
+        links: found,
+    }
 }
 
 fn listing(source: &Source, page: &Url, text: &str) -> PageResult {
@@ -234,7 +269,9 @@ fn listing(source: &Source, page: &Url, text: &str) -> PageResult {
     let link_sel = selector(sel.link.as_deref().unwrap_or("a[href]"));
     let mut posts = Vec::new();
     for el in doc.select(&post_sel) {
-        let Some(text) = first_text(el, sel.text.as_deref()) else { continue };
+        let Some(text) = first_text(el, sel.text.as_deref()) else {
+            continue;
+        };
         let url = link_sel
             .as_ref()
             .and_then(|s| el.select(s).next())
@@ -332,14 +369,22 @@ mod tests {
         <div class="tgme_widget_message" data-post="lokerln/119"><div class="tgme_widget_message_photo"></div></div>
         <div class="tgme_widget_message" data-post="lokerln/bad"><div class="tgme_widget_message_text">x</div></div>
         </body></html>"#;
-        let r = extract(&source("telegram", ""), &url("https://t.me/s/lokerln"), html.as_bytes(), html);
+        let r = extract(
+            &source("telegram", ""),
+            &url("https://t.me/s/lokerln"),
+            html.as_bytes(),
+            html,
+        );
         assert_eq!(r.posts.len(), 1);
         let p = &r.posts[0];
         assert_eq!(p.text, "Dicari pekerja sawit\nGaji 9jt");
         assert_eq!(p.url, "https://t.me/lokerln/120");
         assert_eq!(p.external_id.as_deref(), Some("lokerln/120"));
         assert_eq!(p.author.as_deref(), Some("Loker LN"));
-        assert_eq!(p.published.unwrap().to_rfc3339(), "2026-11-02T02:15:00+00:00");
+        assert_eq!(
+            p.published.unwrap().to_rfc3339(),
+            "2026-11-02T02:15:00+00:00"
+        );
         assert_eq!(r.links, [url("https://t.me/s/lokerln?before=119")]);
     }
 
@@ -353,7 +398,12 @@ mod tests {
           "identifier":{"@type":"PropertyValue","value":"J-77"}}]}
         </script><script type="application/ld+json">{not json</script></head>
         <body><a href="/lowongan/2">next</a><a href="https://other.example/x">x</a></body></html>"#;
-        let r = extract(&source("jobposting", ""), &url("https://site.example/lowongan/1"), html.as_bytes(), html);
+        let r = extract(
+            &source("jobposting", ""),
+            &url("https://site.example/lowongan/1"),
+            html.as_bytes(),
+            html,
+        );
         assert_eq!(r.posts.len(), 1);
         let p = &r.posts[0];
         assert_eq!(p.title.as_deref(), Some("Operator Produksi"));
@@ -362,8 +412,17 @@ mod tests {
         assert_eq!(p.location.as_deref(), Some("Kuching, Sarawak"));
         assert_eq!(p.external_id.as_deref(), Some("J-77"));
         assert_eq!(p.url, "https://site.example/lowongan/1");
-        assert_eq!(p.published.unwrap().to_rfc3339(), "2026-10-05T00:00:00+00:00");
-        assert_eq!(r.links, [url("https://site.example/lowongan/2"), url("https://other.example/x")]);
+        assert_eq!(
+            p.published.unwrap().to_rfc3339(),
+            "2026-10-05T00:00:00+00:00"
+        );
+        assert_eq!(
+            r.links,
+            [
+                url("https://site.example/lowongan/2"),
+                url("https://other.example/x")
+            ]
+        );
     }
 
     #[test]
@@ -372,12 +431,20 @@ mod tests {
         <item><title>Cari ART</title><link>https://site.example/iklan/5</link><guid>iklan-5</guid>
         <description>&lt;p&gt;Gaji RM1800&lt;/p&gt;</description><pubDate>Mon, 02 Nov 2026 09:00:00 +0700</pubDate></item>
         <item><title>kosong</title></item></channel></rss>"#;
-        let r = extract(&source("feed", ""), &url("https://site.example/feed.xml"), rss.as_bytes(), rss);
+        let r = extract(
+            &source("feed", ""),
+            &url("https://site.example/feed.xml"),
+            rss.as_bytes(),
+            rss,
+        );
         assert_eq!(r.posts.len(), 1);
         assert_eq!(r.posts[0].text, "Gaji RM1800");
         assert_eq!(r.posts[0].title.as_deref(), Some("Cari ART"));
         assert_eq!(r.posts[0].external_id.as_deref(), Some("iklan-5"));
-        assert_eq!(r.posts[0].published.unwrap().to_rfc3339(), "2026-11-02T02:00:00+00:00");
+        assert_eq!(
+            r.posts[0].published.unwrap().to_rfc3339(),
+            "2026-11-02T02:00:00+00:00"
+        );
     }
 
     #[test]
@@ -388,7 +455,12 @@ mod tests {
         );
         let html = r#"<div class="post" id="p1"><h3>Loker</h3><div class="body">Kerja <script>alert(1)</script>enak<div>lagi</span></div></div><span class="by">Budi</span><time datetime="2026-11-01T10:00:00Z"></time></div>
         <div class="post"><h3>Tanpa isi</h3></div><a class="next" href="?page=2">›</a><<<>><div><p>unclosed"#;
-        let r = extract(&src, &url("https://site.example/forum"), html.as_bytes(), html);
+        let r = extract(
+            &src,
+            &url("https://site.example/forum"),
+            html.as_bytes(),
+            html,
+        );
         assert_eq!(r.posts.len(), 1);
         assert_eq!(r.posts[0].text, "Kerja enak\nlagi");
         assert_eq!(r.posts[0].author.as_deref(), Some("Budi"));

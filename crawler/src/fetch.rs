@@ -39,7 +39,9 @@ pub const ROBOTS_TTL: Duration = Duration::from_secs(6 * 3600);
 /// Why a URL was not fetched or could not be read.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
-    #[error("refused: {0} resolves to a private or loopback address; only sources with allow_private = true may reach it")]
+    #[error(
+        "refused: {0} resolves to a private or loopback address; only sources with allow_private = true may reach it"
+    )]
     PrivateAddress(String),
     #[error("refused: host {0} is outside the source's allowed hosts")]
     OffScope(String),
@@ -73,7 +75,9 @@ impl FetchError {
             FetchError::OffScope(_) => "off_scope",
             FetchError::RobotsDisallowed(_) => "robots",
             FetchError::UrlTooLong => "url_too_long",
-            FetchError::TooManyRedirects | FetchError::RedirectLoop(_) | FetchError::BadRedirect => "redirect",
+            FetchError::TooManyRedirects
+            | FetchError::RedirectLoop(_)
+            | FetchError::BadRedirect => "redirect",
             FetchError::BodyTooLarge => "body_too_large",
             FetchError::Status(_) => "http_status",
             FetchError::Timeout => "timeout",
@@ -149,12 +153,16 @@ impl Resolve for PublicOnlyResolver {
             let host = name.as_str().to_string();
             let lookup = host.clone();
             let addrs: Vec<SocketAddr> = tokio::task::spawn_blocking(move || {
-                (lookup.as_str(), 0).to_socket_addrs().map(Iterator::collect)
+                (lookup.as_str(), 0)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
             })
             .await
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)??;
             if addrs.is_empty() || addrs.iter().any(|a| is_private(a.ip())) {
-                return Err(Box::new(PrivateRefusal(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(PrivateRefusal(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -168,9 +176,13 @@ pub struct HostPolicy {
     pub burst: u32,
 }
 
+/// A host's robots.txt and when it was fetched. Behind an async lock so that sources hitting
+/// the same host at once fetch it once.
+type RobotsSlot = Arc<tokio::sync::Mutex<Option<(Arc<Robot>, std::time::Instant)>>>;
+
 struct HostState {
     limiter: Arc<DefaultDirectRateLimiter>,
-    robots: Option<(Arc<Robot>, std::time::Instant)>,
+    robots: RobotsSlot,
 }
 
 /// A fetched page, decoded.
@@ -216,7 +228,8 @@ impl Fetcher {
             if guard {
                 b = b.dns_resolver(Arc::new(PublicOnlyResolver));
             }
-            b.build().map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))
+            b.build()
+                .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))
         };
         Ok(Fetcher {
             public: build(true)?,
@@ -243,18 +256,20 @@ impl Fetcher {
             .unwrap_or(self.default_policy)
     }
 
-    fn limiter(&self, url: &Url) -> Arc<DefaultDirectRateLimiter> {
-        let key = Self::host_key(url);
-        let mut hosts = self.hosts.lock().expect("host table lock");
+    /// Runs `f` on the host's state, creating it with the host's policy when first seen.
+    fn with_host<T>(&self, url: &Url, f: impl FnOnce(&mut HostState) -> T) -> T {
         let policy = self.policy(url);
-        hosts
-            .entry(key)
+        let mut hosts = self.hosts.lock().expect("host table lock");
+        let state = hosts
+            .entry(Self::host_key(url))
             .or_insert_with(|| HostState {
-                limiter: Arc::new(RateLimiter::direct(quota(policy.rate_per_minute, policy.burst))),
-                robots: None,
-            })
-            .limiter
-            .clone()
+                limiter: Arc::new(RateLimiter::direct(quota(
+                    policy.rate_per_minute,
+                    policy.burst,
+                ))),
+                robots: RobotsSlot::default(),
+            });
+        f(state)
     }
 
     /// Fetches a page that the caller has already checked is in scope: waits for the host's
@@ -272,7 +287,9 @@ impl Fetcher {
                 return Err(FetchError::UrlTooLong);
             }
             if !allowed(&current) {
-                return Err(FetchError::OffScope(current.host_str().unwrap_or("?").to_string()));
+                return Err(FetchError::OffScope(
+                    current.host_str().unwrap_or("?").to_string(),
+                ));
             }
             self.check_address(&current, allow_private)?;
             if !self.robots_allows(&current, allow_private).await? {
@@ -301,7 +318,12 @@ impl Fetcher {
             let text = decode(&headers, &body);
             let headers = headers
                 .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let sha256 = hex::encode(Sha256::digest(&body));
             return Ok(Fetched {
@@ -327,7 +349,9 @@ impl Fetcher {
         let literal = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+            Some(url::Host::Domain(d))
+                if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+            {
                 return Err(FetchError::PrivateAddress(d.to_string()));
             }
             _ => None,
@@ -342,9 +366,21 @@ impl Fetcher {
         &self,
         url: &Url,
         allow_private: bool,
-    ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, reqwest::Response), FetchError> {
-        self.limiter(url).until_ready().await;
-        let client = if allow_private { &self.private } else { &self.public };
+    ) -> Result<
+        (
+            reqwest::StatusCode,
+            reqwest::header::HeaderMap,
+            reqwest::Response,
+        ),
+        FetchError,
+    > {
+        let limiter = self.with_host(url, |h| h.limiter.clone());
+        limiter.until_ready().await;
+        let client = if allow_private {
+            &self.private
+        } else {
+            &self.public
+        };
         let response = client
             .get(url.clone())
             .header(reqwest::header::USER_AGENT, &self.user_agent)
@@ -358,32 +394,20 @@ impl Fetcher {
     /// the host's limiter) when needed. A missing robots.txt (4xx) allows everything; one that
     /// cannot be read (5xx, network error) disallows everything until it can.
     async fn robots_allows(&self, url: &Url, allow_private: bool) -> Result<bool, FetchError> {
-        let key = Self::host_key(url);
-        let cached = {
-            let hosts = self.hosts.lock().expect("host table lock");
-            hosts
-                .get(&key)
-                .and_then(|h| h.robots.as_ref())
-                .filter(|(_, at)| at.elapsed() < ROBOTS_TTL)
-                .map(|(r, _)| r.clone())
-        };
-        let robot = match cached {
-            Some(r) => r,
+        let slot = self.with_host(url, |h| h.robots.clone());
+        let mut cached = slot.lock().await;
+        let robot = match cached.as_ref().filter(|(_, at)| at.elapsed() < ROBOTS_TTL) {
+            Some((robot, _)) => robot.clone(),
             None => {
                 let robot = Arc::new(self.fetch_robots(url, allow_private).await?);
-                let policy = self.policy(url);
-                let mut hosts = self.hosts.lock().expect("host table lock");
-                let state = hosts.entry(key).or_insert_with(|| HostState {
-                    limiter: Arc::new(RateLimiter::direct(quota(policy.rate_per_minute, policy.burst))),
-                    robots: None,
-                });
                 if let Some(delay) = robot.delay.filter(|d| *d > 0.0) {
                     let asked = (60.0 / f64::from(delay)).floor().max(1.0) as u32;
-                    if asked < policy.rate_per_minute {
-                        state.limiter = Arc::new(RateLimiter::direct(quota(asked, 1)));
+                    if asked < self.policy(url).rate_per_minute {
+                        let limiter = Arc::new(RateLimiter::direct(quota(asked, 1)));
+                        self.with_host(url, |h| h.limiter = limiter);
                     }
                 }
-                state.robots = Some((robot.clone(), std::time::Instant::now()));
+                *cached = Some((robot.clone(), std::time::Instant::now()));
                 robot
             }
         };
@@ -395,14 +419,22 @@ impl Fetcher {
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
-        let agent = self.user_agent.split('/').next().unwrap_or("patroli").to_string();
+        let agent = self
+            .user_agent
+            .split('/')
+            .next()
+            .unwrap_or("patroli")
+            .to_string();
         let body: Vec<u8> = match self.get(&robots_url, allow_private).await {
             Ok((status, _, response)) if status.is_success() => read_capped(response).await?,
             Ok((status, _, _)) if status.is_client_error() => Vec::new(),
-            Ok(_) | Err(FetchError::Timeout | FetchError::Connect(_)) => b"User-agent: *\nDisallow: /\n".to_vec(),
+            Ok(_) | Err(FetchError::Timeout | FetchError::Connect(_)) => {
+                b"User-agent: *\nDisallow: /\n".to_vec()
+            }
             Err(e) => return Err(e),
         };
-        Robot::new(&agent, &body).or_else(|_| Robot::new(&agent, b""))
+        Robot::new(&agent, &body)
+            .or_else(|_| Robot::new(&agent, b""))
             .map_err(|e| FetchError::Other(format!("robots.txt: {e}")))
     }
 }
@@ -424,7 +456,10 @@ pub fn decode(headers: &reqwest::header::HeaderMap, body: &[u8]) -> String {
     let from_header = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|ct| ct.split(';').find_map(|p| p.trim().strip_prefix("charset=")))
+        .and_then(|ct| {
+            ct.split(';')
+                .find_map(|p| p.trim().strip_prefix("charset="))
+        })
         .and_then(|label| encoding_rs::Encoding::for_label(label.trim_matches('"').as_bytes()));
     let encoding = from_header
         .or_else(|| encoding_rs::Encoding::for_bom(body).map(|(e, _)| e))
@@ -450,7 +485,19 @@ mod tests {
 
     #[test]
     fn private_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.1.1", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "103.10.20.30", "2001:4860::8888"] {
@@ -461,7 +508,10 @@ mod tests {
     #[test]
     fn decodes_by_header_bom_and_meta() {
         let mut h = reqwest::header::HeaderMap::new();
-        h.insert(CONTENT_TYPE, "text/html; charset=windows-1252".parse().unwrap());
+        h.insert(
+            CONTENT_TYPE,
+            "text/html; charset=windows-1252".parse().unwrap(),
+        );
         assert_eq!(decode(&h, b"caf\xe9"), "café");
         let none = reqwest::header::HeaderMap::new();
         assert_eq!(decode(&none, b"\xef\xbb\xbfhalo"), "halo");

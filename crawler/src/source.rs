@@ -141,15 +141,24 @@ impl Source {
     }
 
     fn check(&self) -> Result<(), String> {
-        let field = |name: &str, why: &str| Err(format!("source `{}`: field `{name}`: {why}", self.id));
-        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        let field =
+            |name: &str, why: &str| Err(format!("source `{}`: field `{name}`: {why}", self.id));
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return field("id", "use letters, digits, '-' and '_' only");
         }
         if self.start_urls.is_empty() {
             return field("start_urls", "give at least one URL");
         }
         if let Some(u) = self.start_urls.iter().find(|u| !self.allows(u)) {
-            return field("start_urls", &format!("{u} is not http(s) on one of the allowed_hosts"));
+            return field(
+                "start_urls",
+                &format!("{u} is not http(s) on one of the allowed_hosts"),
+            );
         }
         if self.rate_per_minute == 0 {
             return field("rate_per_minute", "must be at least 1");
@@ -161,10 +170,18 @@ impl Source {
             return field("max_pages", "must be at least 1");
         }
         if self.legal_basis.trim().is_empty() {
-            return field("legal_basis", "say why collecting this source is lawful; officers see it on every lead");
+            return field(
+                "legal_basis",
+                "say why collecting this source is lawful; officers see it on every lead",
+            );
         }
-        if self.kind == SourceKind::HtmlListing && (self.selectors.post.is_none() || self.selectors.text.is_none()) {
-            return field("selectors", "html_listing needs at least `post` and `text` selectors");
+        if self.kind == SourceKind::HtmlListing
+            && (self.selectors.post.is_none() || self.selectors.text.is_none())
+        {
+            return field(
+                "selectors",
+                "html_listing needs at least `post` and `text` selectors",
+            );
         }
         for (name, sel) in [
             ("selectors.post", &self.selectors.post),
@@ -246,7 +263,11 @@ legal_basis = "Public job board"
         let bad = GOOD.replace("legal_basis = \"Public job board\"", "legal_basis = \"\"");
         let e = parse_sources("seeds/sources/x.toml", &bad).unwrap_err();
         assert_eq!(e.line, Some(2));
-        assert!(e.to_string().contains("seeds/sources/x.toml, line 2: source `board`: field `legal_basis`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("seeds/sources/x.toml, line 2: source `board`: field `legal_basis`"),
+            "{e}"
+        );
         let e = parse_sources("x.toml", &GOOD.replace("jobposting", "jobpost")).unwrap_err();
         assert_eq!(e.line, Some(4));
         assert!(e.message.contains("jobpost"), "{e}");
@@ -254,7 +275,11 @@ legal_basis = "Public job board"
         assert!(e.message.contains("rate_per_minute"), "{e}");
         let e = parse_sources("x.toml", &format!("{GOOD}{GOOD}")).unwrap_err();
         assert!(e.message.contains("twice"), "{e}");
-        let e = parse_sources("x.toml", &format!("{GOOD}selectors = {{ link = \"a[\" }}\n")).unwrap_err();
+        let e = parse_sources(
+            "x.toml",
+            &format!("{GOOD}selectors = {{ link = \"a[\" }}\n"),
+        )
+        .unwrap_err();
         assert!(e.message.contains("selectors.link"), "{e}");
     }
 }

@@ -5,19 +5,19 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Redirect, Response};
 use patroli_index::User;
 
+use crate::AppState;
 use crate::error::AppError;
 use crate::i18n::Locale;
-use crate::AppState;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "patroli_session";
@@ -43,7 +43,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Checks a password against a stored argon2 hash.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A fresh random token (256 bits, hex).
@@ -55,7 +59,11 @@ pub fn random_token() -> String {
 
 /// Compares two tokens in time independent of where they differ.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The value of cookie `name` in a request.
@@ -120,7 +128,11 @@ impl<S: Send + Sync> FromRequestParts<S> for UserLocale {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(UserLocale(cookie(parts, LANG_COOKIE).and_then(Locale::parse).unwrap_or_default()))
+        Ok(UserLocale(
+            cookie(parts, LANG_COOKIE)
+                .and_then(Locale::parse)
+                .unwrap_or_default(),
+        ))
     }
 }
 
@@ -147,8 +159,13 @@ impl CurrentUser {
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let locale = cookie(parts, LANG_COOKIE).and_then(Locale::parse).unwrap_or_default();
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let locale = cookie(parts, LANG_COOKIE)
+            .and_then(Locale::parse)
+            .unwrap_or_default();
         let to_login = || Redirect::to("/login").into_response();
         let Some(token) = cookie(parts, SESSION_COOKIE) else {
             return Err(to_login());
@@ -189,7 +206,10 @@ impl LoginLimiter {
     pub fn fail(&self, keys: &[&str]) {
         let mut map = self.failures.lock().expect("limiter lock");
         if map.len() >= LIMITER_CAPACITY {
-            let oldest = map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone());
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 map.remove(&k);
             }

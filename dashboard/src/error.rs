@@ -38,7 +38,11 @@ impl AppError {
             tracing::error!(error = %detail, "request failed");
         }
         let t = locale.messages();
-        (self.status(), Html(render_error(t, t.get(self.message_key())))).into_response()
+        (
+            self.status(),
+            Html(render_error(t, t.get(self.message_key()))),
+        )
+            .into_response()
     }
 }
 

@@ -52,7 +52,8 @@ pub struct Messages {
 
 impl Messages {
     fn load(locale: Locale, text: &str) -> Messages {
-        let map = toml::from_str(text).expect("the bundled message catalogue is valid TOML (checked by tests)");
+        let map = toml::from_str(text)
+            .expect("the bundled message catalogue is valid TOML (checked by tests)");
         Messages { locale, map }
     }
 
@@ -66,8 +67,10 @@ impl Messages {
     }
 }
 
-static ID: LazyLock<Messages> = LazyLock::new(|| Messages::load(Locale::Id, include_str!("../i18n/id.toml")));
-static EN: LazyLock<Messages> = LazyLock::new(|| Messages::load(Locale::En, include_str!("../i18n/en.toml")));
+static ID: LazyLock<Messages> =
+    LazyLock::new(|| Messages::load(Locale::Id, include_str!("../i18n/id.toml")));
+static EN: LazyLock<Messages> =
+    LazyLock::new(|| Messages::load(Locale::En, include_str!("../i18n/en.toml")));
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use patroli_index::{SearchIndex, Store};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use auth::{hash_password, verify_password};
+pub use auth::{hash_password, random_token, verify_password};
 pub use i18n::Locale;
 
 /// What every request handler shares.
@@ -71,7 +71,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .with_state(state);
     for (name, value) in headers {
-        app = app.layer(SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value)));
+        app = app.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ));
     }
     app
 }
@@ -82,9 +85,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 #[cfg(test)]

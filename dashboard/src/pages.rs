@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{
-    ClientInfo, CurrentUser, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_HOURS, UserLocale,
-    random_token, set_cookie, tokens_equal, verify_password, with_cookie,
+    ClientInfo, CurrentUser, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_HOURS,
+    UserLocale, random_token, set_cookie, tokens_equal, verify_password, with_cookie,
 };
 use crate::error::AppError;
 use crate::i18n::{Locale, Messages};
@@ -54,11 +54,18 @@ pub async fn home() -> Redirect {
 }
 
 pub async fn stylesheet() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/app.css"))
+    (
+        [(CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../static/app.css"),
+    )
 }
 
 /// Sets the language cookie and goes back to the page the user came from (only a local path).
-pub async fn switch_language(State(state): State<AppState>, Path(code): Path<String>, headers: HeaderMap) -> Response {
+pub async fn switch_language(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let locale = Locale::parse(&code).unwrap_or_default();
     let back = headers
         .get(REFERER)
@@ -72,7 +79,12 @@ pub async fn switch_language(State(state): State<AppState>, Path(code): Path<Str
         .unwrap_or_else(|| "/search".into());
     with_cookie(
         Redirect::to(&back).into_response(),
-        set_cookie(LANG_COOKIE, locale.code(), 365 * 24 * 3600, state.secure_cookies),
+        set_cookie(
+            LANG_COOKIE,
+            locale.code(),
+            365 * 24 * 3600,
+            state.secure_cookies,
+        ),
     )
 }
 
@@ -85,7 +97,12 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
 }
 
-fn login_page(state: &AppState, locale: Locale, error: Option<&str>, status: StatusCode) -> Result<Response, AppError> {
+fn login_page(
+    state: &AppState,
+    locale: Locale,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
     let csrf = random_token();
     let t = locale.messages();
     let html = LoginPage {
@@ -101,7 +118,10 @@ fn login_page(state: &AppState, locale: Locale, error: Option<&str>, status: Sta
     ))
 }
 
-pub async fn login_form(State(state): State<AppState>, UserLocale(locale): UserLocale) -> Result<Response, AppError> {
+pub async fn login_form(
+    State(state): State<AppState>,
+    UserLocale(locale): UserLocale,
+) -> Result<Response, AppError> {
     login_page(&state, locale, None, StatusCode::OK)
 }
 
@@ -120,7 +140,12 @@ pub async fn login(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, AppError> {
     let Ok(Form(form)) = form else {
-        return login_page(&state, locale, Some("login.failed"), StatusCode::BAD_REQUEST);
+        return login_page(
+            &state,
+            locale,
+            Some("login.failed"),
+            StatusCode::BAD_REQUEST,
+        );
     };
     let expected_csrf = client.login_csrf.unwrap_or_default();
     if expected_csrf.is_empty() || !tokens_equal(&expected_csrf, &form.csrf) {
@@ -131,28 +156,59 @@ pub async fn login(
     let addr = remote.clone().unwrap_or_default();
     let keys = [username, addr.as_str()];
     if state.limiter.locked(&keys) {
-        state.store.audit(username, "login_locked", None, None, remote.as_deref()).await?;
-        return login_page(&state, locale, Some("login.locked"), StatusCode::TOO_MANY_REQUESTS);
+        state
+            .store
+            .audit(username, "login_locked", None, None, remote.as_deref())
+            .await?;
+        return login_page(
+            &state,
+            locale,
+            Some("login.locked"),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
     let user = state.store.user(username).await?;
     // Verify against a dummy hash for unknown users so timing does not reveal which names exist.
-    let hash = user.as_ref().map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
+    let hash = user
+        .as_ref()
+        .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
     let ok = verify_password(hash, &form.password) && user.as_ref().is_some_and(|u| !u.disabled);
     let Some(user) = user.filter(|_| ok) else {
         state.limiter.fail(&keys);
-        state.store.audit(username, "login_failed", None, None, remote.as_deref()).await?;
-        return login_page(&state, locale, Some("login.failed"), StatusCode::UNAUTHORIZED);
+        state
+            .store
+            .audit(username, "login_failed", None, None, remote.as_deref())
+            .await?;
+        return login_page(
+            &state,
+            locale,
+            Some("login.failed"),
+            StatusCode::UNAUTHORIZED,
+        );
     };
     state.limiter.succeed(&keys);
     let token = random_token();
     state
         .store
-        .create_session(&token, user.id, &random_token(), chrono::Duration::hours(SESSION_TTL_HOURS))
+        .create_session(
+            &token,
+            user.id,
+            &random_token(),
+            chrono::Duration::hours(SESSION_TTL_HOURS),
+        )
         .await?;
-    state.store.audit(&user.username, "login", None, None, remote.as_deref()).await?;
+    state
+        .store
+        .audit(&user.username, "login", None, None, remote.as_deref())
+        .await?;
     Ok(with_cookie(
         Redirect::to("/search").into_response(),
-        set_cookie(SESSION_COOKIE, &token, SESSION_TTL_HOURS * 3600, state.secure_cookies),
+        set_cookie(
+            SESSION_COOKIE,
+            &token,
+            SESSION_TTL_HOURS * 3600,
+            state.secure_cookies,
+        ),
     ))
 }
 
@@ -175,7 +231,16 @@ pub async fn logout(
     user.check_csrf(&form.csrf)?;
     let token = client.session_token.unwrap_or_default();
     state.store.delete_session(&token).await?;
-    state.store.audit(&user.user.username, "logout", None, None, user.remote.as_deref()).await?;
+    state
+        .store
+        .audit(
+            &user.user.username,
+            "logout",
+            None,
+            None,
+            user.remote.as_deref(),
+        )
+        .await?;
     Ok(with_cookie(
         Redirect::to("/login").into_response(),
         set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies),
@@ -243,13 +308,22 @@ fn pieces(text: &str, ranges: &[(usize, usize, String)]) -> Vec<Piece> {
             continue;
         }
         if s > pos {
-            out.push(Piece { text: text[pos..s].to_string(), mark: None });
+            out.push(Piece {
+                text: text[pos..s].to_string(),
+                mark: None,
+            });
         }
-        out.push(Piece { text: text[s..e].to_string(), mark: Some(label.clone()) });
+        out.push(Piece {
+            text: text[s..e].to_string(),
+            mark: Some(label.clone()),
+        });
         pos = e;
     }
     if pos < text.len() {
-        out.push(Piece { text: text[pos..].to_string(), mark: None });
+        out.push(Piece {
+            text: text[pos..].to_string(),
+            mark: None,
+        });
     }
     out
 }
@@ -273,7 +347,16 @@ pub async fn search(
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let detail = format!("q={:?} flagged={flagged_only} page={page}", params.q);
-    state.store.audit(&user.user.username, "search", None, Some(&detail), user.remote.as_deref()).await?;
+    state
+        .store
+        .audit(
+            &user.user.username,
+            "search",
+            None,
+            Some(&detail),
+            user.remote.as_deref(),
+        )
+        .await?;
     let (total, hits, error, status) = match result {
         Ok(r) => (r.total, r.hits, None, StatusCode::OK),
         Err(SearchError::BadQuery { message, hint }) => (
@@ -287,10 +370,19 @@ pub async fn search(
     let hits = hits
         .into_iter()
         .map(|h| {
-            let ranges: Vec<_> = h.snippet.highlights.iter().map(|r| (r.start, r.end, String::new())).collect();
+            let ranges: Vec<_> = h
+                .snippet
+                .highlights
+                .iter()
+                .map(|r| (r.start, r.end, String::new()))
+                .collect();
             HitView {
                 id: h.id,
-                title: if h.title.is_empty() { format!("#{}", h.id) } else { h.title },
+                title: if h.title.is_empty() {
+                    format!("#{}", h.id)
+                } else {
+                    h.title
+                },
                 level_label: t.get(&format!("level.{}", h.level)).to_string(),
                 level: h.level,
                 score: format!("{:.2}", h.score),
@@ -309,7 +401,8 @@ pub async fn search(
         hits,
         error,
         prev: (page > 1).then(|| search_link(&params.q, flagged_only, page - 1)),
-        next: (page * PAGE_SIZE < total && page < MAX_PAGE).then(|| search_link(&params.q, flagged_only, page + 1)),
+        next: (page * PAGE_SIZE < total && page < MAX_PAGE)
+            .then(|| search_link(&params.q, flagged_only, page + 1)),
     }
     .render()?;
     Ok((status, Html(html)).into_response())
@@ -362,8 +455,18 @@ fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
         level_label: t.get(&format!("level.{}", v.level.as_str())).to_string(),
         flagged: v.flagged,
         kalbar: v.kalbar,
-        places: v.places.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-        destinations: v.destinations.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+        places: v
+            .places
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        destinations: v
+            .destinations
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         ruleset: v.ruleset_version.clone(),
         indicators: v
             .indicators
@@ -384,7 +487,11 @@ fn marks(v: &Verdict) -> Vec<(usize, usize, String)> {
     let mut ranges: Vec<(usize, usize, String)> = v
         .indicators
         .iter()
-        .flat_map(|i| i.matches.iter().map(move |m| (m.start, m.end, format!("{}: {}", i.id, i.description))))
+        .flat_map(|i| {
+            i.matches
+                .iter()
+                .map(move |m| (m.start, m.end, format!("{}: {}", i.id, i.description)))
+        })
         .collect();
     ranges.sort_by_key(|r| (r.0, std::cmp::Reverse(r.1)));
     ranges
@@ -397,23 +504,44 @@ pub async fn lead(
 ) -> Result<Response, AppError> {
     let t = user.locale.messages();
     let not_found = || AppError::NotFound.into_page(user.locale);
-    let Ok(id) = id.parse::<i64>() else { return Ok(not_found()) };
-    let Some(post) = state.store.post(id).await? else { return Ok(not_found()) };
+    let Ok(id) = id.parse::<i64>() else {
+        return Ok(not_found());
+    };
+    let Some(post) = state.store.post(id).await? else {
+        return Ok(not_found());
+    };
     state
         .store
-        .audit(&user.user.username, "view_lead", Some(&id.to_string()), None, user.remote.as_deref())
+        .audit(
+            &user.user.username,
+            "view_lead",
+            Some(&id.to_string()),
+            None,
+            user.remote.as_deref(),
+        )
         .await?;
     let snapshots = state.store.snapshots_of(id).await?;
-    let legal_basis = state.store.legal_basis(&post.source_id).await?.unwrap_or_default();
-    let fmt = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "–".into());
-    let text = pieces(&post.text, &post.verdict.as_ref().map(marks).unwrap_or_default());
+    let legal_basis = state
+        .store
+        .legal_basis(&post.source_id)
+        .await?
+        .unwrap_or_default();
+    let fmt = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "–".into())
+    };
+    let text = pieces(
+        &post.classified_text(),
+        &post.verdict.as_ref().map(marks).unwrap_or_default(),
+    );
     let html = LeadPage {
         t,
         user: Some(&user.user.username),
         csrf: &user.csrf_token,
         id,
         title: post.title.clone().unwrap_or_else(|| format!("#{id}")),
-        url: Some(post.url.clone()).filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        url: Some(post.url.clone())
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         source: post.source_id.clone(),
         legal_basis,
         author: post.author.clone().unwrap_or_else(|| "–".into()),
@@ -434,9 +562,27 @@ mod tests {
 
     #[test]
     fn pieces_split_and_clip_overlaps() {
-        let p = pieces("gaji besar di sarawak", &[(0, 4, "a".into()), (2, 10, "b".into()), (14, 21, "c".into())]);
-        let got: Vec<_> = p.iter().map(|p| (p.text.as_str(), p.mark.as_deref())).collect();
-        assert_eq!(got, [("gaji", Some("a")), (" besar", Some("b")), (" di ", None), ("sarawak", Some("c"))]);
+        let p = pieces(
+            "gaji besar di sarawak",
+            &[
+                (0, 4, "a".into()),
+                (2, 10, "b".into()),
+                (14, 21, "c".into()),
+            ],
+        );
+        let got: Vec<_> = p
+            .iter()
+            .map(|p| (p.text.as_str(), p.mark.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("gaji", Some("a")),
+                (" besar", Some("b")),
+                (" di ", None),
+                ("sarawak", Some("c"))
+            ]
+        );
         // Ranges off char boundaries are skipped rather than panicking.
         let p = pieces("é", &[(1, 2, "x".into())]);
         assert_eq!(p.len(), 1);

@@ -21,8 +21,14 @@ const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)> <
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();
-    store.add_user("budi", "officer", &hash_password("sandi-rahasia").unwrap()).await.unwrap();
-    store.upsert_source("s", "telegram", "Public channel; KUHAP art. 5").await.unwrap();
+    store
+        .add_user("budi", "officer", &hash_password("sandi-rahasia").unwrap())
+        .await
+        .unwrap();
+    store
+        .upsert_source("s", "telegram", "Public channel; KUHAP art. 5")
+        .await
+        .unwrap();
     let snapshot = Snapshot {
         requested_url: "http://x.test/".into(),
         final_url: "http://x.test/".into(),
@@ -45,26 +51,37 @@ async fn fixture() -> Fixture {
     store.save_page(&snapshot, &[post]).await.unwrap();
     let index = Arc::new(SearchIndex::open(&dir.path().join("index")).unwrap());
     index.rebuild(&store).await.unwrap();
-    Fixture { state: AppState::new(store, index, false), _dir: dir }
+    Fixture {
+        state: AppState::new(store, index, false),
+        _dir: dir,
+    }
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
     let res = router(state.clone()).oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn get(path: &str, cookie: &str) -> Request<Body> {
-    Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn set_cookie_value(h: &axum::http::HeaderMap, name: &str) -> Option<String> {
     h.get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|r| r.split(';').next().unwrap().to_string()))
+        .find_map(|v| {
+            v.strip_prefix(&format!("{name}="))
+                .map(|r| r.split(';').next().unwrap().to_string())
+        })
 }
 
 fn hidden_csrf(html: &str) -> String {
@@ -73,17 +90,28 @@ fn hidden_csrf(html: &str) -> String {
 }
 
 /// Logs in and returns the cookie header to send afterwards.
-async fn login(state: &AppState, user: &str, password: &str) -> (StatusCode, Option<String>, String) {
+async fn login(
+    state: &AppState,
+    user: &str,
+    password: &str,
+) -> (StatusCode, Option<String>, String) {
     let (_, h, html) = send(state, get("/login", "")).await;
     let pre = set_cookie_value(&h, "patroli_login_csrf").unwrap();
-    let body = format!("username={user}&password={password}&csrf={}", hidden_csrf(&html));
+    let body = format!(
+        "username={user}&password={password}&csrf={}",
+        hidden_csrf(&html)
+    );
     let req = Request::post("/login")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::COOKIE, format!("patroli_login_csrf={pre}"))
         .body(Body::from(body))
         .unwrap();
     let (status, h, body) = send(state, req).await;
-    (status, set_cookie_value(&h, "patroli_session").map(|s| format!("patroli_session={s}")), body)
+    (
+        status,
+        set_cookie_value(&h, "patroli_session").map(|s| format!("patroli_session={s}")),
+        body,
+    )
 }
 
 #[tokio::test]
@@ -94,7 +122,11 @@ async fn every_page_needs_a_login() {
         assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
         assert_eq!(h[header::LOCATION], "/login");
         let (status, _, _) = send(&f.state, get(path, "patroli_session=forged")).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{path} with a forged session");
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "{path} with a forged session"
+        );
     }
 }
 
@@ -107,13 +139,24 @@ async fn login_search_and_lead_are_audited() {
     let (status, _, html) = send(&f.state, get("/search?q=sawit", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("href=\"/leads/1\""), "{html}");
-    assert!(html.contains("Cari unggahan"), "Bahasa Indonesia by default");
+    assert!(
+        html.contains("Cari unggahan"),
+        "Bahasa Indonesia by default"
+    );
     let (status, _, _) = send(&f.state, get("/leads/1", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _, html) = send(&f.state, get("/leads/999", &cookie)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("tidak ditemukan"));
-    let actions: Vec<String> = f.state.store.audit_entries(10).await.unwrap().into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = f
+        .state
+        .store
+        .audit_entries(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
     assert_eq!(actions, ["view_lead", "search", "login"]);
 }
 
@@ -151,11 +194,25 @@ async fn crawled_text_renders_as_text() {
     let cookie = cookie.unwrap();
     for path in ["/leads/1", "/search?q=lowongan"] {
         let (_, h, html) = send(&f.state, get(path, &cookie)).await;
-        assert!(h[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("default-src 'none'"));
-        for raw in ["<script>", "<img", "<style>", "<b onmouseover", "href=\"javascript:"] {
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        for raw in [
+            "<script>",
+            "<img",
+            "<style>",
+            "<b onmouseover",
+            "href=\"javascript:",
+        ] {
             assert!(!html.contains(raw), "{path} contains raw {raw:?}");
         }
-        assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"), "{path} shows the tag as text");
+        assert!(
+            html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"),
+            "{path} shows the tag as text"
+        );
     }
 }
 
@@ -184,8 +241,14 @@ async fn logout_needs_csrf_and_ends_the_session() {
     };
     let (status, _, _) = send(&f.state, post("csrf=forged".into())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(send(&f.state, get("/search", &cookie)).await.0, StatusCode::OK);
+    assert_eq!(
+        send(&f.state, get("/search", &cookie)).await.0,
+        StatusCode::OK
+    );
     let (status, _, _) = send(&f.state, post(format!("csrf={csrf}"))).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(send(&f.state, get("/search", &cookie)).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        send(&f.state, get("/search", &cookie)).await.0,
+        StatusCode::SEE_OTHER
+    );
 }

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {message}; check that the folder exists and is writable, or pass another --data-dir")]
+    #[error(
+        "cannot open the store at {path}: {message}; check that the folder exists and is writable, or pass another --data-dir"
+    )]
     DataDir { path: PathBuf, message: String },
     #[error("cannot apply the database migrations: {0}; the store may be from a newer patroli")]
     Migrate(String),
@@ -20,7 +22,9 @@ pub enum StoreError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    #[error("cannot open the search index at {path}: {message}; run `patroli index rebuild` to recreate it from the store")]
+    #[error(
+        "cannot open the search index at {path}: {message}; run `patroli index rebuild` to recreate it from the store"
+    )]
     Open { path: PathBuf, message: String },
     #[error("the query could not be understood: {message}. {hint}")]
     BadQuery { message: String, hint: String },

@@ -11,7 +11,9 @@ mod search;
 mod store;
 
 pub use error::{SearchError, StoreError};
-pub use search::{Hit, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet};
+pub use search::{
+    Hit, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet,
+};
 pub use store::{
     AuditEntry, DB_FILE, PostOutcome, PostRecord, RunRecord, Session, SnapshotInfo, Store, User,
     content_hash,

@@ -9,11 +9,16 @@ use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
-use tantivy::{DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::{
+    DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc,
+};
 
 use crate::error::SearchError;
 use crate::store::{PostRecord, Store};
@@ -152,13 +157,19 @@ impl SearchIndex {
         })
     }
 
-    fn with_writer<T>(&self, f: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>) -> Result<T, SearchError> {
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
+    ) -> Result<T, SearchError> {
         let mut guard = self.writer.lock().expect("index writer lock");
         if guard.is_none() {
-            let w = self.index.writer(WRITER_MEMORY).map_err(|e| SearchError::Open {
-                path: self.path.clone(),
-                message: format!("{e} (is another patroli process writing to this index?)"),
-            })?;
+            let w = self
+                .index
+                .writer(WRITER_MEMORY)
+                .map_err(|e| SearchError::Open {
+                    path: self.path.clone(),
+                    message: format!("{e} (is another patroli process writing to this index?)"),
+                })?;
             *guard = Some(w);
         }
         f(guard.as_mut().expect("writer was just created"))
@@ -174,7 +185,10 @@ impl SearchIndex {
             f.url => p.url.clone(),
         );
         if let Some(published) = p.published_at {
-            d.add_date(f.published, DateTime::from_timestamp_secs(published.timestamp()));
+            d.add_date(
+                f.published,
+                DateTime::from_timestamp_secs(published.timestamp()),
+            );
         }
         match &p.verdict {
             Some(v) => {
@@ -283,7 +297,10 @@ impl SearchIndex {
         if req.flagged_only {
             clauses.push((
                 Occur::Must,
-                Box::new(TermQuery::new(Term::from_field_u64(f.flagged, 1), IndexRecordOption::Basic)),
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.flagged, 1),
+                    IndexRecordOption::Basic,
+                )),
             ));
         }
         let query = BooleanQuery::new(clauses);
@@ -314,7 +331,12 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(top.len());
         for (relevance, addr) in top {
             let d: TantivyDocument = searcher.doc(addr)?;
-            let text = |field: Field| d.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let text = |field: Field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
             let body = text(f.body);
             let snippet = snippets
                 .as_ref()
@@ -329,12 +351,18 @@ impl SearchIndex {
                     highlights: Vec::new(),
                 });
             hits.push(Hit {
-                id: d.get_first(f.id).and_then(|v| v.as_u64()).unwrap_or_default(),
+                id: d
+                    .get_first(f.id)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or_default(),
                 url: text(f.url),
                 title: text(f.title),
                 source: text(f.source),
                 level: text(f.level),
-                score: d.get_first(f.score).and_then(|v| v.as_f64()).unwrap_or_default(),
+                score: d
+                    .get_first(f.score)
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or_default(),
                 relevance,
                 snippet,
             });

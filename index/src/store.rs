@@ -49,6 +49,17 @@ pub struct PostRecord {
     pub verdict: Option<Verdict>,
 }
 
+impl PostRecord {
+    /// The text the classifier reads and its spans point into: the title, a blank line, the
+    /// body (or the body alone when there is no title).
+    pub fn classified_text(&self) -> String {
+        match self.title.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(t) => format!("{t}\n\n{}", self.text),
+            None => self.text.clone(),
+        }
+    }
+}
+
 /// A snapshot's metadata (the body is fetched separately).
 #[derive(Debug, Clone, Serialize)]
 pub struct SnapshotInfo {
@@ -165,7 +176,12 @@ impl Store {
     }
 
     /// Records a source's kind and legal basis (shown on every lead from it).
-    pub async fn upsert_source(&self, id: &str, kind: &str, legal_basis: &str) -> Result<(), StoreError> {
+    pub async fn upsert_source(
+        &self,
+        id: &str,
+        kind: &str,
+        legal_basis: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sources (id, kind, legal_basis, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, legal_basis = excluded.legal_basis, updated_at = excluded.updated_at",
@@ -181,10 +197,12 @@ impl Store {
 
     /// The legal-basis note of a source.
     pub async fn legal_basis(&self, source_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT legal_basis FROM sources WHERE id = ?")
-            .bind(source_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT legal_basis FROM sources WHERE id = ?")
+                .bind(source_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Stores a page snapshot and the posts found on it, in one transaction. Returns each post's
@@ -334,20 +352,32 @@ impl Store {
     /// One post by id.
     pub async fn post(&self, id: i64) -> Result<Option<PostRecord>, StoreError> {
         let sql = format!("SELECT {} WHERE p.id = ?", Self::POST_COLUMNS);
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(Self::post_from_row).transpose()
     }
 
     /// Posts with ids greater than `after`, in id order, at most `limit` (for batch work).
     pub async fn posts_after(&self, after: i64, limit: i64) -> Result<Vec<PostRecord>, StoreError> {
-        let sql = format!("SELECT {} WHERE p.id > ? ORDER BY p.id LIMIT ?", Self::POST_COLUMNS);
-        let rows = sqlx::query(&sql).bind(after).bind(limit).fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {} WHERE p.id > ? ORDER BY p.id LIMIT ?",
+            Self::POST_COLUMNS
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(Self::post_from_row).collect()
     }
 
     /// Number of stored posts.
     pub async fn count_posts(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM posts").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM posts")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// The snapshots a post was seen on, newest first.
@@ -391,15 +421,23 @@ impl Store {
     }
 
     /// Records a URL that failed during a crawl.
-    pub async fn record_fetch_error(&self, source_id: &str, url: &str, kind: &str, message: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO fetch_errors (source_id, url, kind, message, at) VALUES (?, ?, ?, ?, ?)")
-            .bind(source_id)
-            .bind(url)
-            .bind(kind)
-            .bind(message)
-            .bind(Utc::now())
-            .execute(&self.pool)
-            .await?;
+    pub async fn record_fetch_error(
+        &self,
+        source_id: &str,
+        url: &str,
+        kind: &str,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO fetch_errors (source_id, url, kind, message, at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(source_id)
+        .bind(url)
+        .bind(kind)
+        .bind(message)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -422,7 +460,12 @@ impl Store {
     }
 
     /// Creates a user; the caller hashes the password.
-    pub async fn add_user(&self, username: &str, role: &str, password_hash: &str) -> Result<i64, StoreError> {
+    pub async fn add_user(
+        &self,
+        username: &str,
+        role: &str,
+        password_hash: &str,
+    ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         )
@@ -439,7 +482,11 @@ impl Store {
     }
 
     /// Sets a user's password hash.
-    pub async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
             .bind(password_hash)
             .bind(username)
@@ -463,15 +510,23 @@ impl Store {
 
     /// A user by name.
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query("SELECT id, username, role, password_hash, disabled FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, username, role, password_hash, disabled FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(Self::user_from_row).transpose()
     }
 
     /// Stores a new session under the SHA-256 of its token.
-    pub async fn create_session(&self, token: &str, user_id: i64, csrf_token: &str, ttl: chrono::Duration) -> Result<(), StoreError> {
+    pub async fn create_session(
+        &self,
+        token: &str,
+        user_id: i64,
+        csrf_token: &str,
+        ttl: chrono::Duration,
+    ) -> Result<(), StoreError> {
         let now = Utc::now();
         sqlx::query("INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
             .bind(hex::encode(Sha256::digest(token.as_bytes())))

@@ -40,14 +40,35 @@ async fn store() -> (tempfile::TempDir, Store) {
 #[tokio::test]
 async fn a_post_seen_again_is_a_sighting_not_a_new_post() {
     let (_d, store) = store().await;
-    let first = store.save_page(&snapshot("<p>1</p>"), &[post("a", "kerja sawit"), post("b", "lain")]).await.unwrap();
-    assert_eq!(first.iter().map(|r| r.1).collect::<Vec<_>>(), [PostOutcome::New, PostOutcome::New]);
-    let again = store.save_page(&snapshot("<p>2</p>"), &[post("a", "kerja sawit")]).await.unwrap();
+    let first = store
+        .save_page(
+            &snapshot("<p>1</p>"),
+            &[post("a", "kerja sawit"), post("b", "lain")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|r| r.1).collect::<Vec<_>>(),
+        [PostOutcome::New, PostOutcome::New]
+    );
+    let again = store
+        .save_page(&snapshot("<p>2</p>"), &[post("a", "kerja sawit")])
+        .await
+        .unwrap();
     assert_eq!(again, [(first[0].0, PostOutcome::Seen)]);
-    let changed = store.save_page(&snapshot("<p>3</p>"), &[post("a", "kerja sawit, gaji naik")]).await.unwrap();
+    let changed = store
+        .save_page(
+            &snapshot("<p>3</p>"),
+            &[post("a", "kerja sawit, gaji naik")],
+        )
+        .await
+        .unwrap();
     assert_eq!(changed, [(first[0].0, PostOutcome::Changed)]);
     assert_eq!(store.count_posts().await.unwrap(), 2);
-    assert_eq!(store.post(first[0].0).await.unwrap().unwrap().text, "kerja sawit, gaji naik");
+    assert_eq!(
+        store.post(first[0].0).await.unwrap().unwrap().text,
+        "kerja sawit, gaji naik"
+    );
     // Every sighting keeps its own snapshot as evidence.
     let snaps = store.snapshots_of(first[0].0).await.unwrap();
     assert_eq!(snaps.len(), 3);
@@ -58,10 +79,18 @@ async fn a_post_seen_again_is_a_sighting_not_a_new_post() {
 #[tokio::test]
 async fn snapshots_and_the_audit_log_cannot_be_changed() {
     let (_d, store) = store().await;
-    store.save_page(&snapshot("bukti"), &[post("a", "x")]).await.unwrap();
-    let tamper = sqlx::query("UPDATE snapshots SET sha256 = 'x'").execute(store.pool()).await;
+    store
+        .save_page(&snapshot("bukti"), &[post("a", "x")])
+        .await
+        .unwrap();
+    let tamper = sqlx::query("UPDATE snapshots SET sha256 = 'x'")
+        .execute(store.pool())
+        .await;
     assert!(tamper.unwrap_err().to_string().contains("evidence"));
-    store.audit("budi", "search", None, Some("q=sawit"), Some("127.0.0.1")).await.unwrap();
+    store
+        .audit("budi", "search", None, Some("q=sawit"), Some("127.0.0.1"))
+        .await
+        .unwrap();
     for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"] {
         let e = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
@@ -75,10 +104,28 @@ async fn snapshots_and_the_audit_log_cannot_be_changed() {
 async fn sessions_expire_and_users_are_unique() {
     let (_d, store) = store().await;
     let id = store.add_user("budi", "officer", "hash").await.unwrap();
-    assert!(matches!(store.add_user("budi", "admin", "h").await, Err(StoreError::Conflict(_))));
-    store.create_session("tok-live", id, "csrf", chrono::Duration::hours(1)).await.unwrap();
-    store.create_session("tok-old", id, "csrf", chrono::Duration::seconds(-1)).await.unwrap();
-    assert_eq!(store.session("tok-live").await.unwrap().unwrap().user.username, "budi");
+    assert!(matches!(
+        store.add_user("budi", "admin", "h").await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_session("tok-live", id, "csrf", chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    store
+        .create_session("tok-old", id, "csrf", chrono::Duration::seconds(-1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session("tok-live")
+            .await
+            .unwrap()
+            .unwrap()
+            .user
+            .username,
+        "budi"
+    );
     assert!(store.session("tok-old").await.unwrap().is_none());
     assert!(store.session("nope").await.unwrap().is_none());
     store.delete_session("tok-live").await.unwrap();
@@ -100,7 +147,10 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     let saved = store
         .save_page(
             &snapshot("x"),
-            &[post("a", "Dicari pekerja kebun sawit di Sibu, paspor dibantu"), post("b", "Lowongan kasir toko di Pontianak")],
+            &[
+                post("a", "Dicari pekerja kebun sawit di Sibu, paspor dibantu"),
+                post("b", "Lowongan kasir toko di Pontianak"),
+            ],
         )
         .await
         .unwrap();
@@ -108,7 +158,11 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     assert_eq!(index.rebuild(&store).await.unwrap(), 2);
     assert_eq!(index.rebuild(&store).await.unwrap(), 2);
     assert_eq!(index.len(), 2);
-    let req = |q: &str| SearchRequest { query: q.into(), limit: 10, ..Default::default() };
+    let req = |q: &str| SearchRequest {
+        query: q.into(),
+        limit: 10,
+        ..Default::default()
+    };
     let r = index.search(&req("sawit")).unwrap();
     assert_eq!(r.total, 1);
     assert_eq!(r.hits[0].id, saved[0].0 as u64);
@@ -125,7 +179,10 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
         }
     }
     let huge = "a ".repeat(2000);
-    assert!(matches!(index.search(&req(&huge)), Err(SearchError::BadQuery { .. })));
+    assert!(matches!(
+        index.search(&req(&huge)),
+        Err(SearchError::BadQuery { .. })
+    ));
     // The index still answers after bad queries.
     assert_eq!(index.search(&req("pontianak")).unwrap().total, 1);
 }

@@ -1,0 +1,170 @@
+//! The glue between stages: crawl events are stored, classified and indexed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use patroli_classifier::Classifier;
+use patroli_crawler::{CrawlEvent, Source, crawl_once, fetcher_for};
+use patroli_index::{PostOutcome, PostRecord, RunRecord, SearchIndex, Store};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+/// Crawl events waiting to be stored, at most (back-pressure on the crawler).
+const EVENT_QUEUE: usize = 64;
+/// Posts buffered before the search index commits.
+const INDEX_BATCH: usize = 500;
+/// Longest time a stored post waits before it is searchable.
+const INDEX_DELAY: Duration = Duration::from_secs(1);
+
+/// The stages a crawl feeds.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub store: Store,
+    pub index: Arc<SearchIndex>,
+    pub classifier: Arc<Classifier>,
+}
+
+/// What one crawl run did, per source.
+#[derive(Debug, Clone, Default)]
+pub struct CrawlReport {
+    pub runs: Vec<RunRecord>,
+}
+
+impl CrawlReport {
+    pub fn posts_new(&self) -> usize {
+        self.runs.iter().map(|r| r.posts_new).sum()
+    }
+    pub fn posts_seen(&self) -> usize {
+        self.runs.iter().map(|r| r.posts_seen).sum()
+    }
+    pub fn errors(&self) -> usize {
+        self.runs.iter().flat_map(|r| r.errors.values()).sum()
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    new: usize,
+    seen: usize,
+}
+
+impl Pipeline {
+    /// Crawls `sources` once; every post found is stored with its evidence, classified and
+    /// indexed; every failed URL is recorded; a run record is written per source.
+    pub async fn crawl(&self, sources: Vec<Source>) -> anyhow::Result<CrawlReport> {
+        for s in &sources {
+            self.store
+                .upsert_source(&s.id, s.kind.as_str(), &s.legal_basis)
+                .await?;
+        }
+        let fetcher = Arc::new(fetcher_for(&sources).context("cannot set up the HTTP client")?);
+        let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
+        let crawl = tokio::spawn(crawl_once(sources, fetcher, tx));
+        let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
+        let mut pending: Vec<i64> = Vec::new();
+        let mut last_flush = Instant::now();
+        loop {
+            let event = match tokio::time::timeout(INDEX_DELAY, rx.recv()).await {
+                Ok(Some(e)) => Some(e),
+                Ok(None) => break,
+                Err(_) => None,
+            };
+            match event {
+                Some(CrawlEvent::Page { snapshot, posts }) => {
+                    let saved = self.store.save_page(&snapshot, &posts).await?;
+                    for ((id, outcome), post) in saved.into_iter().zip(&posts) {
+                        let c = counts.entry(post.source_id.clone()).or_default();
+                        match outcome {
+                            PostOutcome::New => c.new += 1,
+                            PostOutcome::Seen => c.seen += 1,
+                            PostOutcome::Changed => c.new += 1,
+                        }
+                        if outcome != PostOutcome::Seen {
+                            pending.push(id);
+                        }
+                    }
+                }
+                Some(CrawlEvent::Error {
+                    source_id,
+                    url,
+                    kind,
+                    message,
+                }) => {
+                    self.store
+                        .record_fetch_error(&source_id, &url, kind, &message)
+                        .await?;
+                }
+                None => {}
+            }
+            if pending.len() >= INDEX_BATCH
+                || (!pending.is_empty() && last_flush.elapsed() >= INDEX_DELAY)
+            {
+                self.classify_and_index(&std::mem::take(&mut pending))
+                    .await?;
+                last_flush = Instant::now();
+            }
+        }
+        self.classify_and_index(&pending).await?;
+        let summaries = crawl.await.context("the crawl task failed")?;
+        let mut report = CrawlReport::default();
+        for s in summaries {
+            let c = counts.remove(&s.source_id).unwrap_or_default();
+            let errors: BTreeMap<String, usize> =
+                s.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            let status = if s.pages > 0 && errors.values().sum::<usize>() == s.pages {
+                "failed"
+            } else if c.new == 0 {
+                "stalled"
+            } else {
+                "ok"
+            };
+            if status == "stalled" {
+                warn!(source = %s.source_id, "the run found no new posts");
+            }
+            let run = RunRecord {
+                source_id: s.source_id,
+                started_at: s.started,
+                finished_at: s.finished,
+                pages: s.pages,
+                posts_new: c.new,
+                posts_seen: c.seen,
+                errors,
+                status: status.to_string(),
+            };
+            self.store.record_run(&run).await?;
+            report.runs.push(run);
+        }
+        Ok(report)
+    }
+
+    /// Classifies stored posts (off the async executor) and makes them searchable.
+    pub async fn classify_and_index(&self, ids: &[i64]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut posts: Vec<PostRecord> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(p) = self.store.post(*id).await? {
+                posts.push(p);
+            }
+        }
+        let classifier = self.classifier.clone();
+        let posts = tokio::task::spawn_blocking(move || {
+            for p in &mut posts {
+                p.verdict = Some(classifier.classify(&p.classified_text()));
+            }
+            posts
+        })
+        .await?;
+        for p in &posts {
+            if let Some(v) = &p.verdict {
+                self.store.save_verdict(p.id, v).await?;
+            }
+        }
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.upsert(&posts)).await??;
+        Ok(())
+    }
+}

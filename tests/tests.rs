@@ -1,0 +1,5 @@
+//! End-to-end tests: the crates driven together, against servers on 127.0.0.1 that the tests
+//! start themselves.
+
+mod end_to_end;
+mod util;

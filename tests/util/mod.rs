@@ -1,0 +1,38 @@
+//! Shared helpers for the end-to-end tests.
+
+use std::sync::Arc;
+
+use patroli::pipeline::Pipeline;
+use patroli::seeds;
+use patroli_classifier::LanguageDetection;
+use patroli_index::{SearchIndex, Store};
+
+/// A pipeline over a fresh data directory with the built-in rule pack.
+pub struct TestEnv {
+    _dir: tempfile::TempDir,
+    pub pipeline: Pipeline,
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).await.expect("store opens");
+        let index = Arc::new(SearchIndex::open(&dir.path().join("index")).expect("index opens"));
+        let classifier = Arc::new(
+            seeds::classifier(None, None, LanguageDetection::On).expect("built-in rules load"),
+        );
+        TestEnv {
+            _dir: dir,
+            pipeline: Pipeline {
+                store,
+                index,
+                classifier,
+            },
+        }
+    }
+}
+
+/// Whitespace folded to single spaces, for comparing texts across HTML round trips.
+pub fn fold_ws(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
