@@ -148,6 +148,14 @@ enum RulesCommand {
     Test,
     /// Explain the verdict on a text (argument or standard input).
     Explain { text: Option<String> },
+    /// Measure the rule set on a labelled corpus (JSON Lines {"id","text","label"}).
+    Eval {
+        #[arg(long)]
+        labeled: PathBuf,
+        /// The whole report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -260,6 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("rebuilt the search index from the store: {n} posts");
         }
         Command::Rules(RulesCommand::Test) => return rules_test(&ctx),
+        Command::Rules(RulesCommand::Eval { labeled, json }) => rules_eval(&ctx, &labeled, json)?,
         Command::Rules(RulesCommand::Explain { text }) => {
             let text = match text {
                 Some(t) => t,
@@ -514,4 +523,46 @@ fn rules_test(ctx: &Ctx) -> anyhow::Result<std::process::ExitCode> {
     } else {
         std::process::ExitCode::FAILURE
     })
+}
+
+fn rules_eval(ctx: &Ctx, path: &Path, json: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut items = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let item: patroli_classifier::Labeled = serde_json::from_str(line).with_context(|| {
+            format!("{}, line {}: expected a JSON object with \"id\", \"text\" and \"label\"", path.display(), n + 1)
+        })?;
+        items.push(item);
+    }
+    let classifier = ctx.classifier()?;
+    let report = patroli_classifier::evaluate(&classifier, &items);
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let c = report.confusion;
+    writeln!(out, "rule set {} on {} ({} texts)", report.ruleset_version, path.display(), report.total)?;
+    writeln!(out, "precision {:.3}  recall {:.3}  F1 {:.3}", report.precision, report.recall, report.f1)?;
+    writeln!(out, "confusion: TP {}  FP {}  TN {}  FN {}", c.true_positive, c.false_positive, c.true_negative, c.false_negative)?;
+    writeln!(out, "\nflagged per label:")?;
+    for (label, (flagged, total)) in &report.by_label {
+        writeln!(out, "  {label:<22} {flagged:>4} / {total}")?;
+    }
+    let mut inds: Vec<_> = report.indicators.iter().collect();
+    inds.sort_by(|a, b| b.1.hits.cmp(&a.1.hits).then(a.0.cmp(b.0)));
+    writeln!(out, "\nindicators (hits, of which on positives, precision):")?;
+    for (id, s) in inds {
+        writeln!(out, "  {id:<40} {:>4} {:>4}  {:.2}", s.hits, s.on_positive, s.precision)?;
+    }
+    for (title, misses) in [("false positives", &report.false_positives), ("false negatives", &report.false_negatives)] {
+        writeln!(out, "\n{title} ({}):", misses.len())?;
+        for m in misses {
+            let fired: Vec<String> = m.verdict.indicators.iter().map(|i| format!("{}{:+.2}", i.id, i.weight)).collect();
+            let preview: String = m.text.chars().take(140).collect::<String>().replace('\n', " ");
+            writeln!(out, "  {} [{}] score {:.2}: {}\n      {}", m.id, m.label, m.verdict.score, fired.join(" "), preview)?;
+        }
+    }
+    Ok(())
 }

@@ -75,7 +75,7 @@ impl Classifier {
         gazetteer: Gazetteer,
         detection: LanguageDetection,
     ) -> Result<Classifier, RuleError> {
-        let normalizer = Normalizer::new(pack.slang.clone());
+        let normalizer = Normalizer::new(pack.slang.clone(), pack.keep.clone());
         let mut by_keyword: BTreeMap<String, Vec<Owner>> = BTreeMap::new();
         let mut add = |k: &str, owner: Owner| {
             let norm = normalizer.normalize(k).text().to_string();

@@ -10,12 +10,14 @@
 //! async code. Its callers hand it the rule files' text as [`RuleSource`]s.
 
 mod engine;
+mod eval;
 mod gazetteer;
 pub mod normalize;
 mod rules;
 mod verdict;
 
 pub use engine::{Classifier, ExampleFailure, ExampleReport, LanguageDetection};
+pub use eval::{Confusion, EvalReport, IndicatorStats, Labeled, Miss, POSITIVE_LABEL, evaluate};
 pub use gazetteer::{Destination, Gazetteer, Place};
 pub use rules::{
     CATEGORIES, Examples, Indicator, Lang, Levels, Location, Near, RuleError, RulePack, RuleSource,

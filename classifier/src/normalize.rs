@@ -5,7 +5,7 @@
 //! for every normalised character, the byte range of the original text it came from, so a match
 //! found in normalised text is reported as a span of what the recruiter actually wrote.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -59,7 +59,12 @@ impl Normalized {
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
     slang: HashMap<String, String>,
+    /// Tokens read as written: never de-obfuscated or split (`p3mi`, `bp3mi`, `mp3`).
+    keep: HashSet<String>,
 }
+
+/// Currency and unit prefixes split from a number glued after them (`rm3500` → `rm 3500`).
+const UNIT_PREFIXES: &[&str] = &["rp", "rm", "usd", "us", "idr", "myr", "sgd", "ntd", "nt", "hkd", "thb"];
 
 /// Digits and symbols that stand for letters when written inside a word (`g4ji`, `m@laysia`).
 fn leet(c: char) -> Option<char> {
@@ -96,27 +101,48 @@ fn is_word_char(c: char) -> bool {
 }
 
 impl Normalizer {
-    /// A normaliser with the given slang table (keys are single lower-case tokens).
-    pub fn new(slang: HashMap<String, String>) -> Self {
+    /// A normaliser with the given slang table (keys are single lower-case tokens) and tokens to
+    /// keep as written.
+    pub fn new(slang: HashMap<String, String>, keep: impl IntoIterator<Item = String>) -> Self {
         let slang = slang
             .into_iter()
             .map(|(k, v)| (k.to_lowercase(), v.to_lowercase()))
             .collect();
-        Normalizer { slang }
+        let keep = keep.into_iter().map(|k| k.to_lowercase()).collect();
+        Normalizer { slang, keep }
     }
 
     /// Normalises `input`; see the module documentation for what that means.
     pub fn normalize(&self, input: &str) -> Normalized {
         let units = fold(input);
-        let units = deobfuscate(units);
+        let protected = self.protected(&units);
+        let units = deobfuscate(units, &protected);
         let units = join_spaced_letters(units);
         let units = collapse_elongation(units);
         let units = self.expand_tokens(units);
+        let units = number_separators(units);
+        let units = number_words(units);
         let units = squeeze_spaces(units);
         build(units)
     }
 
-    /// Splits numbers glued to units (`12jt` → `12 jt`) and expands slang tokens.
+    /// Marks the units of tokens in the keep list.
+    fn protected(&self, units: &[Unit]) -> Vec<bool> {
+        let mut out = vec![false; units.len()];
+        if self.keep.is_empty() {
+            return out;
+        }
+        for (s, e) in tokens(units) {
+            let word: String = units[s..e].iter().map(|u| u.ch).collect();
+            if self.keep.contains(&word) {
+                out[s..e].iter_mut().for_each(|p| *p = true);
+            }
+        }
+        out
+    }
+
+    /// Splits numbers glued to units (`12jt` → `12 jt`, `rm3500` → `rm 3500`), expands
+    /// reduplication (`laki2` → `laki laki`) and slang tokens.
     fn expand_tokens(&self, units: Vec<Unit>) -> Vec<Unit> {
         let mut out = Vec::with_capacity(units.len() + units.len() / 8);
         let mut i = 0;
@@ -131,16 +157,33 @@ impl Normalizer {
                 j += 1;
             }
             let token = &units[i..j];
-            // A number glued to a word: `12jt`, `1,5jt`, `3500rm`.
+            let word: String = token.iter().map(|u| u.ch).collect();
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
-            if digits > 0
-                && digits < token.len()
-                && token[digits..].iter().all(|u| u.ch.is_alphabetic())
-            {
+            let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
+            if self.keep.contains(&word) {
+                out.extend_from_slice(token);
+            } else if digits > 0 && digits < token.len() && token[digits..].iter().all(|u| u.ch.is_alphabetic()) {
+                // A number glued to a word: `12jt`, `30wpm`.
                 out.extend_from_slice(&token[..digits]);
-                let gap = token[digits];
-                out.push(Unit { ch: ' ', ..gap });
+                out.push(Unit { ch: ' ', ..token[digits] });
                 self.push_word(&token[digits..], &mut out);
+            } else if letters > 0
+                && letters < token.len()
+                && token[letters..].iter().all(|u| u.ch.is_ascii_digit())
+                && UNIT_PREFIXES.contains(&&word[..letters])
+            {
+                // A currency glued before a number: `rm3500`, `usd1000`.
+                out.extend_from_slice(&token[..letters]);
+                out.push(Unit { ch: ' ', ..token[letters] });
+                out.extend_from_slice(&token[letters..]);
+            } else if letters >= 2 && letters + 1 == token.len() && token[letters].ch == '2' {
+                // Reduplication shorthand: `laki2` → `laki laki`, `org2` → `orang orang`.
+                let base = &token[..letters];
+                self.push_word(base, &mut out);
+                out.push(Unit { ch: ' ', ..token[letters] });
+                let mark = token[letters];
+                let copy: Vec<Unit> = base.iter().map(|u| Unit { start: mark.start, end: mark.end, ..*u }).collect();
+                self.push_word(&copy, &mut out);
             } else {
                 self.push_word(token, &mut out);
             }
@@ -181,21 +224,21 @@ fn fold(input: &str) -> Vec<Unit> {
     units
 }
 
-/// Reads digits and symbols inside words as the letters they imitate.
-fn deobfuscate(mut units: Vec<Unit>) -> Vec<Unit> {
+/// Reads digits and symbols inside words as the letters they imitate, and a hyphen between
+/// letters as a space (`iming-iming`, `m-paspor`).
+fn deobfuscate(mut units: Vec<Unit>, protected: &[bool]) -> Vec<Unit> {
     let letter = |u: Option<&Unit>| u.is_some_and(|u| u.ch.is_alphabetic() && !is_cjk(u.ch));
     for i in 1..units.len() {
+        if protected[i] {
+            continue;
+        }
+        if units[i].ch == '-' && letter(units.get(i - 1)) && letter(units.get(i + 1)) {
+            units[i].ch = ' ';
+            continue;
+        }
         let Some(l) = leet(units[i].ch) else { continue };
-        let prev_letter = letter(units.get(i - 1));
-        let next = units.get(i + 1);
-        let inside = prev_letter && letter(next);
-        // At the end of a word, only after two letters: `kerj4`, not `rp1` or `mp3`-like codes.
-        let at_end = prev_letter
-            && i >= 2
-            && letter(units.get(i - 2))
-            && !next.is_some_and(|u| is_word_char(u.ch))
-            && units[i].ch != '!';
-        if inside || at_end {
+        let inside = letter(units.get(i - 1)) && letter(units.get(i + 1));
+        if inside {
             units[i].ch = l;
         }
     }
@@ -281,6 +324,158 @@ fn squeeze_spaces(units: Vec<Unit>) -> Vec<Unit> {
     out
 }
 
+/// Byte-free token boundaries: (start, end) unit indices of every run of word characters.
+fn tokens(units: &[Unit]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < units.len() {
+        if is_word_char(units[i].ch) && !is_cjk(units[i].ch) {
+            let s = i;
+            while i < units.len() && is_word_char(units[i].ch) && !is_cjk(units[i].ch) {
+                i += 1;
+            }
+            out.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Thousands separators dropped and decimal commas made points: `12.000.000` → `12000000`,
+/// `1,5` → `1.5`. Digit groups that fit neither shape (phone numbers) are left alone.
+fn number_separators(units: Vec<Unit>) -> Vec<Unit> {
+    let digit = |i: usize| units.get(i).is_some_and(|u| u.ch.is_ascii_digit());
+    let sep = |i: usize| units.get(i).is_some_and(|u| u.ch == '.' || u.ch == ',');
+    let mut drop = vec![false; units.len()];
+    let mut decimal = vec![false; units.len()];
+    let mut i = 0;
+    while i < units.len() {
+        if !digit(i) || (i > 0 && (digit(i - 1) || units[i - 1].ch.is_alphabetic())) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while digit(j) {
+            j += 1;
+        }
+        let lead = j - i;
+        // Thousands: 1-3 digits, then one or more groups of a separator and exactly 3 digits.
+        let mut k = j;
+        let mut groups = Vec::new();
+        while sep(k) && (1..=3).all(|d| digit(k + d)) && !digit(k + 4) {
+            groups.push(k);
+            k += 4;
+        }
+        let same_sep = groups.windows(2).all(|w| units[w[0]].ch == units[w[1]].ch);
+        if lead <= 3 && !groups.is_empty() && same_sep && !(sep(k) && digit(k + 1)) {
+            groups.iter().for_each(|&g| drop[g] = true);
+            i = k;
+            continue;
+        }
+        // Decimal: digits, a separator, one or two digits, then no more digits.
+        if sep(j) && digit(j + 1) && !digit(j + 3) && !(sep(j + 2) || sep(j + 3)) {
+            decimal[j] = true;
+            i = j + 1;
+            continue;
+        }
+        i = j;
+    }
+    units
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !drop[*i])
+        .map(|(i, u)| if decimal[i] { Unit { ch: '.', ..u } } else { u })
+        .collect()
+}
+
+/// Value of an Indonesian/Malay number word below a thousand, and whether it multiplies.
+fn number_word(w: &str) -> Option<NumberWord> {
+    use NumberWord::{Digit, Times};
+    Some(match w {
+        "satu" | "se" => Digit(1),
+        "dua" => Digit(2),
+        "tiga" => Digit(3),
+        "empat" => Digit(4),
+        "lima" => Digit(5),
+        "enam" => Digit(6),
+        "tujuh" => Digit(7),
+        "delapan" | "lapan" => Digit(8),
+        "sembilan" => Digit(9),
+        "sepuluh" => Digit(10),
+        "sebelas" => Digit(11),
+        "seratus" => Digit(100),
+        "setengah" => Digit(0), // handled as 0.5 below
+        "belas" => Times(0),    // n belas = n + 10
+        "puluh" => Times(10),
+        "ratus" => Times(100),
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum NumberWord {
+    Digit(u32),
+    Times(u32),
+}
+
+/// Number words become digits: `dua belas juta` → `12 juta`, `seratus lima puluh` → `150`,
+/// `setengah juta` → `0.5 juta`. Thousand and million words stay as the units patterns expect.
+fn number_words(units: Vec<Unit>) -> Vec<Unit> {
+    let toks = tokens(&units);
+    let word = |t: (usize, usize)| -> String { units[t.0..t.1].iter().map(|u| u.ch).collect() };
+    let mut replace: Vec<(usize, usize, String)> = Vec::new();
+    let mut k = 0;
+    while k < toks.len() {
+        let first = word(toks[k]);
+        if first == "setengah" {
+            replace.push((toks[k].0, toks[k].1, "0.5".into()));
+            k += 1;
+            continue;
+        }
+        if !matches!(number_word(&first), Some(NumberWord::Digit(_))) {
+            k += 1;
+            continue;
+        }
+        // Parse a run: (digit [belas|puluh|ratus])+, adding up groups.
+        let (mut total, mut current, mut end) = (0u32, 0u32, k);
+        let mut m = k;
+        while m < toks.len() && toks[m].0 <= units.len() {
+            // Words in a run are separated by exactly one space.
+            if m > k && !(toks[m].0 == toks[m - 1].1 + 1 && units[toks[m - 1].1].ch == ' ') {
+                break;
+            }
+            match number_word(&word(toks[m])) {
+                Some(NumberWord::Digit(d)) if d > 0 => {
+                    total += current;
+                    current = d;
+                }
+                Some(NumberWord::Times(0)) if (1..10).contains(&current) => current += 10,
+                Some(NumberWord::Times(t)) if t > 0 && (1..10).contains(&current) => current *= t,
+                _ => break,
+            }
+            end = m;
+            m += 1;
+        }
+        total += current;
+        replace.push((toks[k].0, toks[end].1, total.to_string()));
+        k = end + 1;
+    }
+    if replace.is_empty() {
+        return units;
+    }
+    let mut out = Vec::with_capacity(units.len());
+    let mut pos = 0;
+    for (s, e, digits) in replace {
+        out.extend_from_slice(&units[pos..s]);
+        let (start, end) = (units[s].start, units[e - 1].end);
+        out.extend(digits.chars().map(|ch| Unit { ch, start, end }));
+        pos = e;
+    }
+    out.extend_from_slice(&units[pos..]);
+    out
+}
+
 fn build(units: Vec<Unit>) -> Normalized {
     let mut text = String::with_capacity(units.len());
     let mut byte_unit = Vec::with_capacity(units.len());
@@ -319,7 +514,7 @@ mod tests {
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-        Normalizer::new(slang)
+        Normalizer::new(slang, ["p3mi".to_string(), "bp3mi".to_string()])
     }
 
     fn check(input: &str, expected: &str) {
@@ -332,7 +527,7 @@ mod tests {
 
     #[test]
     fn folds_case_width_and_emojis() {
-        check("GAJI Besar🔥🔥 ＲＭ３０００", "gaji besar rm3000");
+        check("GAJI Besar🔥🔥 ＲＭ３０００", "gaji besar rm 3000");
         check("💰Kerja✈️Malaysia", "kerja malaysia");
     }
 
@@ -342,14 +537,13 @@ mod tests {
         check("hub W A 0812", "hub wa 0812");
         check("j.a.p.r.i aja", "japri aja");
         check("gajiii gedeee", "gaji gede");
-        check("kerj4 sekarang", "kerja sekarang");
+        check("k3rja sekarang", "kerja sekarang");
     }
 
     #[test]
     fn leaves_numbers_and_codes_alone() {
         check("0812-3456-7890", "0812-3456-7890");
-        check("usd1000 rm3500", "usd1000 rm3500");
-        check("Rp 12.000.000", "rp 12.000.000");
+        check("usd1000 rm3500 covid19 b1", "usd 1000 rm 3500 covid19 b1");
         check("saat ini", "saat ini");
     }
 
@@ -360,6 +554,27 @@ mod tests {
             "krj ke LN gk pakai ribet",
             "krj ke luar negeri tidak pakai ribet",
         );
+    }
+
+    #[test]
+    fn canonicalises_numbers() {
+        check("Rp 12.000.000,- per bulan", "rp 12000000,- per bulan");
+        check("gaji 1,5jt", "gaji 1.5 juta");
+        check("RM3.500 / USD1,200", "rm 3500 / usd 1200");
+        check("hub 0812.3456.7890", "hub 0812.3456.7890");
+        check("dua belas juta", "12 juta");
+        check("seratus lima puluh ribu", "150 ribu");
+        check("lima juta dua ratus", "5 juta 200");
+        check("setengah juta", "0.5 juta");
+        check("satu orang", "1 orang");
+    }
+
+    #[test]
+    fn protects_codes_and_expands_shorthand() {
+        check("P3MI resmi, BP3MI Kalbar", "p3mi resmi, bp3mi kalbar");
+        check("laki2 dan iming-iming", "laki laki dan iming iming");
+        check("30wpm", "30 wpm");
+        check("rp5", "rp 5");
     }
 
     #[test]
@@ -376,8 +591,8 @@ mod tests {
 
     #[test]
     fn word_index_counts_words() {
-        let n = normalizer().normalize("satu dua  tiga");
+        let n = normalizer().normalize("kerja di  sarawak");
         assert_eq!(n.word_index(0), 0);
-        assert_eq!(n.word_index(n.text().find("tiga").unwrap()), 2);
+        assert_eq!(n.word_index(n.text().find("sarawak").unwrap()), 2);
     }
 }

@@ -143,6 +143,8 @@ pub struct Levels {
 struct NormalizeSection {
     #[serde(default)]
     slang: HashMap<String, String>,
+    #[serde(default)]
+    keep: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +225,8 @@ pub struct RulePack {
     pub flag_threshold: f64,
     pub levels: Levels,
     pub slang: HashMap<String, String>,
+    /// Tokens read as written (never de-obfuscated or split), e.g. `p3mi`.
+    pub keep: Vec<String>,
     pub indicators: Vec<Indicator>,
 }
 
@@ -235,6 +239,7 @@ impl RulePack {
     pub fn parse(sources: &[RuleSource]) -> Result<RulePack, RuleError> {
         let mut header: Option<(RulesetHeader, Location)> = None;
         let mut slang = HashMap::new();
+        let mut keep = Vec::new();
         let mut indicators = Vec::new();
         for source in sources {
             let file: RuleFile = toml::from_str(&source.text).map_err(|e| RuleError {
@@ -263,6 +268,7 @@ impl RulePack {
                 header = Some((h.into_inner(), location));
             }
             if let Some(n) = file.normalize {
+                keep.extend(n.keep);
                 for (k, v) in n.slang {
                     if k.is_empty() || !k.chars().all(char::is_alphanumeric) {
                         return Err(RuleError {
@@ -322,6 +328,7 @@ impl RulePack {
             flag_threshold: header.flag_threshold,
             levels: header.levels,
             slang,
+            keep,
             indicators,
         })
     }
