@@ -2,12 +2,13 @@
 //! `RegexSet` pass for every pattern (re-scanning only the patterns that fired, for spans), then
 //! conditions and scoring.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use regex::{Regex, RegexSet};
 
+use crate::entities::{entities, salaries};
 use crate::gazetteer::Gazetteer;
 use crate::normalize::{Normalized, Normalizer, is_cjk};
 use crate::rules::{Indicator, Lang, Levels, Location, RuleError, RulePack, Status};
@@ -246,12 +247,21 @@ impl Classifier {
                     .map(|m| (m.start(), m.end())),
             );
         }
+        // Language scope: a match counts when the post's language, or the language of the
+        // sentence it stands in, is in scope (so mixed-language posts work).
+        let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
         for (i, ind) in self.indicators.iter().enumerate() {
             if !ind.lang.is_empty() && !ind.lang.iter().any(|l| present(*l)) {
-                hits[i].clear();
+                hits[i].retain(|&(s, _)| {
+                    let (os, _) = norm.original_span(s, s + 1);
+                    let seg = segment(text, os);
+                    let l = *segment_langs
+                        .entry(seg)
+                        .or_insert_with(|| self.detect_language(&text[seg.0..seg.1]));
+                    ind.lang.contains(&l)
+                });
             }
-            hits[i].sort_unstable();
-            hits[i].dedup();
+            hits[i] = merge_overlaps(std::mem::take(&mut hits[i]));
         }
 
         let fired = self.apply_conditions(&norm, hits);
@@ -316,6 +326,8 @@ impl Classifier {
             indicators,
             places,
             destinations,
+            entities: entities(text),
+            salaries: salaries(&norm, text),
             ruleset_version: self.version.clone(),
         }
     }
@@ -438,6 +450,27 @@ impl Classifier {
         }
         report
     }
+}
+
+/// Sorts spans and merges those that overlap, so one stretch of text is reported once.
+fn merge_overlaps(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    spans.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match out.last_mut() {
+            Some(last) if s < last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// The sentence or line of `text` around byte `pos`.
+fn segment(text: &str, pos: usize) -> (usize, usize) {
+    let is_end = |c: char| matches!(c, '\n' | '.' | '!' | '?' | '。' | '！' | '？');
+    let start = text[..pos].rfind(is_end).map_or(0, |i| i + text[i..].chars().next().map_or(1, char::len_utf8));
+    let end = text[pos..].find(is_end).map_or(text.len(), |i| pos + i);
+    (start, end.max(start))
 }
 
 fn on_word_boundaries(
@@ -627,6 +660,21 @@ aliases = ["kuching"]
         assert_eq!(report.failures.len(), 1);
         assert_eq!(report.failures[0].text, "ditangkap");
         assert!(report.failures[0].expected_match);
+    }
+
+    #[test]
+    fn language_scope_holds_per_sentence() {
+        let pack = PACK.replace(
+            "keywords = [\"diamankan\", \"digagalkan\"]",
+            "keywords = [\"diamankan\", \"digagalkan\", \"arrested\"]\nlang = [\"en\"]",
+        );
+        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
+        let c = Classifier::new(pack, Gazetteer::default(), LanguageDetection::On).unwrap();
+        let fired = |t: &str| c.classify(t).indicator_ids().any(|i| i == "news.arrest");
+        assert!(fired("Three recruiters were arrested at the border by the police yesterday"));
+        assert!(!fired("Tiga orang diamankan polisi di perbatasan kemarin malam"));
+        // Mixed: an Indonesian post quoting an English sentence.
+        assert!(fired("Berita hari ini dari Kuching untuk warga kita. Three recruiters were arrested by the police in Kuching yesterday."));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! async code. Its callers hand it the rule files' text as [`RuleSource`]s.
 
 mod engine;
+mod entities;
 mod eval;
 mod gazetteer;
 pub mod normalize;
@@ -17,6 +18,7 @@ mod rules;
 mod verdict;
 
 pub use engine::{Classifier, ExampleFailure, ExampleReport, LanguageDetection};
+pub use entities::{Entity, EntityKind, Salary, phone_e164};
 pub use eval::{Confusion, EvalReport, IndicatorStats, Labeled, Miss, POSITIVE_LABEL, evaluate};
 pub use gazetteer::{Destination, Gazetteer, Place};
 pub use rules::{

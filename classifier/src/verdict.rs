@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::entities::{Entity, Salary};
 use crate::rules::Lang;
 
 /// Risk level derived from the score by the rule set's cut-offs.
@@ -87,6 +88,10 @@ pub struct Verdict {
     pub indicators: Vec<FiredIndicator>,
     pub places: Vec<PlaceMatch>,
     pub destinations: Vec<DestinationMatch>,
+    /// Phone numbers, chat links, handles and e-mail addresses in the text.
+    pub entities: Vec<Entity>,
+    /// Promised pay.
+    pub salaries: Vec<Salary>,
     pub ruleset_version: String,
 }
 

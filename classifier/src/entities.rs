@@ -1,0 +1,282 @@
+//! What a post gives away about who is behind it and what is promised: phone numbers (E.164),
+//! WhatsApp and Telegram links, Telegram and Instagram handles, e-mail addresses, and salary
+//! amounts with their currency and period. Officers link posts into recruiter networks by these.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::Normalized;
+use crate::verdict::Span;
+
+/// What kind of identifier an entity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// A phone number, in E.164.
+    Phone,
+    /// A `wa.me` or `api.whatsapp.com` link; the value is the number in E.164.
+    Whatsapp,
+    /// A `t.me` link or a handle introduced as Telegram; the value is the lower-case handle.
+    Telegram,
+    /// A handle introduced as Instagram; the value is the lower-case handle.
+    Instagram,
+    /// An e-mail address, lower case.
+    Email,
+}
+
+/// An identifier found in a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    pub kind: EntityKind,
+    /// The normalised value (E.164, lower-case handle or address).
+    pub value: String,
+    pub span: Span,
+}
+
+/// A promised amount of pay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Salary {
+    pub amount: f64,
+    /// ISO 4217: `IDR`, `MYR`, `USD`.
+    pub currency: String,
+    /// `hour`, `day`, `week`, `month` or `year`, when the text says.
+    pub period: Option<String>,
+    pub span: Span,
+}
+
+static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b").expect("static regex")
+});
+static WHATSAPP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:wa\.me/|api\.whatsapp\.com/send/?\?phone=)\+?(\d{8,15})").expect("static regex")
+});
+static TELEGRAM_LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:t\.me|telegram\.me)/(?:s/)?([a-z0-9_]{4,32})\b").expect("static regex"));
+static HANDLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(ig|insta(?:gram)?|tele(?:gram)?|tg)\s*[:=]?\s*@([a-z0-9_.]{3,32})").expect("static regex")
+});
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[a-z0-9._%+\-]{1,64}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63})*\.[a-z]{2,24}\b").expect("static regex")
+});
+/// Amounts in the normalised text (numbers already canonical: `12000000`, `1.5`).
+static MONEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:(?P<pre>\brp|\bidr|\brm|\bmyr|\bringgit|\busd|\bus|\$)\s*\$?\s*(?P<n1>\d+(?:\.\d+)?)(?:\s*(?P<m1>juta|jt|ribu|rb|k)\b)?",
+        r"|\b(?P<n2>\d+(?:\.\d+)?)\s*(?P<m2>juta|jt|ribu|rb|k)?\s*(?P<post>usd|dolar|dollar|ringgit|rm|myr|rupiah)\b",
+        r"|\b(?P<n3>\d+(?:\.\d+)?)\s*(?P<m3>juta|jt)\b)",
+        r"(?P<period>\s*(?:/|per|se|tiap|setiap|a|an)\s*(?:bulan|bln|month|mo|hari|day|jam|hour|minggu|week|tahun|year|thn))?"
+    ))
+    .expect("static regex")
+});
+
+fn span(text: &str, start: usize, end: usize) -> Span {
+    Span {
+        start,
+        end,
+        text: text[start..end].to_string(),
+    }
+}
+
+/// Normalises a phone number as written to E.164, when it is a valid Indonesian or Malaysian
+/// number: `0812-3456-7890` → `+6281234567890`, `011 2345 6789` → `+601123456789`.
+pub fn phone_e164(raw: &str) -> Option<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let (country, national) = if let Some(rest) = digits.strip_prefix("62") {
+        (phonenumber::country::Id::ID, rest.to_string())
+    } else if let Some(rest) = digits.strip_prefix("60") {
+        (phonenumber::country::Id::MY, rest.to_string())
+    } else if digits.starts_with("01") {
+        (phonenumber::country::Id::MY, digits[1..].to_string())
+    } else if digits.starts_with('0') {
+        (phonenumber::country::Id::ID, digits[1..].to_string())
+    } else {
+        return None;
+    };
+    if !(7..=13).contains(&national.len()) {
+        return None;
+    }
+    let number = phonenumber::parse(Some(country), format!("0{national}")).ok()?;
+    phonenumber::is_valid(&number).then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Identifiers in `text`, in order of appearance, each value once per kind.
+pub fn entities(text: &str) -> Vec<Entity> {
+    let mut out: Vec<Entity> = Vec::new();
+    let mut taken: Vec<(usize, usize)> = Vec::new();
+    for c in WHATSAPP.captures_iter(text) {
+        let (whole, num) = (c.get(0).expect("match"), c.get(1).expect("group"));
+        if let Some(e164) = phone_e164(num.as_str()) {
+            taken.push((whole.start(), whole.end()));
+            out.push(Entity {
+                kind: EntityKind::Whatsapp,
+                value: e164,
+                span: span(text, whole.start(), whole.end()),
+            });
+        }
+    }
+    for c in TELEGRAM_LINK.captures_iter(text) {
+        let whole = c.get(0).expect("match");
+        taken.push((whole.start(), whole.end()));
+        out.push(Entity {
+            kind: EntityKind::Telegram,
+            value: c[1].to_lowercase(),
+            span: span(text, whole.start(), whole.end()),
+        });
+    }
+    for c in EMAIL.find_iter(text) {
+        taken.push((c.start(), c.end()));
+        out.push(Entity {
+            kind: EntityKind::Email,
+            value: c.as_str().to_lowercase(),
+            span: span(text, c.start(), c.end()),
+        });
+    }
+    for c in HANDLE.captures_iter(text) {
+        let whole = c.get(0).expect("match");
+        let kind = if c[1].to_lowercase().starts_with('i') {
+            EntityKind::Instagram
+        } else {
+            EntityKind::Telegram
+        };
+        taken.push((whole.start(), whole.end()));
+        out.push(Entity {
+            kind,
+            value: c[2].trim_end_matches('.').to_lowercase(),
+            span: span(text, whole.start(), whole.end()),
+        });
+    }
+    for m in PHONE.find_iter(text) {
+        if taken.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
+            continue;
+        }
+        if let Some(e164) = phone_e164(m.as_str()) {
+            out.push(Entity {
+                kind: EntityKind::Phone,
+                value: e164,
+                span: span(text, m.start(), m.end()),
+            });
+        }
+    }
+    out.sort_by_key(|e| e.span.start);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|e| seen.insert((e.kind, e.value.clone())));
+    out
+}
+
+/// Salary amounts in a normalised text, with spans in the original.
+pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
+    let t = norm.text();
+    let mut out = Vec::new();
+    for c in MONEY.captures_iter(t) {
+        let pick = |a: &str, b: &str, d: &str| c.name(a).or_else(|| c.name(b)).or_else(|| c.name(d)).map(|m| m.as_str());
+        let Some(n) = pick("n1", "n2", "n3").and_then(|n| n.parse::<f64>().ok()) else { continue };
+        let multiplier = match pick("m1", "m2", "m3") {
+            Some("juta" | "jt") => 1_000_000.0,
+            Some("ribu" | "rb" | "k") => 1_000.0,
+            _ => 1.0,
+        };
+        let currency = match c.name("pre").or_else(|| c.name("post")).map(|m| m.as_str()) {
+            Some("rm" | "myr" | "ringgit") => "MYR",
+            Some("usd" | "us" | "$" | "dolar" | "dollar") => "USD",
+            _ => "IDR",
+        };
+        let amount = n * multiplier;
+        // Bare small numbers with `juta` only are IDR; anything under 50 in a currency is a count.
+        if amount < 50.0 {
+            continue;
+        }
+        let period = c.name("period").map(|p| {
+            let p = p.as_str();
+            if p.contains("jam") || p.contains("hour") {
+                "hour"
+            } else if p.contains("hari") || p.contains("day") {
+                "day"
+            } else if p.contains("minggu") || p.contains("week") {
+                "week"
+            } else if p.contains("tahun") || p.contains("year") || p.contains("thn") {
+                "year"
+            } else {
+                "month"
+            }
+            .to_string()
+        });
+        let whole = c.get(0).expect("match");
+        let (s, e) = norm.original_span(whole.start(), whole.end());
+        out.push(Salary {
+            amount,
+            currency: currency.to_string(),
+            period,
+            span: span(original, s, e),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::Normalizer;
+
+    fn values(text: &str) -> Vec<(EntityKind, String)> {
+        entities(text).into_iter().map(|e| (e.kind, e.value)).collect()
+    }
+
+    #[test]
+    fn phones_in_many_shapes_become_e164() {
+        for (raw, e164) in [
+            ("0812-5738-2041", "+6281257382041"),
+            ("0812 5738 2041", "+6281257382041"),
+            ("0812.5738.2041", "+6281257382041"),
+            ("+62 812 5738 2041", "+6281257382041"),
+            ("6281257382041", "+6281257382041"),
+            ("011-2345 6789", "+601123456789"),
+            ("+60 12-345 6789", "+60123456789"),
+            ("60123456789", "+60123456789"),
+            ("(0562) 631234", "+62562631234"),
+        ] {
+            assert_eq!(phone_e164(raw).as_deref(), Some(e164), "{raw}");
+        }
+        for raw in ["12000000", "2026", "0000", "0812"] {
+            assert_eq!(phone_e164(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn finds_links_handles_emails_and_phones_once_each() {
+        let text = "Minat? wa.me/6285752190347 atau WA 0857-5219-0347. Daftar t.me/goldenstar_hrd, IG: @loker.kalbar, tele @agen_ptk, email HRD@maju.co.id. Hub 0812 5738 2041 / 0812-5738-2041";
+        assert_eq!(
+            values(text),
+            [
+                (EntityKind::Whatsapp, "+6285752190347".into()),
+                (EntityKind::Phone, "+6285752190347".into()),
+                (EntityKind::Telegram, "goldenstar_hrd".into()),
+                (EntityKind::Instagram, "loker.kalbar".into()),
+                (EntityKind::Telegram, "agen_ptk".into()),
+                (EntityKind::Email, "hrd@maju.co.id".into()),
+                (EntityKind::Phone, "+6281257382041".into()),
+            ]
+        );
+        let e = &entities(text)[0];
+        assert_eq!(&text[e.span.start..e.span.end], "wa.me/6285752190347");
+    }
+
+    #[test]
+    fn salaries_with_currency_and_period() {
+        let n = Normalizer::new(Default::default(), Vec::new());
+        let check = |text: &str| -> Vec<(f64, String, Option<String>, String)> {
+            salaries(&n.normalize(text), text)
+                .into_iter()
+                .map(|s| (s.amount, s.currency, s.period, s.span.text))
+                .collect()
+        };
+        assert_eq!(check("Gaji Rp 9.500.000 per bulan"), [(9_500_000.0, "IDR".into(), Some("month".into()), "Rp 9.500.000 per bulan".into())]);
+        assert_eq!(check("gaji 12jt/bln"), [(12_000_000.0, "IDR".into(), Some("month".into()), "12jt/bln".into())]);
+        assert_eq!(check("RM3.500 sebulan"), [(3500.0, "MYR".into(), Some("month".into()), "RM3.500 sebulan".into())]);
+        assert_eq!(check("1.200 USD + bonus"), [(1200.0, "USD".into(), None, "1.200 USD".into())]);
+        assert_eq!(check("$1500/month"), [(1500.0, "USD".into(), Some("month".into()), "$1500/month".into())]);
+        assert_eq!(check("RM 80 sehari"), [(80.0, "MYR".into(), Some("day".into()), "RM 80 sehari".into())]);
+        assert!(check("umur 18-35 thn, 2 orang").is_empty());
+    }
+}
