@@ -35,14 +35,28 @@ pub fn render(text: &str, verdict: &Verdict, color: bool) -> String {
         let _ = writeln!(out, "destinations: {}", dests.join(", "));
     }
     if !verdict.entities.is_empty() {
-        let ids: Vec<String> = verdict.entities.iter().map(|e| format!("{:?} {}", e.kind, e.value).to_lowercase()).collect();
+        let ids: Vec<String> = verdict
+            .entities
+            .iter()
+            .map(|e| format!("{:?} {}", e.kind, e.value).to_lowercase())
+            .collect();
         let _ = writeln!(out, "contacts: {}", ids.join(", "));
     }
     if !verdict.salaries.is_empty() {
         let pay: Vec<String> = verdict
             .salaries
             .iter()
-            .map(|s| format!("{} {}{}", s.currency, s.amount, s.period.as_deref().map(|p| format!("/{p}")).unwrap_or_default()))
+            .map(|s| {
+                format!(
+                    "{} {}{}",
+                    s.currency,
+                    s.amount,
+                    s.period
+                        .as_deref()
+                        .map(|p| format!("/{p}"))
+                        .unwrap_or_default()
+                )
+            })
             .collect();
         let _ = writeln!(out, "pay: {}", pay.join(", "));
     }

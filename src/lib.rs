@@ -3,6 +3,7 @@
 //! renders verdicts for terminals, and hosts the bundled sample web used by `patroli demo` and the
 //! end-to-end tests. The jobs themselves are the subcommands in `main.rs`.
 
+pub mod analyst;
 pub mod explain;
 pub mod pipeline;
 pub mod sampleweb;

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use patroli::pipeline::Pipeline;
 use patroli::sampleweb::SampleWeb;
-use patroli::{explain, seeds};
+use patroli::{analyst, explain, seeds};
 use patroli_classifier::{Classifier, LanguageDetection};
 use patroli_crawler::Source;
 use patroli_dashboard::AppState;
@@ -85,6 +85,8 @@ enum Command {
     /// Work with the rule pack.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Apply the rule set (--rules, or the built-in pack) to every stored post.
+    Reclassify,
 }
 
 #[derive(Args)]
@@ -148,6 +150,16 @@ enum RulesCommand {
     Test,
     /// Explain the verdict on a text (argument or standard input).
     Explain { text: Option<String> },
+    /// Compare two rule folders over the stored posts: which posts change flag or level.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Examples shown per kind of change.
+        #[arg(long, default_value_t = 10)]
+        examples: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure the rule set on a labelled corpus (JSON Lines {"id","text","label"}).
     Eval {
         #[arg(long)]
@@ -268,6 +280,36 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("rebuilt the search index from the store: {n} posts");
         }
         Command::Rules(RulesCommand::Test) => return rules_test(&ctx),
+        Command::Rules(RulesCommand::Diff {
+            old,
+            new,
+            examples,
+            json,
+        }) => {
+            let store = ctx.store().await?;
+            let load = |dir: &Path| {
+                seeds::classifier(Some(dir), ctx.gazetteer.as_deref(), LanguageDetection::On)
+            };
+            let d = analyst::diff(&store, &load(&old)?, &load(&new)?).await?;
+            print_diff(&d, examples, json)?;
+        }
+        Command::Reclassify => {
+            let pipeline = ctx.pipeline().await?;
+            let n =
+                analyst::reclassify(&pipeline.store, &pipeline.index, &pipeline.classifier).await?;
+            let version = pipeline.classifier.version();
+            pipeline
+                .store
+                .audit(
+                    "cli",
+                    "reclassify",
+                    None,
+                    Some(&format!("rule set {version}, {n} posts")),
+                    None,
+                )
+                .await?;
+            println!("reclassified {n} posts with rule set {version}");
+        }
         Command::Rules(RulesCommand::Eval { labeled, json }) => rules_eval(&ctx, &labeled, json)?,
         Command::Rules(RulesCommand::Explain { text }) => {
             let text = match text {
@@ -526,11 +568,20 @@ fn rules_test(ctx: &Ctx) -> anyhow::Result<std::process::ExitCode> {
 }
 
 fn rules_eval(ctx: &Ctx, path: &Path, json: bool) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut items = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let item: patroli_classifier::Labeled = serde_json::from_str(line).with_context(|| {
-            format!("{}, line {}: expected a JSON object with \"id\", \"text\" and \"label\"", path.display(), n + 1)
+            format!(
+                "{}, line {}: expected a JSON object with \"id\", \"text\" and \"label\"",
+                path.display(),
+                n + 1
+            )
         })?;
         items.push(item);
     }
@@ -543,25 +594,119 @@ fn rules_eval(ctx: &Ctx, path: &Path, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let c = report.confusion;
-    writeln!(out, "rule set {} on {} ({} texts)", report.ruleset_version, path.display(), report.total)?;
-    writeln!(out, "precision {:.3}  recall {:.3}  F1 {:.3}", report.precision, report.recall, report.f1)?;
-    writeln!(out, "confusion: TP {}  FP {}  TN {}  FN {}", c.true_positive, c.false_positive, c.true_negative, c.false_negative)?;
+    writeln!(
+        out,
+        "rule set {} on {} ({} texts)",
+        report.ruleset_version,
+        path.display(),
+        report.total
+    )?;
+    writeln!(
+        out,
+        "precision {:.3}  recall {:.3}  F1 {:.3}",
+        report.precision, report.recall, report.f1
+    )?;
+    writeln!(
+        out,
+        "confusion: TP {}  FP {}  TN {}  FN {}",
+        c.true_positive, c.false_positive, c.true_negative, c.false_negative
+    )?;
     writeln!(out, "\nflagged per label:")?;
     for (label, (flagged, total)) in &report.by_label {
         writeln!(out, "  {label:<22} {flagged:>4} / {total}")?;
     }
     let mut inds: Vec<_> = report.indicators.iter().collect();
     inds.sort_by(|a, b| b.1.hits.cmp(&a.1.hits).then(a.0.cmp(b.0)));
-    writeln!(out, "\nindicators (hits, of which on positives, precision):")?;
+    writeln!(
+        out,
+        "\nindicators (hits, of which on positives, precision):"
+    )?;
     for (id, s) in inds {
-        writeln!(out, "  {id:<40} {:>4} {:>4}  {:.2}", s.hits, s.on_positive, s.precision)?;
+        writeln!(
+            out,
+            "  {id:<40} {:>4} {:>4}  {:.2}",
+            s.hits, s.on_positive, s.precision
+        )?;
     }
-    for (title, misses) in [("false positives", &report.false_positives), ("false negatives", &report.false_negatives)] {
+    for (title, misses) in [
+        ("false positives", &report.false_positives),
+        ("false negatives", &report.false_negatives),
+    ] {
         writeln!(out, "\n{title} ({}):", misses.len())?;
         for m in misses {
-            let fired: Vec<String> = m.verdict.indicators.iter().map(|i| format!("{}{:+.2}", i.id, i.weight)).collect();
-            let preview: String = m.text.chars().take(140).collect::<String>().replace('\n', " ");
-            writeln!(out, "  {} [{}] score {:.2}: {}\n      {}", m.id, m.label, m.verdict.score, fired.join(" "), preview)?;
+            let fired: Vec<String> = m
+                .verdict
+                .indicators
+                .iter()
+                .map(|i| format!("{}{:+.2}", i.id, i.weight))
+                .collect();
+            let preview: String = m
+                .text
+                .chars()
+                .take(140)
+                .collect::<String>()
+                .replace('\n', " ");
+            writeln!(
+                out,
+                "  {} [{}] score {:.2}: {}\n      {}",
+                m.id,
+                m.label,
+                m.verdict.score,
+                fired.join(" "),
+                preview
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_diff(d: &analyst::RuleDiff, examples: usize, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, d)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "rule set {} → {} over {} stored posts",
+        d.old_version, d.new_version, d.posts
+    )?;
+    writeln!(
+        out,
+        "newly flagged {}, no longer flagged {}, level changed (flag unchanged) {}",
+        d.newly_flagged.len(),
+        d.no_longer_flagged.len(),
+        d.level_changed.len()
+    )?;
+    writeln!(out, "\nlevels (old → new: count):")?;
+    for (from, tos) in &d.level_moves {
+        for (to, n) in tos {
+            writeln!(out, "  {from:>6} → {to:<6} {n}")?;
+        }
+    }
+    for (name, list) in [
+        ("newly flagged", &d.newly_flagged),
+        ("no longer flagged", &d.no_longer_flagged),
+        ("level changed", &d.level_changed),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n{name} (first {}):", examples.min(list.len()))?;
+        for c in list.iter().take(examples) {
+            writeln!(
+                out,
+                "  #{} {:.2} {} → {:.2} {}  {}\n      +[{}] -[{}]",
+                c.id,
+                c.old_score,
+                c.old_level.as_str(),
+                c.new_score,
+                c.new_level.as_str(),
+                c.title,
+                c.added.join(" "),
+                c.removed.join(" ")
+            )?;
         }
     }
     Ok(())

@@ -468,7 +468,9 @@ fn merge_overlaps(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
 /// The sentence or line of `text` around byte `pos`.
 fn segment(text: &str, pos: usize) -> (usize, usize) {
     let is_end = |c: char| matches!(c, '\n' | '.' | '!' | '?' | '。' | '！' | '？');
-    let start = text[..pos].rfind(is_end).map_or(0, |i| i + text[i..].chars().next().map_or(1, char::len_utf8));
+    let start = text[..pos].rfind(is_end).map_or(0, |i| {
+        i + text[i..].chars().next().map_or(1, char::len_utf8)
+    });
     let end = text[pos..].find(is_end).map_or(text.len(), |i| pos + i);
     (start, end.max(start))
 }
@@ -671,10 +673,16 @@ aliases = ["kuching"]
         let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
         let c = Classifier::new(pack, Gazetteer::default(), LanguageDetection::On).unwrap();
         let fired = |t: &str| c.classify(t).indicator_ids().any(|i| i == "news.arrest");
-        assert!(fired("Three recruiters were arrested at the border by the police yesterday"));
-        assert!(!fired("Tiga orang diamankan polisi di perbatasan kemarin malam"));
+        assert!(fired(
+            "Three recruiters were arrested at the border by the police yesterday"
+        ));
+        assert!(!fired(
+            "Tiga orang diamankan polisi di perbatasan kemarin malam"
+        ));
         // Mixed: an Indonesian post quoting an English sentence.
-        assert!(fired("Berita hari ini dari Kuching untuk warga kita. Three recruiters were arrested by the police in Kuching yesterday."));
+        assert!(fired(
+            "Berita hari ini dari Kuching untuk warga kita. Three recruiters were arrested by the police in Kuching yesterday."
+        ));
     }
 
     #[test]

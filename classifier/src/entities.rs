@@ -47,18 +47,23 @@ pub struct Salary {
 }
 
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b").expect("static regex")
+    Regex::new(r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b")
+        .expect("static regex")
 });
 static WHATSAPP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:wa\.me/|api\.whatsapp\.com/send/?\?phone=)\+?(\d{8,15})").expect("static regex")
+    Regex::new(r"(?i)\b(?:wa\.me/|api\.whatsapp\.com/send/?\?phone=)\+?(\d{8,15})")
+        .expect("static regex")
 });
-static TELEGRAM_LINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:t\.me|telegram\.me)/(?:s/)?([a-z0-9_]{4,32})\b").expect("static regex"));
+static TELEGRAM_LINK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:t\.me|telegram\.me)/(?:s/)?([a-z0-9_]{4,32})\b").expect("static regex")
+});
 static HANDLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(ig|insta(?:gram)?|tele(?:gram)?|tg)\s*[:=]?\s*@([a-z0-9_.]{3,32})").expect("static regex")
+    Regex::new(r"(?i)\b(ig|insta(?:gram)?|tele(?:gram)?|tg)\s*[:=]?\s*@([a-z0-9_.]{3,32})")
+        .expect("static regex")
 });
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b[a-z0-9._%+\-]{1,64}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63})*\.[a-z]{2,24}\b").expect("static regex")
+    Regex::new(r"(?i)\b[a-z0-9._%+\-]{1,64}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63})*\.[a-z]{2,24}\b")
+        .expect("static regex")
 });
 /// Amounts in the normalised text (numbers already canonical: `12000000`, `1.5`).
 static MONEY: LazyLock<Regex> = LazyLock::new(|| {
@@ -98,7 +103,8 @@ pub fn phone_e164(raw: &str) -> Option<String> {
         return None;
     }
     let number = phonenumber::parse(Some(country), format!("0{national}")).ok()?;
-    phonenumber::is_valid(&number).then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+    phonenumber::is_valid(&number)
+        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 /// Identifiers in `text`, in order of appearance, each value once per kind.
@@ -170,8 +176,15 @@ pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
     let t = norm.text();
     let mut out = Vec::new();
     for c in MONEY.captures_iter(t) {
-        let pick = |a: &str, b: &str, d: &str| c.name(a).or_else(|| c.name(b)).or_else(|| c.name(d)).map(|m| m.as_str());
-        let Some(n) = pick("n1", "n2", "n3").and_then(|n| n.parse::<f64>().ok()) else { continue };
+        let pick = |a: &str, b: &str, d: &str| {
+            c.name(a)
+                .or_else(|| c.name(b))
+                .or_else(|| c.name(d))
+                .map(|m| m.as_str())
+        };
+        let Some(n) = pick("n1", "n2", "n3").and_then(|n| n.parse::<f64>().ok()) else {
+            continue;
+        };
         let multiplier = match pick("m1", "m2", "m3") {
             Some("juta" | "jt") => 1_000_000.0,
             Some("ribu" | "rb" | "k") => 1_000.0,
@@ -220,7 +233,10 @@ mod tests {
     use crate::normalize::Normalizer;
 
     fn values(text: &str) -> Vec<(EntityKind, String)> {
-        entities(text).into_iter().map(|e| (e.kind, e.value)).collect()
+        entities(text)
+            .into_iter()
+            .map(|e| (e.kind, e.value))
+            .collect()
     }
 
     #[test]
@@ -271,12 +287,55 @@ mod tests {
                 .map(|s| (s.amount, s.currency, s.period, s.span.text))
                 .collect()
         };
-        assert_eq!(check("Gaji Rp 9.500.000 per bulan"), [(9_500_000.0, "IDR".into(), Some("month".into()), "Rp 9.500.000 per bulan".into())]);
-        assert_eq!(check("gaji 12jt/bln"), [(12_000_000.0, "IDR".into(), Some("month".into()), "12jt/bln".into())]);
-        assert_eq!(check("RM3.500 sebulan"), [(3500.0, "MYR".into(), Some("month".into()), "RM3.500 sebulan".into())]);
-        assert_eq!(check("1.200 USD + bonus"), [(1200.0, "USD".into(), None, "1.200 USD".into())]);
-        assert_eq!(check("$1500/month"), [(1500.0, "USD".into(), Some("month".into()), "$1500/month".into())]);
-        assert_eq!(check("RM 80 sehari"), [(80.0, "MYR".into(), Some("day".into()), "RM 80 sehari".into())]);
+        assert_eq!(
+            check("Gaji Rp 9.500.000 per bulan"),
+            [(
+                9_500_000.0,
+                "IDR".into(),
+                Some("month".into()),
+                "Rp 9.500.000 per bulan".into()
+            )]
+        );
+        assert_eq!(
+            check("gaji 12jt/bln"),
+            [(
+                12_000_000.0,
+                "IDR".into(),
+                Some("month".into()),
+                "12jt/bln".into()
+            )]
+        );
+        assert_eq!(
+            check("RM3.500 sebulan"),
+            [(
+                3500.0,
+                "MYR".into(),
+                Some("month".into()),
+                "RM3.500 sebulan".into()
+            )]
+        );
+        assert_eq!(
+            check("1.200 USD + bonus"),
+            [(1200.0, "USD".into(), None, "1.200 USD".into())]
+        );
+        assert_eq!(
+            check("$1500/month"),
+            [(
+                1500.0,
+                "USD".into(),
+                Some("month".into()),
+                "$1500/month".into()
+            )]
+        );
+        assert_eq!(
+            check("RM 80 sehari"),
+            [(
+                80.0,
+                "MYR".into(),
+                Some("day".into()),
+                "RM 80 sehari".into()
+            )]
+        );
         assert!(check("umur 18-35 thn, 2 orang").is_empty());
     }
 }

@@ -64,7 +64,9 @@ pub struct Normalizer {
 }
 
 /// Currency and unit prefixes split from a number glued after them (`rm3500` → `rm 3500`).
-const UNIT_PREFIXES: &[&str] = &["rp", "rm", "usd", "us", "idr", "myr", "sgd", "ntd", "nt", "hkd", "thb"];
+const UNIT_PREFIXES: &[&str] = &[
+    "rp", "rm", "usd", "us", "idr", "myr", "sgd", "ntd", "nt", "hkd", "thb",
+];
 
 /// Digits and symbols that stand for letters when written inside a word (`g4ji`, `m@laysia`).
 fn leet(c: char) -> Option<char> {
@@ -162,10 +164,16 @@ impl Normalizer {
             let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
             if self.keep.contains(&word) {
                 out.extend_from_slice(token);
-            } else if digits > 0 && digits < token.len() && token[digits..].iter().all(|u| u.ch.is_alphabetic()) {
+            } else if digits > 0
+                && digits < token.len()
+                && token[digits..].iter().all(|u| u.ch.is_alphabetic())
+            {
                 // A number glued to a word: `12jt`, `30wpm`.
                 out.extend_from_slice(&token[..digits]);
-                out.push(Unit { ch: ' ', ..token[digits] });
+                out.push(Unit {
+                    ch: ' ',
+                    ..token[digits]
+                });
                 self.push_word(&token[digits..], &mut out);
             } else if letters > 0
                 && letters < token.len()
@@ -174,15 +182,28 @@ impl Normalizer {
             {
                 // A currency glued before a number: `rm3500`, `usd1000`.
                 out.extend_from_slice(&token[..letters]);
-                out.push(Unit { ch: ' ', ..token[letters] });
+                out.push(Unit {
+                    ch: ' ',
+                    ..token[letters]
+                });
                 out.extend_from_slice(&token[letters..]);
             } else if letters >= 2 && letters + 1 == token.len() && token[letters].ch == '2' {
                 // Reduplication shorthand: `laki2` → `laki laki`, `org2` → `orang orang`.
                 let base = &token[..letters];
                 self.push_word(base, &mut out);
-                out.push(Unit { ch: ' ', ..token[letters] });
+                out.push(Unit {
+                    ch: ' ',
+                    ..token[letters]
+                });
                 let mark = token[letters];
-                let copy: Vec<Unit> = base.iter().map(|u| Unit { start: mark.start, end: mark.end, ..*u }).collect();
+                let copy: Vec<Unit> = base
+                    .iter()
+                    .map(|u| Unit {
+                        start: mark.start,
+                        end: mark.end,
+                        ..*u
+                    })
+                    .collect();
                 self.push_word(&copy, &mut out);
             } else {
                 self.push_word(token, &mut out);
