@@ -92,10 +92,14 @@ pub fn phone_e164(raw: &str) -> Option<String> {
         (phonenumber::country::Id::ID, rest.to_string())
     } else if let Some(rest) = digits.strip_prefix("60") {
         (phonenumber::country::Id::MY, rest.to_string())
-    } else if digits.starts_with("01") {
-        (phonenumber::country::Id::MY, digits[1..].to_string())
-    } else if digits.starts_with('0') {
-        (phonenumber::country::Id::ID, digits[1..].to_string())
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        // Malaysian mobiles start 01…; Indonesian numbers never do.
+        let country = if rest.starts_with('1') {
+            phonenumber::country::Id::MY
+        } else {
+            phonenumber::country::Id::ID
+        };
+        (country, rest.to_string())
     } else {
         return None;
     };
