@@ -178,6 +178,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,tantivy=warn,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -369,9 +370,10 @@ async fn demo(ctx: &Ctx, addr: SocketAddr) -> anyhow::Result<()> {
         ..Default::default()
     })?;
     println!(
-        "crawled: {} new posts, {} seen again, {} failed URLs; {} posts flagged for review",
+        "crawled: {} new posts, {} seen again, {} URLs skipped as robots.txt asks, {} failed URLs; {} posts flagged for review",
         report.posts_new(),
         report.posts_seen(),
+        report.robots_skipped(),
         report.errors(),
         flagged.total
     );
@@ -408,6 +410,9 @@ async fn crawl(ctx: &Ctx, args: CrawlArgs) -> anyhow::Result<()> {
             "{}: {} pages, {} new posts, {} seen again, errors {:?}, {}",
             r.source_id, r.pages, r.posts_new, r.posts_seen, r.errors, r.status
         );
+        for (url, what) in &r.failures {
+            println!("  {url}: {what}");
+        }
     }
     Ok(())
 }

@@ -18,6 +18,9 @@ const INDEX_BATCH: usize = 500;
 /// Longest time a stored post waits before it is searchable.
 const INDEX_DELAY: Duration = Duration::from_secs(1);
 
+/// The error kind the crawler gives a URL that robots.txt disallows.
+const ROBOTS: &str = "robots";
+
 /// The stages a crawl feeds.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -39,8 +42,19 @@ impl CrawlReport {
     pub fn posts_seen(&self) -> usize {
         self.runs.iter().map(|r| r.posts_seen).sum()
     }
+    /// URLs that failed (robots.txt refusals are not failures: see `robots_skipped`).
     pub fn errors(&self) -> usize {
-        self.runs.iter().flat_map(|r| r.errors.values()).sum()
+        self.runs
+            .iter()
+            .flat_map(|r| r.errors.iter())
+            .filter(|(kind, _)| kind.as_str() != ROBOTS)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// URLs not fetched because robots.txt disallows them.
+    pub fn robots_skipped(&self) -> usize {
+        self.runs.iter().filter_map(|r| r.errors.get(ROBOTS)).sum()
     }
 }
 
@@ -131,6 +145,7 @@ impl Pipeline {
                 posts_new: c.new,
                 posts_seen: c.seen,
                 errors,
+                failures: s.failures,
                 status: status.to_string(),
             };
             self.store.record_run(&run).await?;

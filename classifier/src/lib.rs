@@ -26,3 +26,6 @@ pub use rules::{
     Status,
 };
 pub use verdict::{DestinationMatch, FiredIndicator, Level, PlaceMatch, Span, Verdict};
+
+#[cfg(test)]
+mod robustness;

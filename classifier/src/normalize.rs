@@ -61,6 +61,8 @@ pub struct Normalizer {
     slang: HashMap<String, String>,
     /// Tokens read as written: never de-obfuscated or split (`p3mi`, `bp3mi`, `mp3`).
     keep: HashSet<String>,
+    /// Characters in the longest slang or keep token: longer tokens are not looked up.
+    longest_key: usize,
 }
 
 /// Currency and unit prefixes split from a number glued after them (`rm3500` → `rm 3500`).
@@ -93,25 +95,36 @@ fn kept_punctuation(c: char) -> bool {
 
 /// True for characters of scripts written without spaces between words (Chinese, Japanese).
 pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
+    (c as u32) >= 0x2E80
+        && matches!(c as u32,
         0x2E80..=0x2FFF | 0x3040..=0x30FF | 0x3100..=0x312F | 0x3400..=0x4DBF
         | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
+    c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
 }
 
 impl Normalizer {
     /// A normaliser with the given slang table (keys are single lower-case tokens) and tokens to
     /// keep as written.
     pub fn new(slang: HashMap<String, String>, keep: impl IntoIterator<Item = String>) -> Self {
-        let slang = slang
+        let slang: HashMap<String, String> = slang
             .into_iter()
             .map(|(k, v)| (k.to_lowercase(), v.to_lowercase()))
             .collect();
-        let keep = keep.into_iter().map(|k| k.to_lowercase()).collect();
-        Normalizer { slang, keep }
+        let keep: HashSet<String> = keep.into_iter().map(|k| k.to_lowercase()).collect();
+        let longest_key = slang
+            .keys()
+            .chain(&keep)
+            .map(|k: &String| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        Normalizer {
+            slang,
+            keep,
+            longest_key,
+        }
     }
 
     /// Normalises `input`; see the module documentation for what that means.
@@ -134,8 +147,13 @@ impl Normalizer {
         if self.keep.is_empty() {
             return out;
         }
+        let mut word = String::new();
         for (s, e) in tokens(units) {
-            let word: String = units[s..e].iter().map(|u| u.ch).collect();
+            if e - s > self.longest_key {
+                continue;
+            }
+            word.clear();
+            word.extend(units[s..e].iter().map(|u| u.ch));
             if self.keep.contains(&word) {
                 out[s..e].iter_mut().for_each(|p| *p = true);
             }
@@ -147,6 +165,7 @@ impl Normalizer {
     /// reduplication (`laki2` → `laki laki`) and slang tokens.
     fn expand_tokens(&self, units: Vec<Unit>) -> Vec<Unit> {
         let mut out = Vec::with_capacity(units.len() + units.len() / 8);
+        let mut word = String::new();
         let mut i = 0;
         while i < units.len() {
             if !is_word_char(units[i].ch) || is_cjk(units[i].ch) {
@@ -159,7 +178,10 @@ impl Normalizer {
                 j += 1;
             }
             let token = &units[i..j];
-            let word: String = token.iter().map(|u| u.ch).collect();
+            word.clear();
+            if token.len() <= self.longest_key {
+                word.extend(token.iter().map(|u| u.ch));
+            }
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
             let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
             if self.keep.contains(&word) {
@@ -178,7 +200,13 @@ impl Normalizer {
             } else if letters > 0
                 && letters < token.len()
                 && token[letters..].iter().all(|u| u.ch.is_ascii_digit())
-                && UNIT_PREFIXES.contains(&&word[..letters])
+                && UNIT_PREFIXES.contains(
+                    &token[..letters]
+                        .iter()
+                        .map(|u| u.ch)
+                        .collect::<String>()
+                        .as_str(),
+                )
             {
                 // A currency glued before a number: `rm3500`, `usd1000`.
                 out.extend_from_slice(&token[..letters]);
@@ -214,8 +242,26 @@ impl Normalizer {
     }
 
     fn push_word(&self, token: &[Unit], out: &mut Vec<Unit>) {
-        let word: String = token.iter().map(|u| u.ch).collect();
-        match self.slang.get(&word) {
+        let mut buf = [0u8; 32];
+        let expansion = if token.len() <= self.longest_key {
+            let mut len = 0;
+            for u in token {
+                let n = u.ch.len_utf8();
+                if len + n > buf.len() {
+                    len = usize::MAX;
+                    break;
+                }
+                u.ch.encode_utf8(&mut buf[len..]);
+                len += n;
+            }
+            std::str::from_utf8(buf.get(..len).unwrap_or_default())
+                .ok()
+                .filter(|w| !w.is_empty())
+                .and_then(|w| self.slang.get(w))
+        } else {
+            None
+        };
+        match expansion {
             Some(expansion) => {
                 let start = token[0].start;
                 let end = token[token.len() - 1].end;
@@ -231,6 +277,15 @@ fn fold(input: &str) -> Vec<Unit> {
     let mut units = Vec::with_capacity(input.len());
     for (start, c) in input.char_indices() {
         let end = start + c.len_utf8();
+        if c.is_ascii() {
+            let ch = if c.is_ascii_alphanumeric() || c.is_ascii_punctuation() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            };
+            units.push(Unit { ch, start, end });
+            continue;
+        }
         for n in std::iter::once(c).nfkc() {
             for ch in n.to_lowercase() {
                 let ch = if ch.is_alphanumeric() || kept_punctuation(ch) {
@@ -444,7 +499,14 @@ enum NumberWord {
 /// `setengah juta` → `0.5 juta`. Thousand and million words stay as the units patterns expect.
 fn number_words(units: Vec<Unit>) -> Vec<Unit> {
     let toks = tokens(&units);
-    let word = |t: (usize, usize)| -> String { units[t.0..t.1].iter().map(|u| u.ch).collect() };
+    // The longest number word, `sembilan` / `setengah`, has 8 letters; words are ASCII.
+    let word = |t: (usize, usize)| -> String {
+        let token = &units[t.0..t.1];
+        if !(2..=8).contains(&token.len()) || !token.iter().all(|u| u.ch.is_ascii_lowercase()) {
+            return String::new();
+        }
+        token.iter().map(|u| u.ch).collect()
+    };
     let mut replace: Vec<(usize, usize, String)> = Vec::new();
     let mut k = 0;
     while k < toks.len() {

@@ -61,8 +61,13 @@ pub struct RunSummary {
     pub pages: usize,
     pub posts: usize,
     pub errors: BTreeMap<&'static str, usize>,
+    /// The first few failures, as (URL, what happened), to show operators.
+    pub failures: Vec<(String, String)>,
     pub admissions: BTreeMap<String, usize>,
 }
+
+/// Failures kept per run summary for display (all are counted and sent as events).
+pub const MAX_FAILURES_SHOWN: usize = 5;
 
 /// Builds the shared fetcher for a set of sources: one policy per host, the slowest wins.
 pub fn fetcher_for(sources: &[Source]) -> Result<Fetcher, FetchError> {
@@ -128,6 +133,7 @@ async fn crawl_source(
         pages: 0,
         posts: 0,
         errors: BTreeMap::new(),
+        failures: Vec::new(),
         admissions: BTreeMap::new(),
     };
     let mut queue: VecDeque<(Url, usize)> = VecDeque::new();
@@ -146,6 +152,9 @@ async fn crawl_source(
             Ok(f) => f,
             Err(e) => {
                 *summary.errors.entry(e.kind()).or_default() += 1;
+                if summary.failures.len() < MAX_FAILURES_SHOWN {
+                    summary.failures.push((url.to_string(), e.to_string()));
+                }
                 warn!(url = %url, kind = e.kind(), error = %e, "fetch failed");
                 let event = CrawlEvent::Error {
                     source_id: source.id.clone(),

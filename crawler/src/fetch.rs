@@ -40,7 +40,7 @@ pub const ROBOTS_TTL: Duration = Duration::from_secs(6 * 3600);
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     #[error(
-        "refused: {0} resolves to a private or loopback address; only sources with allow_private = true may reach it"
+        "refused: {0} resolves to a private or loopback address; only sources with allow_private = true, or `crawl --once --url … --allow-private`, may reach it"
     )]
     PrivateAddress(String),
     #[error("refused: host {0} is outside the source's allowed hosts")]

@@ -112,6 +112,9 @@ pub struct RunRecord {
     pub posts_new: usize,
     pub posts_seen: usize,
     pub errors: std::collections::BTreeMap<String, usize>,
+    /// The first few failures, as (URL, what happened); not stored (every failure is, in
+    /// `fetch_errors`).
+    pub failures: Vec<(String, String)>,
     pub status: String,
 }
 

@@ -1,0 +1,101 @@
+//! Property tests: on any input the normaliser and the engine never panic, every span lies on
+//! character boundaries of the original text and covers what it says, and the same input always
+//! gives the same verdict. Run against the real rule pack in `seeds/`.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+
+use crate::{Classifier, Gazetteer, LanguageDetection, RulePack, RuleSource};
+
+static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
+    let seeds = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds"));
+    let mut files: Vec<_> = std::fs::read_dir(seeds.join("rules"))
+        .expect("seeds/rules")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let sources: Vec<RuleSource> = files
+        .iter()
+        .map(|p| {
+            RuleSource::new(
+                p.display().to_string(),
+                std::fs::read_to_string(p).expect("rule file"),
+            )
+        })
+        .collect();
+    let gaz = std::fs::read_to_string(seeds.join("gazetteer.toml")).expect("gazetteer");
+    let gazetteer =
+        Gazetteer::parse(&RuleSource::new("gazetteer.toml", gaz)).expect("gazetteer parses");
+    Classifier::new(
+        RulePack::parse(&sources).expect("rules parse"),
+        gazetteer,
+        LanguageDetection::On,
+    )
+    .expect("rules compile")
+});
+
+/// Text that looks like the posts the engine sees: words from the domain, obfuscations, digits,
+/// separators, emojis, combining marks, CJK, odd white space.
+fn posty() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("gaji".to_string()),
+        Just("g4ji".to_string()),
+        Just("jalan tikus".to_string()),
+        Just("paspor dibantu".to_string()),
+        Just("W A".to_string()),
+        Just("0812-5738-2041".to_string()),
+        Just("wa.me/6281257382041".to_string()),
+        Just("Rp 12.000.000".to_string()),
+        Just("dua belas juta".to_string()),
+        Just("RM3.500".to_string()),
+        Just("laki2".to_string()),
+        Just("Kamboja".to_string()),
+        Just("柬埔寨客服".to_string()),
+        Just("🔥💰✈️".to_string()),
+        Just("e\u{301}\u{302}".to_string()),
+        Just("ＲＭ３０００".to_string()),
+        Just("\u{200b}\u{feff}".to_string()),
+        "[a-z0-9@$!.,\\-_ ]{0,12}",
+        any::<char>().prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 0..24).prop_map(|v| v.join(" "))
+}
+
+fn check(text: &str) {
+    let v = CLASSIFIER.classify(text);
+    assert!((0.0..=1.0).contains(&v.score));
+    let spans = v
+        .indicators
+        .iter()
+        .flat_map(|i| i.matches.iter())
+        .chain(v.places.iter().map(|p| &p.span))
+        .chain(v.destinations.iter().map(|d| &d.span))
+        .chain(v.entities.iter().map(|e| &e.span))
+        .chain(v.salaries.iter().map(|s| &s.span));
+    for s in spans {
+        assert!(s.start <= s.end && s.end <= text.len(), "{s:?}");
+        assert!(
+            text.is_char_boundary(s.start) && text.is_char_boundary(s.end),
+            "{s:?}"
+        );
+        assert_eq!(&text[s.start..s.end], s.text);
+    }
+    assert_eq!(v, CLASSIFIER.classify(text), "same input, same verdict");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_unicode_text(text in "\\PC{0,200}") {
+        check(&text);
+    }
+
+    #[test]
+    fn post_like_text(text in posty()) {
+        check(&text);
+    }
+}
