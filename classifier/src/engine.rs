@@ -14,7 +14,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use regex::{Regex, RegexSet};
 
-use crate::entities::{entities, salaries};
+use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
 use crate::normalize::{Normalized, Normalizer, is_cjk};
 use crate::rules::{Indicator, Lang, Levels, Location, RuleError, RulePack, Status};
@@ -404,8 +404,12 @@ impl Classifier {
                 }
             })
             .collect();
-        let kalbar =
-            audience || !places.is_empty() || indicators.iter().any(|i| i.category == "kalbar");
+        let entities = entities(text);
+        let local_number = entities.iter().any(|e| {
+            e.kind == EntityKind::Phone
+                && self.gazetteer.area_codes.iter().any(|c| e.value.strip_prefix("+62").is_some_and(|n| n.starts_with(c.as_str())))
+        });
+        let kalbar = audience || local_number || !places.is_empty() || indicators.iter().any(|i| i.category == "kalbar");
         Verdict {
             score,
             level,
@@ -415,7 +419,7 @@ impl Classifier {
             indicators,
             places,
             destinations,
-            entities: entities(text),
+            entities,
             salaries: salaries(&norm, text),
             ruleset_version: self.version.clone(),
         }
@@ -642,6 +646,7 @@ keywords = ["diamankan", "digagalkan"]
 
     const GAZ: &str = r#"
 audience = ["kamek"]
+area_codes = ["562"]
 [[place]]
 name = "Singkawang"
 kind = "kota"
@@ -723,6 +728,8 @@ aliases = ["kuching"]
         assert_eq!(v.places[0].span.text, "SKW");
         assert_eq!(v.destinations[0].name, "Sarawak");
         assert!(classifier().classify("kamek nak kerja").kalbar);
+        assert!(classifier().classify("hubungi kantor (0562) 631234").kalbar, "a Singkawang landline");
+        assert!(!classifier().classify("hubungi 0812-5738-2041").kalbar, "a mobile number has no region");
         assert!(!classifier().classify("kerja di Jakarta").kalbar);
     }
 

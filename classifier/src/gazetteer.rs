@@ -11,6 +11,10 @@ pub struct Gazetteer {
     /// Words that say a post speaks to people in Kalbar ("warga kalbar", "kamek").
     #[serde(default)]
     pub audience: Vec<String>,
+    /// Kalbar landline area codes without the trunk 0 (`562`): a phone number with one is a
+    /// Kalbar-local contact.
+    #[serde(default)]
+    pub area_codes: Vec<String>,
     #[serde(default)]
     pub place: Vec<Place>,
     #[serde(default)]
