@@ -224,6 +224,7 @@ impl Ctx {
             classifier: Arc::new(self.classifier()?),
             store: self.store().await?,
             index: self.index()?,
+            fetch: Default::default(),
         })
     }
 }

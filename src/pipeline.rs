@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use patroli_classifier::Classifier;
-use patroli_crawler::{CrawlEvent, Source, crawl_once, fetcher_for};
+use patroli_crawler::{CrawlEvent, FetchConfig, Source, crawl_once, fetcher_for};
 use patroli_index::{PostOutcome, PostRecord, RunRecord, SearchIndex, Store};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -27,6 +27,7 @@ pub struct Pipeline {
     pub store: Store,
     pub index: Arc<SearchIndex>,
     pub classifier: Arc<Classifier>,
+    pub fetch: FetchConfig,
 }
 
 /// What one crawl run did, per source.
@@ -73,7 +74,9 @@ impl Pipeline {
                 .upsert_source(&s.id, s.kind.as_str(), &s.legal_basis)
                 .await?;
         }
-        let fetcher = Arc::new(fetcher_for(&sources).context("cannot set up the HTTP client")?);
+        let fetcher = Arc::new(
+            fetcher_for(&sources, self.fetch.clone()).context("cannot set up the HTTP client")?,
+        );
         let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
         let crawl = tokio::spawn(crawl_once(sources, fetcher, tx));
         let mut counts: BTreeMap<String, Counts> = BTreeMap::new();

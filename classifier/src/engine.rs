@@ -407,9 +407,16 @@ impl Classifier {
         let entities = entities(text);
         let local_number = entities.iter().any(|e| {
             e.kind == EntityKind::Phone
-                && self.gazetteer.area_codes.iter().any(|c| e.value.strip_prefix("+62").is_some_and(|n| n.starts_with(c.as_str())))
+                && self.gazetteer.area_codes.iter().any(|c| {
+                    e.value
+                        .strip_prefix("+62")
+                        .is_some_and(|n| n.starts_with(c.as_str()))
+                })
         });
-        let kalbar = audience || local_number || !places.is_empty() || indicators.iter().any(|i| i.category == "kalbar");
+        let kalbar = audience
+            || local_number
+            || !places.is_empty()
+            || indicators.iter().any(|i| i.category == "kalbar");
         Verdict {
             score,
             level,
@@ -728,8 +735,14 @@ aliases = ["kuching"]
         assert_eq!(v.places[0].span.text, "SKW");
         assert_eq!(v.destinations[0].name, "Sarawak");
         assert!(classifier().classify("kamek nak kerja").kalbar);
-        assert!(classifier().classify("hubungi kantor (0562) 631234").kalbar, "a Singkawang landline");
-        assert!(!classifier().classify("hubungi 0812-5738-2041").kalbar, "a mobile number has no region");
+        assert!(
+            classifier().classify("hubungi kantor (0562) 631234").kalbar,
+            "a Singkawang landline"
+        );
+        assert!(
+            !classifier().classify("hubungi 0812-5738-2041").kalbar,
+            "a mobile number has no region"
+        );
         assert!(!classifier().classify("kerja di Jakarta").kalbar);
     }
 

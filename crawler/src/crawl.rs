@@ -10,7 +10,7 @@ use tracing::{Instrument, info, info_span, warn};
 use url::Url;
 
 use crate::extract::extract;
-use crate::fetch::{FetchError, Fetcher, HostPolicy, MAX_URL_LEN};
+use crate::fetch::{FetchConfig, FetchError, Fetcher, HostPolicy, MAX_URL_LEN};
 use crate::model::CrawlEvent;
 use crate::source::{Source, SourceKind};
 
@@ -70,7 +70,7 @@ pub struct RunSummary {
 pub const MAX_FAILURES_SHOWN: usize = 5;
 
 /// Builds the shared fetcher for a set of sources: one policy per host, the slowest wins.
-pub fn fetcher_for(sources: &[Source]) -> Result<Fetcher, FetchError> {
+pub fn fetcher_for(sources: &[Source], config: FetchConfig) -> Result<Fetcher, FetchError> {
     let mut policies: HashMap<String, HostPolicy> = HashMap::new();
     for s in sources {
         for host in s.hosts() {
@@ -90,6 +90,7 @@ pub fn fetcher_for(sources: &[Source]) -> Result<Fetcher, FetchError> {
             burst: 1,
         },
         ua,
+        config,
     )
 }
 

@@ -17,14 +17,39 @@ use url::Url;
 
 use crate::model::Snapshot;
 
-/// Wait for a connection at most this long.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A whole request (headers and body) takes at most this long.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest body read, after decompression; a larger one is cut off and reported.
-pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-/// Redirects followed at most for one URL.
-pub const MAX_REDIRECTS: usize = 5;
+/// Bounds and retry behaviour of the fetcher. The defaults suit the public web; tests shorten
+/// them.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// Wait for a connection at most this long.
+    pub connect_timeout: Duration,
+    /// A whole request (headers and body) takes at most this long.
+    pub request_timeout: Duration,
+    /// Largest body read, after decompression; a larger one is cut off and reported.
+    pub max_body_bytes: usize,
+    /// Redirects followed at most for one URL.
+    pub max_redirects: usize,
+    /// Retries of a transient failure (timeout, connection error, 429, 5xx) before giving up.
+    pub retries: u32,
+    /// First backoff; doubled per retry, with random jitter of up to the same again.
+    pub backoff: Duration,
+    /// Longest `Retry-After` honoured; a server asking for longer gets the URL skipped.
+    pub max_retry_after: Duration,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 8 * 1024 * 1024,
+            max_redirects: 5,
+            retries: 3,
+            backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
 /// URLs longer than this are not fetched (a common spider-trap shape).
 pub const MAX_URL_LEN: usize = 2048;
 /// The identifying User-Agent, with a contact URL.
@@ -49,14 +74,18 @@ pub enum FetchError {
     RobotsDisallowed(String),
     #[error("the URL is longer than {MAX_URL_LEN} characters")]
     UrlTooLong,
-    #[error("more than {MAX_REDIRECTS} redirects")]
-    TooManyRedirects,
+    #[error("more than {0} redirects")]
+    TooManyRedirects(usize),
     #[error("redirect loop back to {0}")]
     RedirectLoop(String),
     #[error("redirect without a valid Location header")]
     BadRedirect,
-    #[error("the body is larger than {} MiB; the rest was not read", MAX_BODY_BYTES / 1024 / 1024)]
-    BodyTooLarge,
+    #[error("the body is larger than {0} bytes; the rest was not read")]
+    BodyTooLarge(usize),
+    #[error(
+        "the server asks to wait {0} s (Retry-After), longer than this crawler waits; try the source later"
+    )]
+    RetryTooLate(u64),
     #[error("HTTP status {0}")]
     Status(u16),
     #[error("timed out")]
@@ -75,10 +104,11 @@ impl FetchError {
             FetchError::OffScope(_) => "off_scope",
             FetchError::RobotsDisallowed(_) => "robots",
             FetchError::UrlTooLong => "url_too_long",
-            FetchError::TooManyRedirects
+            FetchError::TooManyRedirects(_)
             | FetchError::RedirectLoop(_)
             | FetchError::BadRedirect => "redirect",
-            FetchError::BodyTooLarge => "body_too_large",
+            FetchError::BodyTooLarge(_) => "body_too_large",
+            FetchError::RetryTooLate(_) => "retry_after",
             FetchError::Status(_) => "http_status",
             FetchError::Timeout => "timeout",
             FetchError::Connect(_) => "connect",
@@ -201,6 +231,7 @@ pub struct Fetcher {
     hosts: Mutex<HashMap<String, HostState>>,
     policies: HashMap<String, HostPolicy>,
     default_policy: HostPolicy,
+    config: FetchConfig,
 }
 
 fn quota(rate_per_minute: u32, burst: u32) -> Quota {
@@ -217,12 +248,13 @@ impl Fetcher {
         policies: HashMap<String, HostPolicy>,
         default_policy: HostPolicy,
         user_agent: Option<String>,
+        config: FetchConfig,
     ) -> Result<Fetcher, FetchError> {
         let build = |guard: bool| {
             let mut b = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(CONNECT_TIMEOUT)
-                .timeout(REQUEST_TIMEOUT)
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.request_timeout)
                 .gzip(true)
                 .deflate(true);
             if guard {
@@ -238,6 +270,7 @@ impl Fetcher {
             hosts: Mutex::new(HashMap::new()),
             policies,
             default_policy,
+            config,
         })
     }
 
@@ -282,7 +315,7 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         let mut seen = vec![current.clone()];
-        for _ in 0..=MAX_REDIRECTS {
+        for _ in 0..=self.config.max_redirects {
             if current.as_str().len() > MAX_URL_LEN {
                 return Err(FetchError::UrlTooLong);
             }
@@ -297,7 +330,8 @@ impl Fetcher {
                     current.host_str().unwrap_or("?").to_string(),
                 ));
             }
-            let (status, headers, response) = self.get(&current, allow_private).await?;
+            let (status, headers, response) =
+                self.get_with_retries(&current, allow_private).await?;
             if status.is_redirection() {
                 let next = headers
                     .get(LOCATION)
@@ -314,7 +348,7 @@ impl Fetcher {
             if !status.is_success() {
                 return Err(FetchError::Status(status.as_u16()));
             }
-            let body = read_capped(response).await?;
+            let body = read_capped(response, self.config.max_body_bytes).await?;
             let text = decode(&headers, &body);
             let headers = headers
                 .iter()
@@ -339,7 +373,7 @@ impl Fetcher {
                 text,
             });
         }
-        Err(FetchError::TooManyRedirects)
+        Err(FetchError::TooManyRedirects(self.config.max_redirects))
     }
 
     fn check_address(&self, url: &Url, allow_private: bool) -> Result<(), FetchError> {
@@ -360,6 +394,54 @@ impl Fetcher {
             Some(ip) if is_private(ip) => Err(FetchError::PrivateAddress(ip.to_string())),
             _ => Ok(()),
         }
+    }
+
+    /// `get`, retrying transient failures with jittered exponential backoff; 429 and 503 wait
+    /// as long as `Retry-After` asks (up to `max_retry_after`).
+    async fn get_with_retries(
+        &self,
+        url: &Url,
+        allow_private: bool,
+    ) -> Result<
+        (
+            reqwest::StatusCode,
+            reqwest::header::HeaderMap,
+            reqwest::Response,
+        ),
+        FetchError,
+    > {
+        let mut attempt = 0;
+        loop {
+            let result = self.get(url, allow_private).await;
+            let wait = match &result {
+                Ok((status, headers, _)) if status.as_u16() == 429 || status.as_u16() == 503 => {
+                    match retry_after(headers) {
+                        Some(asked) if asked > self.config.max_retry_after => {
+                            return Err(FetchError::RetryTooLate(asked.as_secs()));
+                        }
+                        Some(asked) => Some(asked),
+                        None => Some(self.backoff(attempt)),
+                    }
+                }
+                Ok((status, _, _)) if status.is_server_error() => Some(self.backoff(attempt)),
+                Ok(_) => None,
+                Err(FetchError::Timeout | FetchError::Connect(_)) => Some(self.backoff(attempt)),
+                Err(_) => None,
+            };
+            match wait {
+                Some(wait) if attempt < self.config.retries => {
+                    tracing::debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.config.backoff.saturating_mul(1 << attempt.min(10));
+        base + base.mul_f64(rand::random::<f64>())
     }
 
     async fn get(
@@ -426,7 +508,9 @@ impl Fetcher {
             .unwrap_or("patroli")
             .to_string();
         let body: Vec<u8> = match self.get(&robots_url, allow_private).await {
-            Ok((status, _, response)) if status.is_success() => read_capped(response).await?,
+            Ok((status, _, response)) if status.is_success() => {
+                read_capped(response, self.config.max_body_bytes).await?
+            }
             Ok((status, _, _)) if status.is_client_error() => Vec::new(),
             Ok(_) | Err(FetchError::Timeout | FetchError::Connect(_)) => {
                 b"User-agent: *\nDisallow: /\n".to_vec()
@@ -439,15 +523,33 @@ impl Fetcher {
     }
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, FetchError> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(FetchError::BodyTooLarge);
+        if body.len() + chunk.len() > cap {
+            return Err(FetchError::BodyTooLarge(cap));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The wait a `Retry-After` header asks for: seconds, or an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    Some(
+        (at.with_timezone(&Utc) - Utc::now())
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 /// Decodes a body: charset from the Content-Type header, else a BOM, else a `<meta charset>` in
@@ -503,6 +605,22 @@ mod tests {
         for ip in ["8.8.8.8", "103.10.20.30", "2001:4860::8888"] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let later = (Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        h.insert(reqwest::header::RETRY_AFTER, later.parse().unwrap());
+        let wait = retry_after(&h).unwrap();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

@@ -15,6 +15,6 @@ mod source;
 
 pub use crawl::{Admission, RunSummary, crawl_once, fetcher_for, normalize_url};
 pub use extract::{PageResult, element_text, extract};
-pub use fetch::{FetchError, Fetcher, HostPolicy, USER_AGENT, decode, is_private};
+pub use fetch::{FetchConfig, FetchError, Fetcher, HostPolicy, USER_AGENT, decode, is_private};
 pub use model::{CollectedPost, CrawlEvent, Snapshot};
 pub use source::{Selectors, Source, SourceError, SourceKind, parse_sources};

@@ -27,6 +27,7 @@ impl TestEnv {
                 store,
                 index,
                 classifier,
+                fetch: Default::default(),
             },
         }
     }
