@@ -1,12 +1,13 @@
 //! The glue between stages: crawl events are stored, classified and indexed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use chrono::Utc;
 use patroli_classifier::Classifier;
-use patroli_crawler::{CrawlEvent, FetchConfig, Source, crawl_once, fetcher_for};
+use patroli_crawler::{CrawlEvent, FetchConfig, Source, SourceKind, crawl_with_state, fetcher_for};
 use patroli_index::{PostOutcome, PostRecord, RunRecord, SearchIndex, Store};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -69,16 +70,27 @@ impl Pipeline {
     /// Crawls `sources` once; every post found is stored with its evidence, classified and
     /// indexed; every failed URL is recorded; a run record is written per source.
     pub async fn crawl(&self, sources: Vec<Source>) -> anyhow::Result<CrawlReport> {
+        let caught_up = self.catch_up().await?;
+        if caught_up > 0 {
+            tracing::info!(
+                posts = caught_up,
+                "classified and indexed posts left over by an earlier run"
+            );
+        }
+        let mut states = HashMap::new();
+        let mut kinds = HashMap::new();
         for s in &sources {
             self.store
                 .upsert_source(&s.id, s.kind.as_str(), &s.legal_basis)
                 .await?;
+            states.insert(s.id.clone(), self.store.source_state(&s.id).await?);
+            kinds.insert(s.id.clone(), s.kind);
         }
         let fetcher = Arc::new(
             fetcher_for(&sources, self.fetch.clone()).context("cannot set up the HTTP client")?,
         );
         let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
-        let crawl = tokio::spawn(crawl_once(sources, fetcher, tx));
+        let crawl = tokio::spawn(crawl_with_state(sources, fetcher, tx, states));
         let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
         let mut pending: Vec<i64> = Vec::new();
         let mut last_flush = Instant::now();
@@ -113,6 +125,43 @@ impl Pipeline {
                         .record_fetch_error(&source_id, &url, kind, &message)
                         .await?;
                 }
+                Some(CrawlEvent::Queued {
+                    source_id,
+                    url,
+                    depth,
+                }) => {
+                    self.store.frontier_add(&source_id, &url, depth).await?;
+                }
+                Some(CrawlEvent::Done { source_id, url }) => {
+                    self.store.frontier_done(&source_id, &url).await?;
+                }
+                Some(CrawlEvent::NotModified { source_id, url }) => {
+                    let n = self
+                        .store
+                        .touch_posts_at(&source_id, &url, Utc::now())
+                        .await?;
+                    counts.entry(source_id).or_default().seen += n as usize;
+                }
+                Some(CrawlEvent::Gone { source_id, url, .. }) => {
+                    self.store
+                        .mark_removed_at(&source_id, &url, Utc::now())
+                        .await?;
+                }
+                Some(CrawlEvent::Validators {
+                    source_id,
+                    url,
+                    etag,
+                    last_modified,
+                }) => {
+                    self.store
+                        .save_validators(
+                            &source_id,
+                            &url,
+                            etag.as_deref(),
+                            last_modified.as_deref(),
+                        )
+                        .await?;
+                }
                 None => {}
             }
             if pending.len() >= INDEX_BATCH
@@ -139,6 +188,25 @@ impl Pipeline {
             };
             if status == "stalled" {
                 warn!(source = %s.source_id, "the run found no new posts");
+            }
+            if s.complete {
+                self.store.frontier_clear(&s.source_id).await?;
+                // Listings are crawled whole: a post no longer there was taken down. Feeds and
+                // channel previews only show recent items, so absence there means nothing.
+                let listing = matches!(
+                    kinds.get(&s.source_id),
+                    Some(SourceKind::Jobposting | SourceKind::HtmlListing)
+                );
+                let failed = errors.keys().any(|k| k != ROBOTS);
+                if listing && !failed && !s.resumed {
+                    let gone = self
+                        .store
+                        .mark_unseen_removed(&s.source_id, s.started)
+                        .await?;
+                    if gone > 0 {
+                        tracing::info!(source = %s.source_id, gone, "posts gone from their listing");
+                    }
+                }
             }
             let run = RunRecord {
                 source_id: s.source_id,
@@ -176,13 +244,30 @@ impl Pipeline {
             posts
         })
         .await?;
+        // Index first, verdicts second: a post without a verdict is caught up at the next start
+        // (`catch_up`), so a crash between the two loses nothing.
+        let index = self.index.clone();
+        let posts =
+            tokio::task::spawn_blocking(move || index.upsert(&posts).map(|()| posts)).await??;
         for p in &posts {
             if let Some(v) = &p.verdict {
                 self.store.save_verdict(p.id, v).await?;
             }
         }
-        let index = self.index.clone();
-        tokio::task::spawn_blocking(move || index.upsert(&posts)).await??;
         Ok(())
+    }
+
+    /// Classifies and indexes every stored post that has no verdict yet: posts stored by a run
+    /// that crashed before it classified them, and posts whose text changed. Returns how many.
+    pub async fn catch_up(&self) -> anyhow::Result<usize> {
+        let mut done = 0;
+        loop {
+            let ids = self.store.unclassified_ids(INDEX_BATCH as i64).await?;
+            if ids.is_empty() {
+                return Ok(done);
+            }
+            self.classify_and_index(&ids).await?;
+            done += ids.len();
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -73,6 +73,18 @@ struct Site {
     messages: Vec<SamplePost>,
     feed: Vec<SamplePost>,
     requests: Mutex<BTreeMap<String, usize>>,
+    /// Job slugs taken down: gone from the listing, 410 on their page.
+    taken_down: Mutex<Vec<String>>,
+}
+
+impl Site {
+    fn is_down(&self, slug: &str) -> bool {
+        self.taken_down
+            .lock()
+            .expect("take-down list lock")
+            .iter()
+            .any(|s| s == slug)
+    }
 }
 
 /// A running sample web.
@@ -96,6 +108,7 @@ impl SampleWeb {
             messages: pick(Channel::Telegram),
             feed: pick(Channel::Feed),
             requests: Mutex::default(),
+            taken_down: Mutex::default(),
         });
         let app = Router::new()
             .route("/robots.txt", get(robots))
@@ -129,6 +142,16 @@ impl SampleWeb {
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Takes a job ad down, as a site does after a report: it leaves the listing and its page
+    /// answers 410 Gone.
+    pub fn take_down(&self, slug: &str) {
+        self.site
+            .taken_down
+            .lock()
+            .expect("take-down list lock")
+            .push(slug.to_string());
     }
 
     /// How many requests each path received.
@@ -211,7 +234,12 @@ struct PageQuery {
 }
 
 async fn job_list(State(site): State<Arc<Site>>, Query(q): Query<PageQuery>) -> Response {
-    let pages = site.jobs.len().div_ceil(PAGE).max(1);
+    let jobs: Vec<&SamplePost> = site
+        .jobs
+        .iter()
+        .filter(|j| !site.is_down(&j.slug))
+        .collect();
+    let pages = jobs.len().div_ceil(PAGE).max(1);
     let n = q.page.unwrap_or(1);
     if n == 0 || n > pages {
         return (StatusCode::NOT_FOUND, "halaman tidak ada").into_response();
@@ -220,7 +248,7 @@ async fn job_list(State(site): State<Arc<Site>>, Query(q): Query<PageQuery>) -> 
         String::from("<header><h1>LokerKalbar.test</h1><nav><a class=\"internal\" href=\"")
             + FORBIDDEN_PATH
             + "\">Admin: ekspor data</a></nav></header><ul class=\"jobs\">";
-    for j in site.jobs.iter().rev().skip((n - 1) * PAGE).take(PAGE) {
+    for j in jobs.iter().rev().skip((n - 1) * PAGE).take(PAGE) {
         let _ = write!(
             body,
             "<li class=\"job\"><a class=\"job-link\" href=\"/lowongan/{}?utm_source=listing\">{}</a> <span class=\"org\">{}</span> <span class=\"loc\">{}</span></li>",
@@ -241,10 +269,25 @@ async fn job_list(State(site): State<Arc<Site>>, Query(q): Query<PageQuery>) -> 
     page("Lowongan kerja", "", &body).into_response()
 }
 
-async fn job_detail(State(site): State<Arc<Site>>, Path(slug): Path<String>) -> Response {
+async fn job_detail(
+    State(site): State<Arc<Site>>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(j) = site.jobs.iter().find(|j| j.slug == slug) else {
         return (StatusCode::NOT_FOUND, "lowongan tidak ada").into_response();
     };
+    if site.is_down(&slug) {
+        return (StatusCode::GONE, "lowongan sudah dihapus").into_response();
+    }
+    // Job pages never change: an ETag lets crawlers revalidate with a 304.
+    let etag = format!("\"{}-1\"", j.slug);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
     let title = j.title.clone().unwrap_or_default();
     let mut ld = serde_json::json!({
         "@context": "https://schema.org/",
@@ -271,7 +314,7 @@ async fn job_detail(State(site): State<Arc<Site>>, Path(slug): Path<String>) -> 
         esc(j.author.as_deref().unwrap_or("")),
         paragraphs(&j.text)
     );
-    page(&title, &head, &body).into_response()
+    ([(header::ETAG, etag)], page(&title, &head, &body)).into_response()
 }
 
 #[derive(Deserialize)]

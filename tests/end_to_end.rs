@@ -105,7 +105,9 @@ async fn sample_web_crawled_classified_searchable_and_served() {
     let flagged_id = id_of["sawit-sibu-paspor-dibantu"] as u64;
     assert!(hits.hits.iter().any(|h| h.id == flagged_id), "{hits:?}");
 
-    // A second crawl finds the same posts: sightings, not new posts.
+    // A second crawl finds the same posts: sightings, not new posts. Job pages carry an ETag,
+    // so they are revalidated with a conditional GET (304) instead of downloaded again.
+    let before = web.requests();
     let again = env
         .pipeline
         .crawl(seeds::demo_sources(&web.base_url()).unwrap())
@@ -114,6 +116,35 @@ async fn sample_web_crawled_classified_searchable_and_served() {
     assert_eq!(again.posts_new(), 0);
     assert_eq!(again.posts_seen(), samples.len());
     assert_eq!(store.count_posts().await.unwrap() as usize, samples.len());
+    let job = "/lowongan/sawit-sibu-paspor-dibantu";
+    assert_eq!(web.requests()[job], before[job] + 1);
+    let snapshots = store
+        .snapshots_of(id_of["sawit-sibu-paspor-dibantu"])
+        .await
+        .unwrap();
+    assert_eq!(snapshots.len(), 1, "a 304 adds no snapshot");
+
+    // A job ad taken down leaves the listing: the next run records it as removed, with the time.
+    web.take_down("kasir-toko-bangunan-pontianak");
+    env.pipeline
+        .crawl(seeds::demo_sources(&web.base_url()).unwrap())
+        .await
+        .unwrap();
+    let removed = store
+        .post(id_of["kasir-toko-bangunan-pontianak"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        removed.removed_at.is_some(),
+        "taken-down post is marked removed"
+    );
+    let kept = store
+        .post(id_of["sawit-sibu-paspor-dibantu"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept.removed_at.is_none());
 
     // The dashboard answers the search after login and refuses it without.
     store

@@ -3,4 +3,5 @@
 
 mod analyst;
 mod end_to_end;
+mod resume;
 mod util;

@@ -10,8 +10,8 @@ use tracing::{Instrument, info, info_span, warn};
 use url::Url;
 
 use crate::extract::extract;
-use crate::fetch::{FetchConfig, FetchError, Fetcher, HostPolicy, MAX_URL_LEN};
-use crate::model::CrawlEvent;
+use crate::fetch::{FetchConfig, FetchError, FetchOutcome, Fetcher, HostPolicy, MAX_URL_LEN};
+use crate::model::{CrawlEvent, SourceState};
 use crate::source::{Source, SourceKind};
 
 /// Query parameters that only track clicks; dropped so one page is one URL.
@@ -64,6 +64,11 @@ pub struct RunSummary {
     /// The first few failures, as (URL, what happened), to show operators.
     pub failures: Vec<(String, String)>,
     pub admissions: BTreeMap<String, usize>,
+    /// The run continued an unfinished one.
+    pub resumed: bool,
+    /// The frontier was exhausted: no URL was left out for the page budget and the run was not
+    /// stopped. Only a complete run can tell that a post is gone from its listing.
+    pub complete: bool,
 }
 
 /// Failures kept per run summary for display (all are counted and sent as events).
@@ -101,14 +106,28 @@ pub async fn crawl_once(
     fetcher: Arc<Fetcher>,
     events: mpsc::Sender<CrawlEvent>,
 ) -> Vec<RunSummary> {
+    crawl_with_state(sources, fetcher, events, HashMap::new()).await
+}
+
+/// Like `crawl_once`, resuming each source from its `SourceState` (keyed by source id) when it
+/// has one: the pending URLs are fetched, the seen ones are not queued again, and pages with
+/// validators are fetched conditionally.
+pub async fn crawl_with_state(
+    sources: Vec<Source>,
+    fetcher: Arc<Fetcher>,
+    events: mpsc::Sender<CrawlEvent>,
+    mut states: HashMap<String, SourceState>,
+) -> Vec<RunSummary> {
     let tasks: Vec<_> = sources
         .into_iter()
         .map(|source| {
             let fetcher = fetcher.clone();
             let events = events.clone();
+            let state = states.remove(&source.id).unwrap_or_default();
             let span = info_span!("crawl", source = %source.id);
             tokio::spawn(
-                async move { crawl_source(&source, &fetcher, &events).await }.instrument(span),
+                async move { crawl_source(&source, &fetcher, &events, state).await }
+                    .instrument(span),
             )
         })
         .collect();
@@ -122,10 +141,16 @@ pub async fn crawl_once(
     out
 }
 
+/// Sends an event; false when the receiver is gone (the run then stops).
+async fn send(events: &mpsc::Sender<CrawlEvent>, event: CrawlEvent) -> bool {
+    events.send(event).await.is_ok()
+}
+
 async fn crawl_source(
     source: &Source,
     fetcher: &Fetcher,
     events: &mpsc::Sender<CrawlEvent>,
+    state: SourceState,
 ) -> RunSummary {
     let mut summary = RunSummary {
         source_id: source.id.clone(),
@@ -136,69 +161,147 @@ async fn crawl_source(
         errors: BTreeMap::new(),
         failures: Vec::new(),
         admissions: BTreeMap::new(),
+        resumed: !state.pending.is_empty(),
+        complete: false,
     };
+    let id = || source.id.clone();
     let mut queue: VecDeque<(Url, usize)> = VecDeque::new();
     let mut seen: HashSet<Url> = HashSet::new();
-    for u in &source.start_urls {
-        if admit(source, u, 0, &mut seen, &mut summary.admissions) == Admission::Allowed {
-            queue.push_back((normalize_url(u), 0));
+    if summary.resumed {
+        seen.extend(state.seen.iter().filter_map(|u| Url::parse(u).ok()));
+        queue.extend(
+            state
+                .pending
+                .iter()
+                .filter_map(|(u, d)| Url::parse(u).ok().map(|u| (u, *d))),
+        );
+        info!(pending = queue.len(), "resuming an unfinished run");
+    } else {
+        for u in &source.start_urls {
+            if admit(source, u, 0, &mut seen, &mut summary.admissions) == Admission::Allowed {
+                let u = normalize_url(u);
+                let queued = CrawlEvent::Queued {
+                    source_id: id(),
+                    url: u.to_string(),
+                    depth: 0,
+                };
+                if !send(events, queued).await {
+                    return summary;
+                }
+                queue.push_back((u, 0));
+            }
         }
     }
+    let mut stopped = false;
     while let Some((url, depth)) = queue.pop_front() {
         let fetched = fetcher
-            .fetch(&url, source.allow_private, &|u| source.allows(u))
+            .fetch_conditional(
+                &url,
+                source.allow_private,
+                &|u| source.allows(u),
+                state.validators.get(url.as_str()),
+            )
             .await;
         summary.pages += 1;
-        let fetched = match fetched {
-            Ok(f) => f,
+        let mut out: Vec<CrawlEvent> = Vec::new();
+        match fetched {
+            Ok(FetchOutcome::NotModified) => out.push(CrawlEvent::NotModified {
+                source_id: id(),
+                url: url.to_string(),
+            }),
+            Ok(FetchOutcome::Page(fetched)) => {
+                let result = extract(source, &url, &fetched.snapshot.body, &fetched.text);
+                for link in &result.links {
+                    // Telegram paging stays at the same depth: it is one listing, not deeper.
+                    let next_depth = if source.kind == SourceKind::Telegram {
+                        depth
+                    } else {
+                        depth + 1
+                    };
+                    if admit(source, link, next_depth, &mut seen, &mut summary.admissions)
+                        == Admission::Allowed
+                    {
+                        let link = normalize_url(link);
+                        out.push(CrawlEvent::Queued {
+                            source_id: id(),
+                            url: link.to_string(),
+                            depth: next_depth,
+                        });
+                        queue.push_back((link, next_depth));
+                    }
+                }
+                if !result.posts.is_empty() {
+                    summary.posts += result.posts.len();
+                    let header = |name: &str| {
+                        fetched
+                            .snapshot
+                            .headers
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                            .map(|(_, v)| v.clone())
+                    };
+                    let (etag, last_modified) = (header("etag"), header("last-modified"));
+                    let cacheable =
+                        result.links.is_empty() && (etag.is_some() || last_modified.is_some());
+                    out.insert(
+                        0,
+                        CrawlEvent::Page {
+                            snapshot: fetched.snapshot,
+                            posts: result.posts,
+                        },
+                    );
+                    if cacheable {
+                        out.push(CrawlEvent::Validators {
+                            source_id: id(),
+                            url: url.to_string(),
+                            etag,
+                            last_modified,
+                        });
+                    }
+                }
+            }
             Err(e) => {
                 *summary.errors.entry(e.kind()).or_default() += 1;
                 if summary.failures.len() < MAX_FAILURES_SHOWN {
                     summary.failures.push((url.to_string(), e.to_string()));
                 }
                 warn!(url = %url, kind = e.kind(), error = %e, "fetch failed");
-                let event = CrawlEvent::Error {
-                    source_id: source.id.clone(),
+                if let FetchError::Status(status @ (404 | 410)) = e {
+                    out.push(CrawlEvent::Gone {
+                        source_id: id(),
+                        url: url.to_string(),
+                        status,
+                    });
+                }
+                out.push(CrawlEvent::Error {
+                    source_id: id(),
                     url: url.to_string(),
                     kind: e.kind(),
                     message: e.to_string(),
-                };
-                if events.send(event).await.is_err() {
-                    break;
-                }
-                continue;
-            }
-        };
-        let result = extract(source, &url, &fetched.snapshot.body, &fetched.text);
-        for link in &result.links {
-            // Telegram and feed paging stays at the same depth: it is one listing, not deeper.
-            let next_depth = if source.kind == SourceKind::Telegram {
-                depth
-            } else {
-                depth + 1
-            };
-            if admit(source, link, next_depth, &mut seen, &mut summary.admissions)
-                == Admission::Allowed
-            {
-                queue.push_back((normalize_url(link), next_depth));
+                });
             }
         }
-        if !result.posts.is_empty() {
-            summary.posts += result.posts.len();
-            let event = CrawlEvent::Page {
-                snapshot: fetched.snapshot,
-                posts: result.posts,
-            };
-            if events.send(event).await.is_err() {
+        out.push(CrawlEvent::Done {
+            source_id: id(),
+            url: url.to_string(),
+        });
+        for event in out {
+            if !send(events, event).await {
+                stopped = true;
                 break;
             }
         }
+        if stopped {
+            break;
+        }
     }
+    summary.complete = !stopped && !summary.admissions.contains_key("OverBudget");
     summary.finished = Utc::now();
     info!(
         pages = summary.pages,
         posts = summary.posts,
         errors = summary.errors.values().sum::<usize>(),
+        complete = summary.complete,
         "source crawled"
     );
     summary

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use texting_robots::Robot;
 use url::Url;
 
-use crate::model::Snapshot;
+use crate::model::{Snapshot, Validators};
 
 /// Bounds and retry behaviour of the fetcher. The defaults suit the public web; tests shorten
 /// them.
@@ -215,6 +215,14 @@ struct HostState {
     robots: RobotsSlot,
 }
 
+/// What a conditional fetch found.
+#[derive(Debug)]
+pub enum FetchOutcome {
+    Page(Fetched),
+    /// HTTP 304: unchanged since the validators sent.
+    NotModified,
+}
+
 /// A fetched page, decoded.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -313,6 +321,24 @@ impl Fetcher {
         allow_private: bool,
         allowed: &(dyn Fn(&Url) -> bool + Sync),
     ) -> Result<Fetched, FetchError> {
+        match self
+            .fetch_conditional(url, allow_private, allowed, None)
+            .await?
+        {
+            FetchOutcome::Page(page) => Ok(page),
+            FetchOutcome::NotModified => Err(FetchError::Status(304)),
+        }
+    }
+
+    /// Like `fetch`, sending `validators` as `If-None-Match` / `If-Modified-Since`; an unchanged
+    /// page comes back as `NotModified`.
+    pub async fn fetch_conditional(
+        &self,
+        url: &Url,
+        allow_private: bool,
+        allowed: &(dyn Fn(&Url) -> bool + Sync),
+        validators: Option<&Validators>,
+    ) -> Result<FetchOutcome, FetchError> {
         let mut current = url.clone();
         let mut seen = vec![current.clone()];
         for _ in 0..=self.config.max_redirects {
@@ -330,8 +356,12 @@ impl Fetcher {
                     current.host_str().unwrap_or("?").to_string(),
                 ));
             }
-            let (status, headers, response) =
-                self.get_with_retries(&current, allow_private).await?;
+            let (status, headers, response) = self
+                .get_with_retries(&current, allow_private, validators)
+                .await?;
+            if status == reqwest::StatusCode::NOT_MODIFIED {
+                return Ok(FetchOutcome::NotModified);
+            }
             if status.is_redirection() {
                 let next = headers
                     .get(LOCATION)
@@ -360,7 +390,7 @@ impl Fetcher {
                 })
                 .collect();
             let sha256 = hex::encode(Sha256::digest(&body));
-            return Ok(Fetched {
+            return Ok(FetchOutcome::Page(Fetched {
                 snapshot: Snapshot {
                     requested_url: url.to_string(),
                     final_url: current.to_string(),
@@ -371,7 +401,7 @@ impl Fetcher {
                     fetched_at: Utc::now(),
                 },
                 text,
-            });
+            }));
         }
         Err(FetchError::TooManyRedirects(self.config.max_redirects))
     }
@@ -402,6 +432,7 @@ impl Fetcher {
         &self,
         url: &Url,
         allow_private: bool,
+        validators: Option<&Validators>,
     ) -> Result<
         (
             reqwest::StatusCode,
@@ -412,7 +443,7 @@ impl Fetcher {
     > {
         let mut attempt = 0;
         loop {
-            let result = self.get(url, allow_private).await;
+            let result = self.get(url, allow_private, validators).await;
             let wait = match &result {
                 Ok((status, headers, _)) if status.as_u16() == 429 || status.as_u16() == 503 => {
                     match retry_after(headers) {
@@ -448,6 +479,7 @@ impl Fetcher {
         &self,
         url: &Url,
         allow_private: bool,
+        validators: Option<&Validators>,
     ) -> Result<
         (
             reqwest::StatusCode,
@@ -463,12 +495,18 @@ impl Fetcher {
         } else {
             &self.public
         };
-        let response = client
+        let mut request = client
             .get(url.clone())
-            .header(reqwest::header::USER_AGENT, &self.user_agent)
-            .send()
-            .await
-            .map_err(FetchError::from_reqwest)?;
+            .header(reqwest::header::USER_AGENT, &self.user_agent);
+        if let Some(v) = validators {
+            if let Some(etag) = &v.etag {
+                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &v.last_modified {
+                request = request.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let response = request.send().await.map_err(FetchError::from_reqwest)?;
         Ok((response.status(), response.headers().clone(), response))
     }
 
@@ -507,7 +545,7 @@ impl Fetcher {
             .next()
             .unwrap_or("patroli")
             .to_string();
-        let body: Vec<u8> = match self.get(&robots_url, allow_private).await {
+        let body: Vec<u8> = match self.get(&robots_url, allow_private, None).await {
             Ok((status, _, response)) if status.is_success() => {
                 read_capped(response, self.config.max_body_bytes).await?
             }

@@ -13,8 +13,11 @@ mod fetch;
 mod model;
 mod source;
 
-pub use crawl::{Admission, RunSummary, crawl_once, fetcher_for, normalize_url};
+pub use crawl::{Admission, RunSummary, crawl_once, crawl_with_state, fetcher_for, normalize_url};
 pub use extract::{PageResult, element_text, extract};
-pub use fetch::{FetchConfig, FetchError, Fetcher, HostPolicy, USER_AGENT, decode, is_private};
-pub use model::{CollectedPost, CrawlEvent, Snapshot};
+pub use fetch::{
+    FetchConfig, FetchError, FetchOutcome, Fetched, Fetcher, HostPolicy, USER_AGENT, decode,
+    is_private,
+};
+pub use model::{CollectedPost, CrawlEvent, Snapshot, SourceState, Validators};
 pub use source::{Selectors, Source, SourceError, SourceKind, parse_sources};

@@ -41,6 +41,29 @@ pub enum CrawlEvent {
         snapshot: Snapshot,
         posts: Vec<CollectedPost>,
     },
+    /// A URL joined the frontier (persisted so a crashed run can resume).
+    Queued {
+        source_id: String,
+        url: String,
+        depth: usize,
+    },
+    /// A URL was processed (its page, links and errors were sent before this event).
+    Done { source_id: String, url: String },
+    /// The server says a page is unchanged since the validators given (HTTP 304).
+    NotModified { source_id: String, url: String },
+    /// A page answered 404 or 410: the posts it held are gone.
+    Gone {
+        source_id: String,
+        url: String,
+        status: u16,
+    },
+    /// Cache validators of a page that yielded posts and no links, for conditional GET next time.
+    Validators {
+        source_id: String,
+        url: String,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
     /// A URL that failed; the run goes on.
     Error {
         source_id: String,
@@ -48,4 +71,23 @@ pub enum CrawlEvent {
         kind: &'static str,
         message: String,
     },
+}
+
+/// Cache validators of a page, sent back as `If-None-Match` / `If-Modified-Since`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// Where a source's previous, unfinished run stopped, and what is known about its pages: given to
+/// the crawler so a run resumes instead of starting over, and re-fetches use conditional GET.
+#[derive(Debug, Clone, Default)]
+pub struct SourceState {
+    /// URLs queued but not done, with their depth.
+    pub pending: Vec<(String, usize)>,
+    /// Every URL of the unfinished run (queued or done), so none is queued twice.
+    pub seen: Vec<String>,
+    /// Validators per URL.
+    pub validators: std::collections::HashMap<String, Validators>,
 }

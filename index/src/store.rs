@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use patroli_classifier::Verdict;
-use patroli_crawler::{CollectedPost, Snapshot};
+use patroli_crawler::{CollectedPost, Snapshot, SourceState, Validators};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -288,6 +288,11 @@ impl Store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                    // The old verdict judged the old text: drop it so the post is classified again.
+                    sqlx::query("DELETE FROM verdicts WHERE post_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                     (id, PostOutcome::Changed)
                 }
             };
@@ -374,6 +379,16 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::post_from_row).collect()
+    }
+
+    /// Ids of posts without a verdict, lowest first, at most `limit`.
+    pub async fn unclassified_ids(&self, limit: i64) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT p.id FROM posts p LEFT JOIN verdicts v ON v.post_id = p.id WHERE v.post_id IS NULL ORDER BY p.id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Number of stored posts.
@@ -613,6 +628,160 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Adds a URL to a source's frontier (no-op if it is there already).
+    pub async fn frontier_add(
+        &self,
+        source_id: &str,
+        url: &str,
+        depth: usize,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO crawl_frontier (source_id, url, depth, state, updated_at) VALUES (?, ?, ?, 'pending', ?)
+             ON CONFLICT(source_id, url) DO NOTHING",
+        )
+        .bind(source_id)
+        .bind(url)
+        .bind(depth as i64)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a frontier URL as processed.
+    pub async fn frontier_done(&self, source_id: &str, url: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE crawl_frontier SET state = 'done', updated_at = ? WHERE source_id = ? AND url = ?")
+            .bind(Utc::now())
+            .bind(source_id)
+            .bind(url)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets a source's frontier (its run finished).
+    pub async fn frontier_clear(&self, source_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM crawl_frontier WHERE source_id = ?")
+            .bind(source_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// What the crawler needs to resume a source: its unfinished frontier, if it has pending
+    /// URLs, and the cache validators of its pages.
+    pub async fn source_state(&self, source_id: &str) -> Result<SourceState, StoreError> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT url, depth, state FROM crawl_frontier WHERE source_id = ? ORDER BY rowid",
+        )
+        .bind(source_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut state = SourceState::default();
+        if rows.iter().any(|(_, _, s)| s == "pending") {
+            for (url, depth, s) in rows {
+                if s == "pending" {
+                    state
+                        .pending
+                        .push((url.clone(), usize::try_from(depth).unwrap_or(0)));
+                }
+                state.seen.push(url);
+            }
+        }
+        let validators: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT url, etag, last_modified FROM http_validators WHERE source_id = ?",
+        )
+        .bind(source_id)
+        .fetch_all(&self.pool)
+        .await?;
+        state.validators = validators
+            .into_iter()
+            .map(|(url, etag, last_modified)| {
+                (
+                    url,
+                    Validators {
+                        etag,
+                        last_modified,
+                    },
+                )
+            })
+            .collect();
+        Ok(state)
+    }
+
+    /// Remembers a page's cache validators.
+    pub async fn save_validators(
+        &self,
+        source_id: &str,
+        url: &str,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO http_validators (source_id, url, etag, last_modified, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT(source_id, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
+               updated_at = excluded.updated_at",
+        )
+        .bind(source_id)
+        .bind(url)
+        .bind(etag)
+        .bind(last_modified)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that the posts of an unchanged page (HTTP 304) were seen again. Returns how many.
+    pub async fn touch_posts_at(
+        &self,
+        source_id: &str,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE posts SET last_seen = ?, removed_at = NULL WHERE source_id = ? AND url = ?",
+        )
+        .bind(at)
+        .bind(source_id)
+        .bind(url)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Records that the posts of a page that answered 404 or 410 are gone. Returns how many.
+    pub async fn mark_removed_at(
+        &self,
+        source_id: &str,
+        url: &str,
+        at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query("UPDATE posts SET removed_at = ? WHERE source_id = ? AND url = ? AND removed_at IS NULL")
+            .bind(at)
+            .bind(source_id)
+            .bind(url)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// After a complete run of a listing, records as gone every post of the source not seen since
+    /// `run_started`. Returns how many.
+    pub async fn mark_unseen_removed(
+        &self,
+        source_id: &str,
+        run_started: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query("UPDATE posts SET removed_at = ? WHERE source_id = ? AND last_seen < ? AND removed_at IS NULL")
+            .bind(Utc::now())
+            .bind(source_id)
+            .bind(run_started)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     /// The pool, for tests that check invariants directly.
