@@ -424,7 +424,7 @@ fn adhoc_source(url: &url::Url, max_pages: usize, allow_private: bool) -> anyhow
         .host_str()
         .with_context(|| format!("{url} has no host"))?;
     let toml = format!(
-        "[[source]]\nid = \"adhoc\"\nkind = \"jobposting\"\nstart_urls = [{url:?}]\nallowed_hosts = [{host:?}]\nrate_per_minute = 60\nburst = 1\nmax_pages = {max_pages}\nmax_depth = 3\nallow_private = {allow_private}\nlegal_basis = \"Ad-hoc crawl started by an operator from the command line\"\n",
+        "[[source]]\nid = \"adhoc\"\nkind = \"generic\"\nstart_urls = [{url:?}]\nallowed_hosts = [{host:?}]\nrate_per_minute = 60\nburst = 1\nmax_pages = {max_pages}\nmax_depth = 3\nallow_private = {allow_private}\nlegal_basis = \"Ad-hoc crawl started by an operator from the command line\"\n",
         url = url.as_str(),
     );
     let mut sources = patroli_crawler::parse_sources("--url", &toml)?;

@@ -23,7 +23,101 @@ pub fn extract(source: &Source, page: &Url, body: &[u8], text: &str) -> PageResu
         SourceKind::Telegram => telegram(source, page, text),
         SourceKind::Jobposting => jobposting(source, page, text),
         SourceKind::HtmlListing => listing(source, page, text),
+        SourceKind::Sitemap if looks_like_sitemap(text) => sitemap(page, text),
+        SourceKind::Sitemap => page_post(source, page, text, false),
+        SourceKind::Generic => page_post(source, page, text, true),
     }
+}
+
+/// Readable text shorter than this does not make a page a post (menus, empty category pages).
+pub const MIN_PAGE_TEXT: usize = 200;
+
+fn looks_like_sitemap(text: &str) -> bool {
+    let head = &text[..text.len().min(2048)];
+    head.contains("<urlset") || head.contains("<sitemapindex")
+}
+
+/// `<loc>` entries of a sitemap or sitemap index: pages and child sitemaps alike are followed.
+fn sitemap(page: &Url, text: &str) -> PageResult {
+    let mut links = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<loc>") {
+        rest = &rest[start + 5..];
+        let Some(end) = rest.find("</loc>") else { break };
+        let loc = rest[..end].trim().replace("&amp;", "&");
+        if let Ok(u) = page.join(&loc) {
+            links.push(u);
+        }
+        rest = &rest[end..];
+    }
+    PageResult { posts: Vec::new(), links }
+}
+
+/// One page as a post: its `JobPosting` JSON-LD if it has some, else its readable text when long
+/// enough. With `follow`, every link on the page is returned too.
+fn page_post(source: &Source, page: &Url, text: &str, follow: bool) -> PageResult {
+    let mut result = jobposting(source, page, text);
+    if !follow {
+        result.links.clear();
+    }
+    if !result.posts.is_empty() {
+        return result;
+    }
+    let doc = Html::parse_document(text);
+    let main = ["article", "main", "[role=main]", "body"]
+        .iter()
+        .filter_map(|s| selector(s))
+        .find_map(|s| doc.select(&s).next());
+    let Some(main) = main else { return result };
+    let body = readable_text(main);
+    if body.chars().count() >= MIN_PAGE_TEXT {
+        let title = selector("h1")
+            .and_then(|s| doc.select(&s).next().map(element_text))
+            .or_else(|| selector("title").and_then(|s| doc.select(&s).next().map(element_text)))
+            .filter(|t| !t.is_empty());
+        result.posts.push(CollectedPost {
+            source_id: source.id.clone(),
+            url: page.to_string(),
+            external_id: None,
+            title,
+            text: body,
+            author: None,
+            location: None,
+            published: selector("time[datetime]")
+                .and_then(|s| doc.select(&s).next())
+                .and_then(|t| t.value().attr("datetime"))
+                .and_then(parse_date),
+        });
+    }
+    result
+}
+
+/// Text of an element without its navigation, headers, footers, forms and asides.
+fn readable_text(el: ElementRef<'_>) -> String {
+    const BOILERPLATE: &[&str] = &["nav", "header", "footer", "aside", "form", "script", "style", "noscript", "button"];
+    let mut out = String::new();
+    for edge in el.traverse() {
+        match edge {
+            ego_tree::iter::Edge::Open(node) => match node.value() {
+                Node::Text(t) => {
+                    let hidden = node
+                        .ancestors()
+                        .any(|a| a.value().as_element().is_some_and(|e| BOILERPLATE.contains(&e.name())));
+                    if !hidden {
+                        out.push_str(t);
+                    }
+                }
+                Node::Element(e) if e.name() == "br" || is_block(e.name()) => out.push('\n'),
+                _ => {}
+            },
+            ego_tree::iter::Edge::Close(node) => {
+                if node.value().as_element().is_some_and(|e| is_block(e.name())) {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    tidy(&out)
 }
 
 fn selector(s: &str) -> Option<Selector> {
@@ -423,6 +517,29 @@ mod tests {
                 url("https://other.example/x")
             ]
         );
+    }
+
+    #[test]
+    fn sitemap_lists_pages_and_pages_become_posts() {
+        let xml = r#"<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+          <url><loc>https://site.example/loker/1?a=1&amp;b=2</loc></url><url><loc> https://site.example/loker/2 </loc></url></urlset>"#;
+        let src = source("sitemap", "");
+        let r = extract(&src, &url("https://site.example/sitemap.xml"), xml.as_bytes(), xml);
+        assert!(r.posts.is_empty());
+        assert_eq!(r.links, [url("https://site.example/loker/1?a=1&b=2"), url("https://site.example/loker/2")]);
+        let body = "Dicari tenaga kerja kebun. ".repeat(10);
+        let html = format!("<html><head><title>Loker</title></head><body><nav>Beranda Loker Kontak</nav><article><h1>Kerja kebun</h1><p>{body}</p><a href='/x'>x</a></article><footer>hak cipta</footer></body></html>");
+        let r = extract(&src, &url("https://site.example/loker/2"), html.as_bytes(), &html);
+        assert_eq!(r.posts.len(), 1);
+        assert_eq!(r.posts[0].title.as_deref(), Some("Kerja kebun"));
+        assert!(r.posts[0].text.starts_with("Kerja kebun\nDicari"));
+        assert!(!r.posts[0].text.contains("Beranda") && !r.posts[0].text.contains("hak cipta"));
+        assert!(r.links.is_empty(), "sitemap pages are not crawled further");
+        let generic = extract(&source("generic", ""), &url("https://site.example/loker/2"), html.as_bytes(), &html);
+        assert_eq!(generic.links, [url("https://site.example/x")]);
+        let short = "<html><body><p>Menu</p><a href='/a'>a</a></body></html>";
+        let r = extract(&source("generic", ""), &url("https://site.example/"), short.as_bytes(), short);
+        assert!(r.posts.is_empty() && r.links.len() == 1);
     }
 
     #[test]

@@ -55,6 +55,12 @@ pub enum SourceKind {
     Feed,
     /// A public Telegram channel preview (`t.me/s/<channel>`), paged with `?before=`.
     Telegram,
+    /// An XML sitemap (or sitemap index); each listed page is read for `JobPosting` JSON-LD, else
+    /// for its readable text.
+    Sitemap,
+    /// A whole site within its hosts: links are followed, and each page with enough readable
+    /// text (or `JobPosting` JSON-LD) is a post.
+    Generic,
 }
 
 impl SourceKind {
@@ -64,6 +70,8 @@ impl SourceKind {
             SourceKind::Jobposting => "jobposting",
             SourceKind::Feed => "feed",
             SourceKind::Telegram => "telegram",
+            SourceKind::Sitemap => "sitemap",
+            SourceKind::Generic => "generic",
         }
     }
 }
