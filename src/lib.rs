@@ -7,4 +7,5 @@ pub mod analyst;
 pub mod explain;
 pub mod pipeline;
 pub mod sampleweb;
+pub mod scheduler;
 pub mod seeds;

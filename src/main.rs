@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use patroli::pipeline::Pipeline;
 use patroli::sampleweb::SampleWeb;
-use patroli::{analyst, explain, seeds};
+use patroli::{analyst, explain, scheduler, seeds};
 use patroli_classifier::{Classifier, LanguageDetection};
 use patroli_crawler::Source;
 use patroli_dashboard::AppState;
@@ -67,6 +67,17 @@ enum Command {
         /// One JSON object per result line.
         #[arg(long)]
         json: bool,
+    },
+    /// The daemon: every source with a schedule crawled on it, and the dashboard, in one process.
+    Run {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Sources file.
+        #[arg(long, default_value = "seeds/sources.toml")]
+        sources: PathBuf,
+        /// Mark cookies Secure (set when a TLS proxy is in front).
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Serve the dashboard.
     Serve {
@@ -256,6 +267,27 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 eprintln!("the search index was empty; rebuilt it from the store ({n} posts)");
             }
             serve(AppState::new(store, index, secure_cookies), addr, None).await?;
+        }
+        Command::Run {
+            addr,
+            sources,
+            secure_cookies,
+        } => {
+            let sources = seeds::sources_file(&sources)?;
+            let pipeline = ctx.pipeline().await?;
+            let state = AppState::new(
+                pipeline.store.clone(),
+                pipeline.index.clone(),
+                secure_cookies,
+            );
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let scheduler = tokio::spawn(scheduler::run(pipeline, sources, async {
+                let _ = stopped.await;
+            }));
+            let served = serve(state, addr, Some("scheduled crawling is on".into())).await;
+            let _ = stop.send(());
+            scheduler.await??;
+            served?;
         }
         Command::User(UserCommand::Add { name, role, .. }) => {
             let mut password = String::new();

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use patroli_classifier::Classifier;
-use patroli_crawler::{CrawlEvent, FetchConfig, Source, SourceKind, crawl_with_state, fetcher_for};
+use patroli_crawler::{
+    CrawlEvent, FetchConfig, Fetcher, Source, SourceKind, crawl_with_state, fetcher_for,
+};
 use patroli_index::{PostOutcome, PostRecord, RunRecord, SearchIndex, Store};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -70,6 +72,19 @@ impl Pipeline {
     /// Crawls `sources` once; every post found is stored with its evidence, classified and
     /// indexed; every failed URL is recorded; a run record is written per source.
     pub async fn crawl(&self, sources: Vec<Source>) -> anyhow::Result<CrawlReport> {
+        let fetcher = Arc::new(
+            fetcher_for(&sources, self.fetch.clone()).context("cannot set up the HTTP client")?,
+        );
+        self.crawl_using(fetcher, sources).await
+    }
+
+    /// Like `crawl`, with a fetcher shared with other runs (so per-host politeness holds across
+    /// runs going on at once).
+    pub async fn crawl_using(
+        &self,
+        fetcher: Arc<Fetcher>,
+        sources: Vec<Source>,
+    ) -> anyhow::Result<CrawlReport> {
         let caught_up = self.catch_up().await?;
         if caught_up > 0 {
             tracing::info!(
@@ -86,9 +101,6 @@ impl Pipeline {
             states.insert(s.id.clone(), self.store.source_state(&s.id).await?);
             kinds.insert(s.id.clone(), s.kind);
         }
-        let fetcher = Arc::new(
-            fetcher_for(&sources, self.fetch.clone()).context("cannot set up the HTTP client")?,
-        );
         let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
         let crawl = tokio::spawn(crawl_with_state(sources, fetcher, tx, states));
         let mut counts: BTreeMap<String, Counts> = BTreeMap::new();

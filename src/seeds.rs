@@ -104,7 +104,17 @@ mod tests {
         )
         .unwrap();
         let kinds: Vec<&str> = examples.iter().map(|s| s.kind.as_str()).collect();
-        assert_eq!(kinds, ["jobposting", "html_listing", "feed", "telegram", "sitemap", "generic"]);
+        assert_eq!(
+            kinds,
+            [
+                "jobposting",
+                "html_listing",
+                "feed",
+                "telegram",
+                "sitemap",
+                "generic"
+            ]
+        );
         assert!(examples.iter().all(|s| !s.allow_private));
         let demo = demo_sources("http://127.0.0.1:9").unwrap();
         assert!(

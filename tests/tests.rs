@@ -4,4 +4,5 @@
 mod analyst;
 mod end_to_end;
 mod resume;
+mod scheduler;
 mod util;

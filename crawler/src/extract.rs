@@ -43,14 +43,19 @@ fn sitemap(page: &Url, text: &str) -> PageResult {
     let mut rest = text;
     while let Some(start) = rest.find("<loc>") {
         rest = &rest[start + 5..];
-        let Some(end) = rest.find("</loc>") else { break };
+        let Some(end) = rest.find("</loc>") else {
+            break;
+        };
         let loc = rest[..end].trim().replace("&amp;", "&");
         if let Ok(u) = page.join(&loc) {
             links.push(u);
         }
         rest = &rest[end..];
     }
-    PageResult { posts: Vec::new(), links }
+    PageResult {
+        posts: Vec::new(),
+        links,
+    }
 }
 
 /// One page as a post: its `JobPosting` JSON-LD if it has some, else its readable text when long
@@ -94,15 +99,19 @@ fn page_post(source: &Source, page: &Url, text: &str, follow: bool) -> PageResul
 
 /// Text of an element without its navigation, headers, footers, forms and asides.
 fn readable_text(el: ElementRef<'_>) -> String {
-    const BOILERPLATE: &[&str] = &["nav", "header", "footer", "aside", "form", "script", "style", "noscript", "button"];
+    const BOILERPLATE: &[&str] = &[
+        "nav", "header", "footer", "aside", "form", "script", "style", "noscript", "button",
+    ];
     let mut out = String::new();
     for edge in el.traverse() {
         match edge {
             ego_tree::iter::Edge::Open(node) => match node.value() {
                 Node::Text(t) => {
-                    let hidden = node
-                        .ancestors()
-                        .any(|a| a.value().as_element().is_some_and(|e| BOILERPLATE.contains(&e.name())));
+                    let hidden = node.ancestors().any(|a| {
+                        a.value()
+                            .as_element()
+                            .is_some_and(|e| BOILERPLATE.contains(&e.name()))
+                    });
                     if !hidden {
                         out.push_str(t);
                     }
@@ -111,7 +120,11 @@ fn readable_text(el: ElementRef<'_>) -> String {
                 _ => {}
             },
             ego_tree::iter::Edge::Close(node) => {
-                if node.value().as_element().is_some_and(|e| is_block(e.name())) {
+                if node
+                    .value()
+                    .as_element()
+                    .is_some_and(|e| is_block(e.name()))
+                {
                     out.push('\n');
                 }
             }
@@ -524,21 +537,49 @@ mod tests {
         let xml = r#"<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
           <url><loc>https://site.example/loker/1?a=1&amp;b=2</loc></url><url><loc> https://site.example/loker/2 </loc></url></urlset>"#;
         let src = source("sitemap", "");
-        let r = extract(&src, &url("https://site.example/sitemap.xml"), xml.as_bytes(), xml);
+        let r = extract(
+            &src,
+            &url("https://site.example/sitemap.xml"),
+            xml.as_bytes(),
+            xml,
+        );
         assert!(r.posts.is_empty());
-        assert_eq!(r.links, [url("https://site.example/loker/1?a=1&b=2"), url("https://site.example/loker/2")]);
+        assert_eq!(
+            r.links,
+            [
+                url("https://site.example/loker/1?a=1&b=2"),
+                url("https://site.example/loker/2")
+            ]
+        );
         let body = "Dicari tenaga kerja kebun. ".repeat(10);
-        let html = format!("<html><head><title>Loker</title></head><body><nav>Beranda Loker Kontak</nav><article><h1>Kerja kebun</h1><p>{body}</p><a href='/x'>x</a></article><footer>hak cipta</footer></body></html>");
-        let r = extract(&src, &url("https://site.example/loker/2"), html.as_bytes(), &html);
+        let html = format!(
+            "<html><head><title>Loker</title></head><body><nav>Beranda Loker Kontak</nav><article><h1>Kerja kebun</h1><p>{body}</p><a href='/x'>x</a></article><footer>hak cipta</footer></body></html>"
+        );
+        let r = extract(
+            &src,
+            &url("https://site.example/loker/2"),
+            html.as_bytes(),
+            &html,
+        );
         assert_eq!(r.posts.len(), 1);
         assert_eq!(r.posts[0].title.as_deref(), Some("Kerja kebun"));
         assert!(r.posts[0].text.starts_with("Kerja kebun\nDicari"));
         assert!(!r.posts[0].text.contains("Beranda") && !r.posts[0].text.contains("hak cipta"));
         assert!(r.links.is_empty(), "sitemap pages are not crawled further");
-        let generic = extract(&source("generic", ""), &url("https://site.example/loker/2"), html.as_bytes(), &html);
+        let generic = extract(
+            &source("generic", ""),
+            &url("https://site.example/loker/2"),
+            html.as_bytes(),
+            &html,
+        );
         assert_eq!(generic.links, [url("https://site.example/x")]);
         let short = "<html><body><p>Menu</p><a href='/a'>a</a></body></html>";
-        let r = extract(&source("generic", ""), &url("https://site.example/"), short.as_bytes(), short);
+        let r = extract(
+            &source("generic", ""),
+            &url("https://site.example/"),
+            short.as_bytes(),
+            short,
+        );
         assert!(r.posts.is_empty() && r.links.len() == 1);
     }
 

@@ -1,5 +1,7 @@
 //! Sources as data: what to crawl, how, and how politely (`seeds/sources/*.toml`).
 
+use std::str::FromStr;
+
 use serde::Deserialize;
 use url::Url;
 
@@ -168,6 +170,16 @@ impl Source {
                 &format!("{u} is not http(s) on one of the allowed_hosts"),
             );
         }
+        if let Some(expr) = &self.schedule
+            && let Err(e) = cron::Schedule::from_str(expr)
+        {
+            return field(
+                "schedule",
+                &format!(
+                    "{expr:?} is not a cron expression with seconds first (e.g. \"0 */30 * * * *\"): {e}"
+                ),
+            );
+        }
         if self.rate_per_minute == 0 {
             return field("rate_per_minute", "must be at least 1");
         }
@@ -289,5 +301,8 @@ legal_basis = "Public job board"
         )
         .unwrap_err();
         assert!(e.message.contains("selectors.link"), "{e}");
+        let e = parse_sources("x.toml", &format!("{GOOD}schedule = \"every hour\"\n")).unwrap_err();
+        assert!(e.message.contains("field `schedule`"), "{e}");
+        assert!(parse_sources("x.toml", &format!("{GOOD}schedule = \"0 */30 * * * *\"\n")).is_ok());
     }
 }
