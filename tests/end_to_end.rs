@@ -219,6 +219,22 @@ async fn sample_web_crawled_classified_searchable_and_served() {
         lead.contains("Public job board"),
         "the source's legal basis is shown"
     );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .header("cookie", format!("patroli_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("patroli_crawl_pages_total{source=\"sample-lowongan\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("patroli_crawl_errors_total{kind=\"robots\",source=\"sample-lowongan\"} ")
+    );
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }

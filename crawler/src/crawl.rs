@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::extract::extract;
 use crate::fetch::{FetchConfig, FetchError, FetchOutcome, Fetcher, HostPolicy, MAX_URL_LEN};
+use crate::metrics;
 use crate::model::{CrawlEvent, SourceState};
 use crate::source::{Source, SourceKind};
 
@@ -203,6 +204,10 @@ async fn crawl_source(
             )
             .await;
         summary.pages += 1;
+        metrics::PAGES.with_label_values(&[&source.id]).inc();
+        metrics::QUEUE
+            .with_label_values(&[&source.id])
+            .set(queue.len() as i64);
         let mut out: Vec<CrawlEvent> = Vec::new();
         match fetched {
             Ok(FetchOutcome::NotModified) => out.push(CrawlEvent::NotModified {
@@ -210,6 +215,9 @@ async fn crawl_source(
                 url: url.to_string(),
             }),
             Ok(FetchOutcome::Page(fetched)) => {
+                metrics::BYTES
+                    .with_label_values(&[&source.id])
+                    .inc_by(fetched.snapshot.body.len() as u64);
                 let result = extract(source, &url, &fetched.snapshot.body, &fetched.text);
                 for link in &result.links {
                     // Telegram paging stays at the same depth: it is one listing, not deeper.
@@ -232,6 +240,9 @@ async fn crawl_source(
                 }
                 if !result.posts.is_empty() {
                     summary.posts += result.posts.len();
+                    metrics::POSTS
+                        .with_label_values(&[&source.id])
+                        .inc_by(result.posts.len() as u64);
                     let header = |name: &str| {
                         fetched
                             .snapshot
@@ -262,6 +273,9 @@ async fn crawl_source(
             }
             Err(e) => {
                 *summary.errors.entry(e.kind()).or_default() += 1;
+                metrics::ERRORS
+                    .with_label_values(&[&source.id, e.kind()])
+                    .inc();
                 if summary.failures.len() < MAX_FAILURES_SHOWN {
                     summary.failures.push((url.to_string(), e.to_string()));
                 }
@@ -295,6 +309,7 @@ async fn crawl_source(
             break;
         }
     }
+    metrics::QUEUE.with_label_values(&[&source.id]).set(0);
     summary.complete = !stopped && !summary.admissions.contains_key("OverBudget");
     summary.finished = Utc::now();
     info!(

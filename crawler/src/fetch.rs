@@ -489,7 +489,11 @@ impl Fetcher {
         FetchError,
     > {
         let limiter = self.with_host(url, |h| h.limiter.clone());
+        let waited = std::time::Instant::now();
         limiter.until_ready().await;
+        crate::metrics::POLITENESS_WAIT_MS
+            .with_label_values(&[url.host_str().unwrap_or_default()])
+            .inc_by(waited.elapsed().as_millis() as u64);
         let client = if allow_private {
             &self.private
         } else {

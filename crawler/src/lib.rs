@@ -10,6 +10,7 @@
 mod crawl;
 mod extract;
 mod fetch;
+mod metrics;
 mod model;
 mod source;
 

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(pages::search))
         .route("/leads/{id}", get(pages::lead))
         .route("/static/app.css", get(pages::stylesheet))
+        .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)
         .with_state(state);
     for (name, value) in headers {

@@ -53,6 +53,30 @@ pub async fn home() -> Redirect {
     Redirect::to("/search")
 }
 
+/// Prometheus metrics of this process (crawling counters when the crawler runs here). Open to
+/// scrapers on the same machine (loopback); from elsewhere only with a session.
+pub async fn metrics(
+    State(state): State<AppState>,
+    client: ClientInfo,
+) -> Result<Response, AppError> {
+    let local = client
+        .remote
+        .as_deref()
+        .and_then(|r| r.parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| ip.is_loopback());
+    let logged_in = match client.session_token.as_deref() {
+        Some(token) => state.store.session(token).await?.is_some(),
+        None => false,
+    };
+    if !local && !logged_in {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    let body = prometheus::TextEncoder::new()
+        .encode_to_string(&prometheus::gather())
+        .map_err(|e| AppError::Internal(format!("metrics: {e}")))?;
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
 pub async fn stylesheet() -> impl IntoResponse {
     (
         [(CONTENT_TYPE, "text/css; charset=utf-8")],

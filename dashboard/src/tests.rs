@@ -217,6 +217,33 @@ async fn crawled_text_renders_as_text() {
 }
 
 #[tokio::test]
+async fn metrics_need_loopback_or_a_session() {
+    let f = fixture().await;
+    let (status, h, _) = send(&f.state, get("/metrics", "")).await;
+    assert_eq!(
+        (status, h[header::LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let (status, h, _) = send(&f.state, get("/metrics", &cookie.unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let mut local = get("/metrics", "");
+    local
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            9,
+        ))));
+    assert_eq!(send(&f.state, local).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_bad_query_gets_a_message_not_a_crash() {
     let f = fixture().await;
     let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
