@@ -236,6 +236,7 @@ impl Ctx {
             store: self.store().await?,
             index: self.index()?,
             fetch: Default::default(),
+            progress: None,
         })
     }
 }
@@ -436,8 +437,24 @@ async fn crawl(ctx: &Ctx, args: CrawlArgs) -> anyhow::Result<()> {
         Some(url) => vec![adhoc_source(url, args.max_pages, args.allow_private)?],
         None => seeds::sources_file(&args.sources)?,
     };
-    let pipeline = ctx.pipeline().await?;
+    let mut pipeline = ctx.pipeline().await?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    });
+    if let Some(bar) = bar.clone() {
+        pipeline.progress = Some(Arc::new(move |p: &patroli::pipeline::Progress| {
+            bar.set_message(format!(
+                "{} of {} pages, {} posts",
+                p.pages, p.queued, p.posts
+            ));
+        }));
+    }
     let report = pipeline.crawl(sources).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     for r in &report.runs {
         println!(
             "{}: {} pages, {} new posts, {} seen again, errors {:?}, {}",

@@ -31,6 +31,16 @@ pub struct Pipeline {
     pub index: Arc<SearchIndex>,
     pub classifier: Arc<Classifier>,
     pub fetch: FetchConfig,
+    /// Called after every processed URL with the run's counts so far (progress display).
+    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+}
+
+/// Counts of a run under way.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub pages: usize,
+    pub posts: usize,
+    pub queued: usize,
 }
 
 /// What one crawl run did, per source.
@@ -106,6 +116,7 @@ impl Pipeline {
         let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
         let mut pending: Vec<i64> = Vec::new();
         let mut last_flush = Instant::now();
+        let mut progress = Progress::default();
         loop {
             let event = match tokio::time::timeout(INDEX_DELAY, rx.recv()).await {
                 Ok(Some(e)) => Some(e),
@@ -116,6 +127,7 @@ impl Pipeline {
                 Some(CrawlEvent::Page { snapshot, posts }) => {
                     let saved = self.store.save_page(&snapshot, &posts).await?;
                     for ((id, outcome), post) in saved.into_iter().zip(&posts) {
+                        progress.posts += 1;
                         let c = counts.entry(post.source_id.clone()).or_default();
                         match outcome {
                             PostOutcome::New => c.new += 1,
@@ -143,9 +155,14 @@ impl Pipeline {
                     depth,
                 }) => {
                     self.store.frontier_add(&source_id, &url, depth).await?;
+                    progress.queued += 1;
                 }
                 Some(CrawlEvent::Done { source_id, url }) => {
                     self.store.frontier_done(&source_id, &url).await?;
+                    progress.pages += 1;
+                    if let Some(report) = &self.progress {
+                        report(&progress);
+                    }
                 }
                 Some(CrawlEvent::NotModified { source_id, url }) => {
                     let n = self

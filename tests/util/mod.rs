@@ -28,6 +28,7 @@ impl TestEnv {
                 index,
                 classifier,
                 fetch: Default::default(),
+                progress: None,
             },
         }
     }
