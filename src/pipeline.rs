@@ -32,8 +32,11 @@ pub struct Pipeline {
     pub classifier: Arc<Classifier>,
     pub fetch: FetchConfig,
     /// Called after every processed URL with the run's counts so far (progress display).
-    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    pub progress: Option<ProgressFn>,
 }
+
+/// A progress observer.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// Counts of a run under way.
 #[derive(Debug, Clone, Copy, Default)]

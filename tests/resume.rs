@@ -43,7 +43,13 @@ async fn killed_crawl_resumes_without_loss_or_duplicates() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while store.count_posts().await.unwrap_or(0) < 20 {
+    let job_pages = |web: &SampleWeb| {
+        web.requests()
+            .keys()
+            .filter(|p| p.starts_with("/lowongan/"))
+            .count()
+    };
+    while store.count_posts().await.unwrap_or(0) < 20 || job_pages(&web) < 5 {
         assert!(Instant::now() < deadline, "the first run stored too little");
         assert!(
             first.try_wait().unwrap().is_none(),
