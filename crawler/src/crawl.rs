@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 use url::Url;
@@ -194,15 +196,30 @@ async fn crawl_source(
         }
     }
     let mut stopped = false;
-    while let Some((url, depth)) = queue.pop_front() {
-        let fetched = fetcher
-            .fetch_conditional(
-                &url,
-                source.allow_private,
-                &|u| source.allows(u),
-                state.validators.get(url.as_str()),
-            )
-            .await;
+    let allows = |u: &Url| source.allows(u);
+    let fetch = |url: Url, depth: usize| {
+        let validators = state.validators.get(url.as_str());
+        let allows = &allows;
+        async move {
+            let fetched = fetcher
+                .fetch_conditional(&url, source.allow_private, allows, validators)
+                .await;
+            (url, depth, fetched)
+        }
+    };
+    // Up to `concurrency` fetches of this source are in flight; the per-host limiter still
+    // decides when each request may go out.
+    let mut inflight = FuturesUnordered::new();
+    loop {
+        while inflight.len() < source.concurrency {
+            let Some((url, depth)) = queue.pop_front() else {
+                break;
+            };
+            inflight.push(fetch(url, depth));
+        }
+        let Some((url, depth, fetched)) = inflight.next().await else {
+            break;
+        };
         summary.pages += 1;
         metrics::PAGES.with_label_values(&[&source.id]).inc();
         metrics::QUEUE

@@ -26,6 +26,9 @@ pub struct Source {
     /// Requests that may go out back to back before the rate applies.
     #[serde(default = "default_burst")]
     pub burst: u32,
+    /// Fetches of this source in flight at once (the per-host rate still applies).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
     /// Pages fetched per run at most (a bound on spider traps).
     #[serde(default = "default_max_pages")]
     pub max_pages: usize,
@@ -98,6 +101,9 @@ fn default_rate() -> u32 {
 }
 fn default_burst() -> u32 {
     1
+}
+fn default_concurrency() -> usize {
+    4
 }
 fn default_max_pages() -> usize {
     500
@@ -185,6 +191,9 @@ impl Source {
         }
         if self.burst == 0 {
             return field("burst", "must be at least 1");
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            return field("concurrency", "must be between 1 and 64");
         }
         if self.max_pages == 0 {
             return field("max_pages", "must be at least 1");
