@@ -48,6 +48,14 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
     },
+    /// Serve the bundled sample web alone (for trying sources and for benchmarks).
+    SampleWeb {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: SocketAddr,
+        /// Extra job ads on the board, copies of the sample posts.
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
     /// Crawl configured sources, or one site, once.
     Crawl(CrawlArgs),
     /// Classify texts: JSON Lines in and out, or one plain text explained.
@@ -249,6 +257,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     match cli.command {
         Command::Demo { addr } => demo(&ctx, addr).await?,
+        Command::SampleWeb { addr, jobs } => {
+            let web = SampleWeb::start_with(addr, jobs).await?;
+            println!("sample web: {}", web.base_url());
+            std::io::stdout().flush()?;
+            tokio::signal::ctrl_c().await?;
+        }
         Command::Crawl(args) => crawl(&ctx, args).await?,
         Command::Classify { jsonl } => return classify(&ctx, jsonl.as_deref()),
         Command::Search {

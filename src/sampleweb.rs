@@ -97,14 +97,38 @@ pub struct SampleWeb {
 impl SampleWeb {
     /// Starts the sample web on 127.0.0.1 with an OS-assigned port.
     pub async fn start() -> anyhow::Result<SampleWeb> {
+        Self::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), 0).await
+    }
+
+    /// Starts the sample web on a loopback address, with `extra_jobs` more job ads on the board
+    /// (copies of the sample posts under new slugs), for throughput benchmarks.
+    pub async fn start_with(addr: SocketAddr, extra_jobs: usize) -> anyhow::Result<SampleWeb> {
+        anyhow::ensure!(
+            addr.ip().is_loopback(),
+            "the sample web only listens on loopback addresses, not {addr}"
+        );
         let posts = sample_posts()?;
         let pick = |c: Channel| {
             let mut v: Vec<SamplePost> = posts.iter().filter(|p| p.channel == c).cloned().collect();
             v.sort_by_key(|p| p.published);
             v
         };
+        let mut jobs = pick(Channel::Jobboard);
+        jobs.extend(
+            posts
+                .iter()
+                .cycle()
+                .take(extra_jobs)
+                .enumerate()
+                .map(|(i, p)| SamplePost {
+                    slug: format!("{}-x{i}", p.slug),
+                    channel: Channel::Jobboard,
+                    title: p.title.clone().or_else(|| Some(format!("Lowongan {i}"))),
+                    ..p.clone()
+                }),
+        );
         let site = Arc::new(Site {
-            jobs: pick(Channel::Jobboard),
+            jobs,
             messages: pick(Channel::Telegram),
             feed: pick(Channel::Feed),
             requests: Mutex::default(),
@@ -120,9 +144,9 @@ impl SampleWeb {
             .route("/iklan/{slug}", get(feed_item))
             .layer(middleware::from_fn_with_state(site.clone(), count))
             .with_state(site.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .context("cannot bind the sample web on 127.0.0.1")?;
+            .with_context(|| format!("cannot bind the sample web on {addr}"))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {

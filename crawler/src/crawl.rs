@@ -15,7 +15,7 @@ use crate::extract::extract;
 use crate::fetch::{FetchConfig, FetchError, FetchOutcome, Fetcher, HostPolicy, MAX_URL_LEN};
 use crate::metrics;
 use crate::model::{CrawlEvent, SourceState};
-use crate::source::{Source, SourceKind};
+use crate::source::Source;
 
 /// Query parameters that only track clicks; dropped so one page is one URL.
 const TRACKING_PARAMS: &[&str] = &[
@@ -236,13 +236,13 @@ async fn crawl_source(
                     .with_label_values(&[&source.id])
                     .inc_by(fetched.snapshot.body.len() as u64);
                 let result = extract(source, &url, &fetched.snapshot.body, &fetched.text);
-                for link in &result.links {
-                    // Telegram paging stays at the same depth: it is one listing, not deeper.
-                    let next_depth = if source.kind == SourceKind::Telegram {
-                        depth
-                    } else {
-                        depth + 1
-                    };
+                // Further pages of a listing stay at its depth; links go one level deeper.
+                let next = result
+                    .pages
+                    .iter()
+                    .map(|u| (u, depth))
+                    .chain(result.links.iter().map(|u| (u, depth + 1)));
+                for (link, next_depth) in next {
                     if admit(source, link, next_depth, &mut seen, &mut summary.admissions)
                         == Admission::Allowed
                     {
@@ -269,8 +269,9 @@ async fn crawl_source(
                             .map(|(_, v)| v.clone())
                     };
                     let (etag, last_modified) = (header("etag"), header("last-modified"));
-                    let cacheable =
-                        result.links.is_empty() && (etag.is_some() || last_modified.is_some());
+                    let cacheable = result.links.is_empty()
+                        && result.pages.is_empty()
+                        && (etag.is_some() || last_modified.is_some());
                     out.insert(
                         0,
                         CrawlEvent::Page {

@@ -13,7 +13,10 @@ use crate::source::{Source, SourceKind};
 #[derive(Debug, Default)]
 pub struct PageResult {
     pub posts: Vec<CollectedPost>,
+    /// Links one level deeper (detail pages, discovered pages).
     pub links: Vec<Url>,
+    /// Further pages of the same listing (next page, older messages): the same depth.
+    pub pages: Vec<Url>,
 }
 
 /// Extracts from one page of `source`.
@@ -55,6 +58,7 @@ fn sitemap(page: &Url, text: &str) -> PageResult {
     PageResult {
         posts: Vec::new(),
         links,
+        pages: Vec::new(),
     }
 }
 
@@ -64,6 +68,7 @@ fn page_post(source: &Source, page: &Url, text: &str, follow: bool) -> PageResul
     let mut result = jobposting(source, page, text);
     if !follow {
         result.links.clear();
+        result.pages.clear();
     }
     if !result.posts.is_empty() {
         return result;
@@ -280,7 +285,11 @@ fn telegram(source: &Source, page: &Url, text: &str) -> PageResult {
             .append_pair("before", &oldest.to_string());
         links.push(next);
     }
-    PageResult { posts, links }
+    PageResult {
+        posts,
+        links: Vec::new(),
+        pages: links,
+    }
 }
 
 /// Every `JobPosting` object in a JSON-LD value (top level, arrays and `@graph`).
@@ -355,15 +364,14 @@ fn jobposting(source: &Source, page: &Url, text: &str) -> PageResult {
             })
         })
         .collect();
-    let mut found = links(
-        &doc,
-        page,
-        Some(source.selectors.link.as_deref().unwrap_or("a[href]")),
-    );
-    found.extend(links(&doc, page, source.selectors.next.as_deref()));
     PageResult {
         posts,
-        links: found,
+        links: links(
+            &doc,
+            page,
+            Some(source.selectors.link.as_deref().unwrap_or("a[href]")),
+        ),
+        pages: links(&doc, page, source.selectors.next.as_deref()),
     }
 }
 
@@ -405,7 +413,8 @@ fn listing(source: &Source, page: &Url, text: &str) -> PageResult {
     }
     PageResult {
         posts,
-        links: links(&doc, page, sel.next.as_deref()),
+        links: Vec::new(),
+        pages: links(&doc, page, sel.next.as_deref()),
     }
 }
 
@@ -446,6 +455,7 @@ fn feed(source: &Source, page: &Url, body: &[u8]) -> PageResult {
     PageResult {
         posts,
         links: Vec::new(),
+        pages: Vec::new(),
     }
 }
 
@@ -492,7 +502,7 @@ mod tests {
             p.published.unwrap().to_rfc3339(),
             "2026-11-02T02:15:00+00:00"
         );
-        assert_eq!(r.links, [url("https://t.me/s/lokerln?before=119")]);
+        assert_eq!(r.pages, [url("https://t.me/s/lokerln?before=119")]);
     }
 
     #[test]
@@ -623,6 +633,6 @@ mod tests {
         assert_eq!(r.posts[0].text, "Kerja enak\nlagi");
         assert_eq!(r.posts[0].author.as_deref(), Some("Budi"));
         assert_eq!(r.posts[0].external_id.as_deref(), Some("p1"));
-        assert_eq!(r.links, [url("https://site.example/forum?page=2")]);
+        assert_eq!(r.pages, [url("https://site.example/forum?page=2")]);
     }
 }
