@@ -125,6 +125,9 @@ struct CrawlArgs {
     /// With --url: allow loopback and private addresses (refused otherwise).
     #[arg(long, requires = "url")]
     allow_private: bool,
+    /// Store nothing: print the posts found as JSON Lines (to try a new source).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -451,6 +454,22 @@ async fn crawl(ctx: &Ctx, args: CrawlArgs) -> anyhow::Result<()> {
         Some(url) => vec![adhoc_source(url, args.max_pages, args.allow_private)?],
         None => seeds::sources_file(&args.sources)?,
     };
+    if args.dry_run {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let summaries = patroli::pipeline::collect_only(sources, Default::default(), |p| {
+            serde_json::to_writer(&mut out, p)?;
+            out.write_all(b"\n")
+        })
+        .await?;
+        out.flush()?;
+        for s in summaries {
+            eprintln!(
+                "{}: {} pages, {} posts, errors {:?}",
+                s.source_id, s.pages, s.posts, s.errors
+            );
+        }
+        return Ok(());
+    }
     let mut pipeline = ctx.pipeline().await?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();

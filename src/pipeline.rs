@@ -303,3 +303,23 @@ impl Pipeline {
         }
     }
 }
+
+/// Crawls `sources` once without storing anything: each post found is handed to `emit` (for
+/// `crawl --once --dry-run`, to try a new source, and for the crawl benchmark).
+pub async fn collect_only(
+    sources: Vec<Source>,
+    config: FetchConfig,
+    mut emit: impl FnMut(&patroli_crawler::CollectedPost) -> std::io::Result<()>,
+) -> anyhow::Result<Vec<patroli_crawler::RunSummary>> {
+    let fetcher = Arc::new(fetcher_for(&sources, config).context("cannot set up the HTTP client")?);
+    let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
+    let crawl = tokio::spawn(patroli_crawler::crawl_once(sources, fetcher, tx));
+    while let Some(event) = rx.recv().await {
+        if let CrawlEvent::Page { posts, .. } = event {
+            for p in &posts {
+                emit(p)?;
+            }
+        }
+    }
+    Ok(crawl.await.context("the crawl task failed")?)
+}

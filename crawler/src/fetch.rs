@@ -528,6 +528,9 @@ impl Fetcher {
                     let asked = (60.0 / f64::from(delay)).floor().max(1.0) as u32;
                     if asked < self.policy(url).rate_per_minute {
                         let limiter = Arc::new(RateLimiter::direct(quota(asked, 1)));
+                        // The robots.txt request itself counts: the slower limiter starts with
+                        // its one slot taken, so the first page waits the full Crawl-delay.
+                        let _ = limiter.check();
                         self.with_host(url, |h| h.limiter = limiter);
                     }
                 }

@@ -43,8 +43,6 @@ pub struct Hit {
 /// What the page server is asked, for the closure that answers it.
 #[derive(Debug, Clone)]
 pub struct Req {
-    /// Path and query, e.g. `/s/lokerln?before=6`.
-    pub target: String,
     pub path: String,
     pub query: Option<String>,
     /// How many requests for this same target came before this one.
@@ -205,10 +203,6 @@ impl Fixture {
         self.shared.port
     }
 
-    pub fn raw_port(&self) -> u16 {
-        self.shared.raw_port
-    }
-
     /// `http://127.0.0.1:<port><target>` on the page server.
     pub fn url(&self, target: &str) -> String {
         format!("http://127.0.0.1:{}{target}", self.shared.port)
@@ -266,7 +260,6 @@ async fn page(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let reply = (shared.site)(&Req {
         path: req.uri().path().to_string(),
         query: req.uri().query().map(str::to_string),
-        target,
         nth,
         port: shared.port,
         raw_port: shared.raw_port,
@@ -306,7 +299,9 @@ async fn raw_connection(shared: Arc<Shared>, mut stream: TcpStream) {
         "/drip" => drip(&mut stream).await,
         _ => {
             stream
-                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
                 .await
         }
     };

@@ -1,5 +1,7 @@
 //! Shared helpers for the end-to-end tests.
 
+pub mod fixture;
+
 use std::sync::Arc;
 
 use patroli::pipeline::Pipeline;
