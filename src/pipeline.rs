@@ -321,5 +321,5 @@ pub async fn collect_only(
             }
         }
     }
-    Ok(crawl.await.context("the crawl task failed")?)
+    crawl.await.context("the crawl task failed")
 }
