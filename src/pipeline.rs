@@ -10,12 +10,14 @@ use patroli_classifier::Classifier;
 use patroli_crawler::{
     CrawlEvent, FetchConfig, Fetcher, Source, SourceKind, crawl_with_state, fetcher_for,
 };
-use patroli_index::{PostOutcome, PostRecord, RunRecord, SearchIndex, Store};
+use patroli_index::{FrontierOp, PostOutcome, PostRecord, RunRecord, SearchIndex, Store};
 use tokio::sync::mpsc;
 use tracing::warn;
 
 /// Crawl events waiting to be stored, at most (back-pressure on the crawler).
 const EVENT_QUEUE: usize = 64;
+/// Frontier changes written per transaction.
+const FRONTIER_BATCH: usize = 256;
 /// Posts buffered before the search index commits.
 const INDEX_BATCH: usize = 500;
 /// Longest time a stored post waits before it is searchable.
@@ -120,6 +122,7 @@ impl Pipeline {
         let mut pending: Vec<i64> = Vec::new();
         let mut last_flush = Instant::now();
         let mut progress = Progress::default();
+        let mut frontier: Vec<FrontierOp> = Vec::new();
         loop {
             let event = match tokio::time::timeout(INDEX_DELAY, rx.recv()).await {
                 Ok(Some(e)) => Some(e),
@@ -157,11 +160,15 @@ impl Pipeline {
                     url,
                     depth,
                 }) => {
-                    self.store.frontier_add(&source_id, &url, depth).await?;
+                    frontier.push(FrontierOp::Queued {
+                        source_id,
+                        url,
+                        depth,
+                    });
                     progress.queued += 1;
                 }
                 Some(CrawlEvent::Done { source_id, url }) => {
-                    self.store.frontier_done(&source_id, &url).await?;
+                    frontier.push(FrontierOp::Done { source_id, url });
                     progress.pages += 1;
                     if let Some(report) = &self.progress {
                         report(&progress);
@@ -196,14 +203,25 @@ impl Pipeline {
                 }
                 None => {}
             }
-            if pending.len() >= INDEX_BATCH
-                || (!pending.is_empty() && last_flush.elapsed() >= INDEX_DELAY)
-            {
+            // Stored posts become searchable, and frontier changes durable, in batches: when a
+            // batch is full or a second has passed. A crash loses at most the frontier changes of
+            // that second, whose URLs are then fetched again (their posts are recognised as seen,
+            // not duplicated).
+            let due = last_flush.elapsed() >= INDEX_DELAY;
+            if frontier.len() >= FRONTIER_BATCH || (due && !frontier.is_empty()) {
+                self.store
+                    .frontier_apply(&std::mem::take(&mut frontier))
+                    .await?;
+            }
+            if pending.len() >= INDEX_BATCH || (due && !pending.is_empty()) {
                 self.classify_and_index(&std::mem::take(&mut pending))
                     .await?;
+            }
+            if due {
                 last_flush = Instant::now();
             }
         }
+        self.store.frontier_apply(&frontier).await?;
         self.classify_and_index(&pending).await?;
         let summaries = crawl.await.context("the crawl task failed")?;
         let mut report = CrawlReport::default();

@@ -102,6 +102,20 @@ pub struct AuditEntry {
     pub remote: Option<String>,
 }
 
+/// A change to a source's frontier.
+#[derive(Debug, Clone)]
+pub enum FrontierOp {
+    Queued {
+        source_id: String,
+        url: String,
+        depth: usize,
+    },
+    Done {
+        source_id: String,
+        url: String,
+    },
+}
+
 /// Counts for a crawl run record.
 #[derive(Debug, Clone, Default)]
 pub struct RunRecord {
@@ -661,34 +675,43 @@ impl Store {
             .collect()
     }
 
-    /// Adds a URL to a source's frontier (no-op if it is there already).
-    pub async fn frontier_add(
-        &self,
-        source_id: &str,
-        url: &str,
-        depth: usize,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO crawl_frontier (source_id, url, depth, state, updated_at) VALUES (?, ?, ?, 'pending', ?)
-             ON CONFLICT(source_id, url) DO NOTHING",
-        )
-        .bind(source_id)
-        .bind(url)
-        .bind(depth as i64)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Marks a frontier URL as processed.
-    pub async fn frontier_done(&self, source_id: &str, url: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE crawl_frontier SET state = 'done', updated_at = ? WHERE source_id = ? AND url = ?")
-            .bind(Utc::now())
-            .bind(source_id)
-            .bind(url)
-            .execute(&self.pool)
-            .await?;
+    /// Applies frontier changes, in order, in one transaction: URLs queued (no-op if already
+    /// there) and URLs processed.
+    pub async fn frontier_apply(&self, ops: &[FrontierOp]) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        for op in ops {
+            match op {
+                FrontierOp::Queued {
+                    source_id,
+                    url,
+                    depth,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO crawl_frontier (source_id, url, depth, state, updated_at) VALUES (?, ?, ?, 'pending', ?)
+                         ON CONFLICT(source_id, url) DO NOTHING",
+                    )
+                    .bind(source_id)
+                    .bind(url)
+                    .bind(*depth as i64)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                FrontierOp::Done { source_id, url } => {
+                    sqlx::query("UPDATE crawl_frontier SET state = 'done', updated_at = ? WHERE source_id = ? AND url = ?")
+                        .bind(now)
+                        .bind(source_id)
+                        .bind(url)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
