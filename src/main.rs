@@ -116,6 +116,9 @@ struct CrawlArgs {
     /// Sources file.
     #[arg(long, default_value = "seeds/sources.toml", conflicts_with = "url")]
     sources: PathBuf,
+    /// Only this source of the sources file.
+    #[arg(long, conflicts_with = "url")]
+    source: Option<String>,
     /// Crawl one site ad hoc, staying on its host, at most one request per second.
     #[arg(long)]
     url: Option<url::Url>,
@@ -452,7 +455,16 @@ async fn demo(ctx: &Ctx, addr: SocketAddr) -> anyhow::Result<()> {
 async fn crawl(ctx: &Ctx, args: CrawlArgs) -> anyhow::Result<()> {
     let sources = match &args.url {
         Some(url) => vec![adhoc_source(url, args.max_pages, args.allow_private)?],
-        None => seeds::sources_file(&args.sources)?,
+        None => {
+            let mut sources = seeds::sources_file(&args.sources)?;
+            if let Some(id) = &args.source {
+                sources.retain(|s| &s.id == id);
+                if sources.is_empty() {
+                    bail!("{} has no source `{id}`", args.sources.display());
+                }
+            }
+            sources
+        }
     };
     if args.dry_run {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -116,8 +116,11 @@ impl Pipeline {
             states.insert(s.id.clone(), self.store.source_state(&s.id).await?);
             kinds.insert(s.id.clone(), s.kind);
         }
+        fetcher
+            .seed_robots(&self.store.robots_records().await?)
+            .await;
         let (tx, mut rx) = mpsc::channel(EVENT_QUEUE);
-        let crawl = tokio::spawn(crawl_with_state(sources, fetcher, tx, states));
+        let crawl = tokio::spawn(crawl_with_state(sources, fetcher.clone(), tx, states));
         let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
         let mut pending: Vec<i64> = Vec::new();
         let mut last_flush = Instant::now();
@@ -224,6 +227,9 @@ impl Pipeline {
         self.store.frontier_apply(&frontier).await?;
         self.classify_and_index(&pending).await?;
         let summaries = crawl.await.context("the crawl task failed")?;
+        self.store
+            .save_robots(&fetcher.robots_cache().await)
+            .await?;
         let mut report = CrawlReport::default();
         for s in summaries {
             let c = counts.remove(&s.source_id).unwrap_or_default();

@@ -118,6 +118,11 @@ async fn sample_web_crawled_classified_searchable_and_served() {
     assert_eq!(store.count_posts().await.unwrap() as usize, samples.len());
     let job = "/lowongan/sawit-sibu-paspor-dibantu";
     assert_eq!(web.requests()[job], before[job] + 1);
+    assert_eq!(
+        web.requests()["/robots.txt"],
+        1,
+        "robots.txt is cached in the store between runs"
+    );
     let snapshots = store
         .snapshots_of(id_of["sawit-sibu-paspor-dibantu"])
         .await

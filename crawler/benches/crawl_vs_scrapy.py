@@ -2,10 +2,12 @@
 """Crawl throughput benchmark: patroli against Scrapy, same crawl, same run.
 
 Starts `patroli sample-web --jobs N` (the bundled sample web with N extra job ads), then
-alternately runs, ROUNDS times each:
-  - `patroli crawl --once` with one `jobposting` source on it, politeness unlimited for
-    127.0.0.1 (the real pipeline: fetch, extract JSON-LD, store with evidence in SQLite,
-    classify, index);
+alternately runs, ROUNDS times each, one `jobposting` source with politeness unlimited for
+127.0.0.1:
+  - `patroli crawl --once --dry-run`: the crawler alone (fetch, robots.txt, extract JSON-LD,
+    posts written as JSON Lines) — the like-for-like comparison with Scrapy;
+  - `patroli crawl --once`: the whole pipeline (also evidence snapshots and posts in SQLite,
+    classification, full-text indexing);
   - `scrapy runspider scrapy_sample_web.py`, the same crawl (robots.txt, listing pages, detail
     pages, JSON-LD), items written as JSON Lines.
 Each run's wall time and peak RSS (from wait4) are recorded; medians are printed as a table.
@@ -49,7 +51,7 @@ def main():
     try:
         line = web.stdout.readline()
         base = re.search(r"(http://127\.0\.0\.1:\d+)", line).group(1)
-        rows = {"patroli": [], "scrapy": []}
+        rows = {"patroli crawler (--dry-run)": [], "patroli pipeline": [], "scrapy": []}
         for r in range(args.rounds):
             with tempfile.TemporaryDirectory() as tmp:
                 sources = os.path.join(tmp, "bench.toml")
@@ -64,9 +66,13 @@ def main():
                         "[source.selectors]\n"
                         'link = "a.job-link"\nnext = "a[rel=next]"\n'
                     )
-                wall, rss, out, _ = timed([PATROLI, "--data-dir", os.path.join(tmp, "data"), "crawl", "--once", "--sources", sources])
+                crawl = [PATROLI, "--data-dir", os.path.join(tmp, "data"), "crawl", "--once", "--sources", sources]
+                wall, rss, out, err = timed(crawl + ["--dry-run"])
+                pages = int(re.search(r"bench: (\d+) pages", err).group(1))
+                rows["patroli crawler (--dry-run)"].append((pages / wall, rss, pages, wall))
+                wall, rss, out, _ = timed(crawl)
                 pages = int(re.search(r"bench: (\d+) pages", out).group(1))
-                rows["patroli"].append((pages / wall, rss, pages, wall))
+                rows["patroli pipeline"].append((pages / wall, rss, pages, wall))
                 items = os.path.join(tmp, "items.jsonl")
                 wall, rss, _, err = timed(
                     [args.scrapy, "runspider", os.path.join(HERE, "scrapy_sample_web.py"), "-a", f"start={base}/lowongan",
@@ -75,8 +81,8 @@ def main():
                 )
                 pages = int(re.search(r"'downloader/request_count': (\d+)", err).group(1))
                 rows["scrapy"].append((pages / wall, rss, pages, wall))
-            print(f"round {r + 1}: patroli {rows['patroli'][-1][0]:.0f} pages/s, {rows['patroli'][-1][1]:.0f} MiB; "
-                  f"scrapy {rows['scrapy'][-1][0]:.0f} pages/s, {rows['scrapy'][-1][1]:.0f} MiB", file=sys.stderr)
+            print(f"round {r + 1}: " + "; ".join(f"{k} {v[-1][0]:.0f} pages/s, {v[-1][1]:.0f} MiB" for k, v in rows.items()),
+                  file=sys.stderr)
     finally:
         web.terminate()
         web.wait()
@@ -87,8 +93,8 @@ def main():
     print("|---|---|---|---|")
     for k, (pps, rss, pages) in med.items():
         print(f"| {k} | {pages} | {pps:.0f} | {rss:.0f} |")
-    print(f"\nthroughput ratio patroli/scrapy: {med['patroli'][0] / med['scrapy'][0]:.2f}x; "
-          f"memory ratio patroli/scrapy: {med['patroli'][1] / med['scrapy'][1]:.2f}")
+    for k in ("patroli crawler (--dry-run)", "patroli pipeline"):
+        print(f"\n{k} vs scrapy: throughput {med[k][0] / med['scrapy'][0]:.2f}x, memory {med[k][1] / med['scrapy'][1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
@@ -208,7 +208,29 @@ pub struct HostPolicy {
 
 /// A host's robots.txt and when it was fetched. Behind an async lock so that sources hitting
 /// the same host at once fetch it once.
-type RobotsSlot = Arc<tokio::sync::Mutex<Option<(Arc<Robot>, std::time::Instant)>>>;
+type RobotsSlot = Arc<tokio::sync::Mutex<Option<RobotsEntry>>>;
+
+/// A host's parsed robots.txt, its bytes, and until when it is trusted.
+struct RobotsEntry {
+    robot: Arc<Robot>,
+    /// The file as served, kept so the cache can be persisted; `None` for the stand-in used
+    /// while the file cannot be read (not persisted).
+    body: Option<Vec<u8>>,
+    fetched_at: DateTime<Utc>,
+    ttl: Duration,
+}
+
+/// How long the "disallow everything" stand-in for an unreadable robots.txt is kept.
+const ROBOTS_RETRY: Duration = Duration::from_secs(10 * 60);
+
+/// A host's robots.txt as cached, for persisting between runs.
+#[derive(Debug, Clone)]
+pub struct RobotsRecord {
+    /// `host:port`.
+    pub host: String,
+    pub body: Vec<u8>,
+    pub fetched_at: DateTime<Utc>,
+}
 
 struct HostState {
     limiter: Arc<DefaultDirectRateLimiter>,
@@ -520,51 +542,130 @@ impl Fetcher {
     async fn robots_allows(&self, url: &Url, allow_private: bool) -> Result<bool, FetchError> {
         let slot = self.with_host(url, |h| h.robots.clone());
         let mut cached = slot.lock().await;
-        let robot = match cached.as_ref().filter(|(_, at)| at.elapsed() < ROBOTS_TTL) {
-            Some((robot, _)) => robot.clone(),
+        let fresh = |e: &&RobotsEntry| {
+            (Utc::now() - e.fetched_at)
+                .to_std()
+                .is_ok_and(|age| age < e.ttl)
+        };
+        let robot = match cached.as_ref().filter(fresh) {
+            Some(entry) => entry.robot.clone(),
             None => {
-                let robot = Arc::new(self.fetch_robots(url, allow_private).await?);
-                if let Some(delay) = robot.delay.filter(|d| *d > 0.0) {
-                    let asked = (60.0 / f64::from(delay)).floor().max(1.0) as u32;
-                    if asked < self.policy(url).rate_per_minute {
-                        let limiter = Arc::new(RateLimiter::direct(quota(asked, 1)));
-                        // The robots.txt request itself counts: the slower limiter starts with
-                        // its one slot taken, so the first page waits the full Crawl-delay.
-                        let _ = limiter.check();
-                        self.with_host(url, |h| h.limiter = limiter);
-                    }
-                }
-                *cached = Some((robot.clone(), std::time::Instant::now()));
+                let (body, ttl) = match self.fetch_robots(url, allow_private).await? {
+                    Some(body) => (Some(body), ROBOTS_TTL),
+                    None => (None, ROBOTS_RETRY),
+                };
+                let text: &[u8] = body.as_deref().unwrap_or(b"User-agent: *\nDisallow: /\n");
+                let robot = Arc::new(self.parse_robots(text)?);
+                self.adopt_crawl_delay(url, &robot);
+                *cached = Some(RobotsEntry {
+                    robot: robot.clone(),
+                    body,
+                    fetched_at: Utc::now(),
+                    ttl,
+                });
                 robot
             }
         };
         Ok(robot.allowed(url.as_str()))
     }
 
-    async fn fetch_robots(&self, url: &Url, allow_private: bool) -> Result<Robot, FetchError> {
+    /// A host's Crawl-delay slower than its configured rate replaces its limiter.
+    fn adopt_crawl_delay(&self, url: &Url, robot: &Robot) {
+        if let Some(delay) = robot.delay.filter(|d| *d > 0.0) {
+            let asked = (60.0 / f64::from(delay)).floor().max(1.0) as u32;
+            if asked < self.policy(url).rate_per_minute {
+                let limiter = Arc::new(RateLimiter::direct(quota(asked, 1)));
+                // The robots.txt request itself counts: the slower limiter starts with its one
+                // slot taken, so the first page waits the full Crawl-delay.
+                let _ = limiter.check();
+                self.with_host(url, |h| h.limiter = limiter);
+            }
+        }
+    }
+
+    fn parse_robots(&self, body: &[u8]) -> Result<Robot, FetchError> {
+        let agent = self.user_agent.split('/').next().unwrap_or("patroli");
+        Robot::new(agent, body)
+            .or_else(|_| Robot::new(agent, b""))
+            .map_err(|e| FetchError::Other(format!("robots.txt: {e}")))
+    }
+
+    /// The robots.txt files cached now, to persist between runs.
+    pub async fn robots_cache(&self) -> Vec<RobotsRecord> {
+        let slots: Vec<(String, RobotsSlot)> = {
+            let hosts = self.hosts.lock().expect("host table lock");
+            hosts
+                .iter()
+                .map(|(k, h)| (k.clone(), h.robots.clone()))
+                .collect()
+        };
+        let mut out = Vec::new();
+        for (host, slot) in slots {
+            if let Some(RobotsEntry {
+                body: Some(body),
+                fetched_at,
+                ..
+            }) = &*slot.lock().await
+            {
+                out.push(RobotsRecord {
+                    host,
+                    body: body.clone(),
+                    fetched_at: *fetched_at,
+                });
+            }
+        }
+        out
+    }
+
+    /// Restores robots.txt files cached by an earlier run (they keep their age; stale ones are
+    /// fetched again when needed).
+    pub async fn seed_robots(&self, records: &[RobotsRecord]) {
+        for r in records {
+            let Ok(url) = Url::parse(&format!("http://{}/", r.host)) else {
+                continue;
+            };
+            let Ok(robot) = self.parse_robots(&r.body) else {
+                continue;
+            };
+            let robot = Arc::new(robot);
+            let slot = self.with_host(&url, |h| h.robots.clone());
+            let mut cached = slot.lock().await;
+            if cached
+                .as_ref()
+                .is_some_and(|e| e.fetched_at >= r.fetched_at)
+            {
+                continue;
+            }
+            self.adopt_crawl_delay(&url, &robot);
+            *cached = Some(RobotsEntry {
+                robot,
+                body: Some(r.body.clone()),
+                fetched_at: r.fetched_at,
+                ttl: ROBOTS_TTL,
+            });
+        }
+    }
+
+    /// robots.txt of `url`'s host: its bytes, empty when it does not exist (4xx: everything is
+    /// allowed), or `None` when it cannot be read (5xx or network error: nothing is allowed
+    /// until it can).
+    async fn fetch_robots(
+        &self,
+        url: &Url,
+        allow_private: bool,
+    ) -> Result<Option<Vec<u8>>, FetchError> {
         let mut robots_url = url.clone();
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
-        let agent = self
-            .user_agent
-            .split('/')
-            .next()
-            .unwrap_or("patroli")
-            .to_string();
-        let body: Vec<u8> = match self.get(&robots_url, allow_private, None).await {
-            Ok((status, _, response)) if status.is_success() => {
-                read_capped(response, self.config.max_body_bytes).await?
-            }
-            Ok((status, _, _)) if status.is_client_error() => Vec::new(),
-            Ok(_) | Err(FetchError::Timeout | FetchError::Connect(_)) => {
-                b"User-agent: *\nDisallow: /\n".to_vec()
-            }
-            Err(e) => return Err(e),
-        };
-        Robot::new(&agent, &body)
-            .or_else(|_| Robot::new(&agent, b""))
-            .map_err(|e| FetchError::Other(format!("robots.txt: {e}")))
+        match self.get(&robots_url, allow_private, None).await {
+            Ok((status, _, response)) if status.is_success() => Ok(Some(
+                read_capped(response, self.config.max_body_bytes).await?,
+            )),
+            Ok((status, _, _)) if status.is_client_error() => Ok(Some(Vec::new())),
+            Ok(_) | Err(FetchError::Timeout | FetchError::Connect(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

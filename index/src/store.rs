@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use patroli_classifier::Verdict;
-use patroli_crawler::{CollectedPost, Snapshot, SourceState, Validators};
+use patroli_crawler::{CollectedPost, RobotsRecord, Snapshot, SourceState, Validators};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -836,6 +836,41 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
+    }
+
+    /// robots.txt files cached by earlier runs.
+    pub async fn robots_records(&self) -> Result<Vec<RobotsRecord>, StoreError> {
+        let rows: Vec<(String, Vec<u8>, DateTime<Utc>)> =
+            sqlx::query_as("SELECT host, body, fetched_at FROM host_robots")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(host, body, fetched_at)| RobotsRecord {
+                host,
+                body,
+                fetched_at,
+            })
+            .collect())
+    }
+
+    /// Keeps the crawler's robots.txt cache for the next run.
+    pub async fn save_robots(&self, records: &[RobotsRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO host_robots (host, body, fetched_at) VALUES (?, ?, ?)
+                 ON CONFLICT(host) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at
+                 WHERE excluded.fetched_at > host_robots.fetched_at",
+            )
+            .bind(&r.host)
+            .bind(&r.body)
+            .bind(r.fetched_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The pool, for tests that check invariants directly.
