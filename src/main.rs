@@ -87,6 +87,13 @@ enum Command {
         #[arg(long)]
         secure_cookies: bool,
     },
+    /// Recruiter networks: posts linked by shared phone numbers, chat links, handles or e-mails.
+    Networks {
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the dashboard.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -328,6 +335,36 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .audit("cli", "user_add", Some(&name), Some(role.as_str()), None)
                 .await?;
             println!("user {name} added with role {}", role.as_str());
+        }
+        Command::Networks { limit, json } => {
+            let store = ctx.store().await?;
+            let networks = store.largest_networks(limit).await?;
+            store.audit("cli", "networks", None, None, None).await?;
+            let mut out = std::io::stdout().lock();
+            for n in &networks {
+                if json {
+                    serde_json::to_writer(&mut out, n)?;
+                    writeln!(out)?;
+                    continue;
+                }
+                let ids: Vec<String> = n
+                    .identifiers
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                writeln!(
+                    out,
+                    "{} posts {:?}, seen {} to {}\n  shared: {}",
+                    n.posts.len(),
+                    n.posts,
+                    n.first_seen.format("%Y-%m-%d"),
+                    n.last_seen.format("%Y-%m-%d"),
+                    ids.join(", ")
+                )?;
+            }
+            if networks.is_empty() && !json {
+                writeln!(out, "no two posts share a contact")?;
+            }
         }
         Command::Index(IndexCommand::Rebuild) => {
             let store = ctx.store().await?;

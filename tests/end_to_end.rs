@@ -92,6 +92,22 @@ async fn sample_web_crawled_classified_searchable_and_served() {
         assert!(!v.flagged, "{slug} should not be flagged: {v:#?}");
     }
 
+    // One recruiter's number on the job board, the Telegram channel and the classifieds feed
+    // links the three posts into a network.
+    let linked: Vec<i64> = store
+        .network_of(id_of["sawit-sibu-paspor-dibantu"])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.post_id)
+        .collect();
+    let mut expected = vec![
+        id_of["tg-sawit-serian-cukup-ktp"],
+        id_of["kerja-kebun-bau-pakai-plb"],
+    ];
+    expected.sort_unstable();
+    assert_eq!(linked, expected);
+
     // Search finds a flagged post by a word in it.
     let hits = env
         .pipeline

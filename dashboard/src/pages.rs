@@ -458,6 +458,13 @@ struct LeadPage<'a> {
     text: Vec<Piece>,
     verdict: Option<VerdictView>,
     snapshots: Vec<SnapshotInfo>,
+    network: Vec<NetworkView>,
+}
+
+struct NetworkView {
+    id: i64,
+    title: String,
+    shared: String,
 }
 
 struct VerdictView {
@@ -470,6 +477,8 @@ struct VerdictView {
     destinations: String,
     ruleset: String,
     indicators: Vec<IndicatorView>,
+    contacts: String,
+    pay: String,
 }
 
 fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
@@ -492,6 +501,28 @@ fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
             .collect::<Vec<_>>()
             .join(", "),
         ruleset: v.ruleset_version.clone(),
+        contacts: v
+            .entities
+            .iter()
+            .map(|e| format!("{} {}", format!("{:?}", e.kind).to_lowercase(), e.value))
+            .collect::<Vec<_>>()
+            .join(", "),
+        pay: v
+            .salaries
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}{}",
+                    s.currency,
+                    s.amount,
+                    s.period
+                        .as_deref()
+                        .map(|p| format!(" / {p}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         indicators: v
             .indicators
             .iter()
@@ -545,6 +576,22 @@ pub async fn lead(
         )
         .await?;
     let snapshots = state.store.snapshots_of(id).await?;
+    let network = state
+        .store
+        .network_of(id)
+        .await?
+        .into_iter()
+        .map(|l| NetworkView {
+            id: l.post_id,
+            title: l.title.unwrap_or_else(|| format!("#{}", l.post_id)),
+            shared: l
+                .shared
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect();
     let legal_basis = state
         .store
         .legal_basis(&post.source_id)
@@ -575,6 +622,7 @@ pub async fn lead(
         text,
         verdict: post.verdict.as_ref().map(|v| verdict_view(t, v)),
         snapshots,
+        network,
     }
     .render()?;
     Ok(Html(html).into_response())

@@ -15,8 +15,8 @@ pub use search::{
     Hit, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet,
 };
 pub use store::{
-    AuditEntry, DB_FILE, FrontierOp, PostOutcome, PostRecord, RunRecord, Session, SnapshotInfo,
-    Store, User, content_hash,
+    AuditEntry, DB_FILE, FrontierOp, Network, NetworkLink, PostOutcome, PostRecord, RunRecord,
+    Session, SnapshotInfo, Store, User, content_hash,
 };
 
 #[cfg(test)]

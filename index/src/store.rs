@@ -1,6 +1,7 @@
 //! The SQL store: the source of truth for posts, evidence, verdicts, users and the audit log.
 //! Every statement is parameterised; no text from a page or a user is ever spliced into SQL.
 
+use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -100,6 +101,37 @@ pub struct AuditEntry {
     pub target: Option<String>,
     pub detail: Option<String>,
     pub remote: Option<String>,
+}
+
+/// A post linked to another through shared identifiers.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkLink {
+    pub post_id: i64,
+    pub title: Option<String>,
+    pub url: String,
+    /// (kind, value) pairs both posts carry.
+    pub shared: Vec<(String, String)>,
+}
+
+/// Posts linked, directly or through each other, by shared identifiers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub posts: Vec<i64>,
+    pub identifiers: Vec<(String, String)>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The class of identifier used to link posts: a WhatsApp link and a phone number with the same
+/// E.164 value are the same contact.
+fn identifier_kind(kind: patroli_classifier::EntityKind) -> &'static str {
+    use patroli_classifier::EntityKind;
+    match kind {
+        EntityKind::Phone | EntityKind::Whatsapp => "phone",
+        EntityKind::Telegram => "telegram",
+        EntityKind::Instagram => "instagram",
+        EntityKind::Email => "email",
+    }
 }
 
 /// A change to a source's frontier.
@@ -325,6 +357,7 @@ impl Store {
 
     /// Records (replaces) a post's verdict.
     pub async fn save_verdict(&self, post_id: i64, verdict: &Verdict) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -341,9 +374,114 @@ impl Store {
         .bind(verdict.kalbar)
         .bind(serde_json::to_string(verdict).expect("verdict serialises"))
         .bind(Utc::now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM post_entities WHERE post_id = ?")
+            .bind(post_id)
+            .execute(&mut *tx)
+            .await?;
+        for e in &verdict.entities {
+            sqlx::query(
+                "INSERT OR IGNORE INTO post_entities (post_id, kind, value) VALUES (?, ?, ?)",
+            )
+            .bind(post_id)
+            .bind(identifier_kind(e.kind))
+            .bind(&e.value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Posts that share an identifier with `post_id`, with the identifiers shared.
+    pub async fn network_of(&self, post_id: i64) -> Result<Vec<NetworkLink>, StoreError> {
+        let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT o.post_id, o.kind, o.value, p.title, p.url FROM post_entities e
+             JOIN post_entities o ON o.kind = e.kind AND o.value = e.value AND o.post_id != e.post_id
+             JOIN posts p ON p.id = o.post_id
+             WHERE e.post_id = ? ORDER BY o.post_id, o.kind, o.value",
+        )
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut links: Vec<NetworkLink> = Vec::new();
+        for (id, kind, value, title, url) in rows {
+            match links.last_mut() {
+                Some(l) if l.post_id == id => l.shared.push((kind, value)),
+                _ => links.push(NetworkLink {
+                    post_id: id,
+                    title,
+                    url,
+                    shared: vec![(kind, value)],
+                }),
+            }
+        }
+        Ok(links)
+    }
+
+    /// Recruiter networks: groups of posts linked, directly or through each other, by shared
+    /// identifiers; the largest first.
+    pub async fn largest_networks(&self, limit: usize) -> Result<Vec<Network>, StoreError> {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT post_id, kind, value FROM post_entities ORDER BY post_id")
+                .fetch_all(&self.pool)
+                .await?;
+        // Union-find over posts, joined through each identifier's first post.
+        let mut parent: HashMap<i64, i64> = HashMap::new();
+        fn find(parent: &mut HashMap<i64, i64>, x: i64) -> i64 {
+            let p = *parent.entry(x).or_insert(x);
+            if p == x {
+                return x;
+            }
+            let root = find(parent, p);
+            parent.insert(x, root);
+            root
+        }
+        let mut owner: HashMap<(String, String), i64> = HashMap::new();
+        for (post, kind, value) in &rows {
+            find(&mut parent, *post);
+            if let Some(&first) = owner.get(&(kind.clone(), value.clone())) {
+                let (a, b) = (find(&mut parent, first), find(&mut parent, *post));
+                if a != b {
+                    parent.insert(a.max(b), a.min(b));
+                }
+            } else {
+                owner.insert((kind.clone(), value.clone()), *post);
+            }
+        }
+        let mut groups: HashMap<i64, (BTreeSet<i64>, BTreeSet<(String, String)>)> = HashMap::new();
+        for (post, kind, value) in rows {
+            let root = find(&mut parent, post);
+            let g = groups.entry(root).or_default();
+            g.0.insert(post);
+            g.1.insert((kind, value));
+        }
+        let mut networks = Vec::new();
+        for (posts, identifiers) in groups.into_values().filter(|(p, _)| p.len() > 1) {
+            let ids: Vec<i64> = posts.into_iter().collect();
+            let (mut first, mut last) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
+            for id in &ids {
+                if let Some(p) = self.post(*id).await? {
+                    first = Some(first.map_or(p.first_seen, |f| f.min(p.first_seen)));
+                    last = Some(last.map_or(p.last_seen, |l| l.max(p.last_seen)));
+                }
+            }
+            networks.push(Network {
+                posts: ids,
+                identifiers: identifiers.into_iter().collect(),
+                first_seen: first.unwrap_or_default(),
+                last_seen: last.unwrap_or_default(),
+            });
+        }
+        networks.sort_by(|a, b| {
+            b.posts
+                .len()
+                .cmp(&a.posts.len())
+                .then(a.posts.cmp(&b.posts))
+        });
+        networks.truncate(limit);
+        Ok(networks)
     }
 
     fn post_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PostRecord, StoreError> {

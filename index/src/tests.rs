@@ -186,3 +186,96 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     // The index still answers after bad queries.
     assert_eq!(index.search(&req("pontianak")).unwrap().total, 1);
 }
+
+fn verdict_with(
+    entities: &[(patroli_classifier::EntityKind, &str)],
+) -> patroli_classifier::Verdict {
+    patroli_classifier::Verdict {
+        score: 0.8,
+        level: patroli_classifier::Level::High,
+        flagged: true,
+        lang: patroli_classifier::Lang::IdMs,
+        kalbar: true,
+        indicators: Vec::new(),
+        places: Vec::new(),
+        destinations: Vec::new(),
+        entities: entities
+            .iter()
+            .map(|(kind, value)| patroli_classifier::Entity {
+                kind: *kind,
+                value: value.to_string(),
+                span: patroli_classifier::Span {
+                    start: 0,
+                    end: 0,
+                    text: String::new(),
+                },
+            })
+            .collect(),
+        salaries: Vec::new(),
+        ruleset_version: "t".into(),
+    }
+}
+
+#[tokio::test]
+async fn posts_sharing_identifiers_form_networks() {
+    use patroli_classifier::EntityKind::{Phone, Telegram, Whatsapp};
+    let (_d, store) = store().await;
+    let ids: Vec<i64> = store
+        .save_page(
+            &snapshot("x"),
+            &[
+                post("a", "a"),
+                post("b", "b"),
+                post("c", "c"),
+                post("d", "d"),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    let (a, b, c, d) = (ids[0], ids[1], ids[2], ids[3]);
+    store
+        .save_verdict(a, &verdict_with(&[(Phone, "+6281257382041")]))
+        .await
+        .unwrap();
+    // A WhatsApp link to the same number is the same contact.
+    store
+        .save_verdict(
+            b,
+            &verdict_with(&[(Whatsapp, "+6281257382041"), (Telegram, "agen_ptk")]),
+        )
+        .await
+        .unwrap();
+    store
+        .save_verdict(c, &verdict_with(&[(Telegram, "agen_ptk")]))
+        .await
+        .unwrap();
+    store
+        .save_verdict(d, &verdict_with(&[(Phone, "+60123456789")]))
+        .await
+        .unwrap();
+
+    let of_b = store.network_of(b).await.unwrap();
+    let linked: Vec<(i64, Vec<(String, String)>)> =
+        of_b.into_iter().map(|l| (l.post_id, l.shared)).collect();
+    assert_eq!(
+        linked,
+        [
+            (a, vec![("phone".to_string(), "+6281257382041".to_string())]),
+            (c, vec![("telegram".to_string(), "agen_ptk".to_string())]),
+        ]
+    );
+    assert!(store.network_of(d).await.unwrap().is_empty());
+
+    // a–b–c form one network through two different identifiers; d stands alone.
+    let nets = store.largest_networks(10).await.unwrap();
+    assert_eq!(nets.len(), 1);
+    assert_eq!(nets[0].posts, [a, b, c]);
+    assert_eq!(nets[0].identifiers.len(), 2);
+
+    // Reclassifying replaces a post's identifiers.
+    store.save_verdict(c, &verdict_with(&[])).await.unwrap();
+    assert_eq!(store.largest_networks(10).await.unwrap()[0].posts, [a, b]);
+}
