@@ -450,7 +450,9 @@ impl Store {
                 owner.insert((kind.clone(), value.clone()), *post);
             }
         }
-        let mut groups: HashMap<i64, (BTreeSet<i64>, BTreeSet<(String, String)>)> = HashMap::new();
+        /// A network under construction: its posts and identifiers.
+        type Group = (BTreeSet<i64>, BTreeSet<(String, String)>);
+        let mut groups: HashMap<i64, Group> = HashMap::new();
         for (post, kind, value) in rows {
             let root = find(&mut parent, post);
             let g = groups.entry(root).or_default();
