@@ -459,6 +459,8 @@ struct LeadPage<'a> {
     verdict: Option<VerdictView>,
     snapshots: Vec<SnapshotInfo>,
     network: Vec<NetworkView>,
+    /// The repost-cluster sentence, when the text was posted more than once.
+    reposts: Option<String>,
 }
 
 struct NetworkView {
@@ -592,6 +594,14 @@ pub async fn lead(
                 .join(", "),
         })
         .collect();
+    let reposts = state.store.cluster_of(id).await?.map(|c| {
+        t.get("lead.reposts")
+            .replace("{posts}", &c.posts.len().to_string())
+            .replace("{sources}", &c.sources.to_string())
+            .replace("{sightings}", &c.sightings.to_string())
+            .replace("{first}", &c.first_seen.format("%Y-%m-%d").to_string())
+            .replace("{last}", &c.last_seen.format("%Y-%m-%d").to_string())
+    });
     let legal_basis = state
         .store
         .legal_basis(&post.source_id)
@@ -623,6 +633,7 @@ pub async fn lead(
         verdict: post.verdict.as_ref().map(|v| verdict_view(t, v)),
         snapshots,
         network,
+        reposts,
     }
     .render()?;
     Ok(Html(html).into_response())

@@ -8,6 +8,7 @@
 
 mod error;
 mod search;
+mod simhash;
 mod store;
 
 pub use error::{SearchError, StoreError};
@@ -15,8 +16,8 @@ pub use search::{
     Hit, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet,
 };
 pub use store::{
-    AuditEntry, DB_FILE, FrontierOp, Network, NetworkLink, PostOutcome, PostRecord, RunRecord,
-    Session, SnapshotInfo, Store, User, content_hash,
+    AuditEntry, Cluster, DB_FILE, FrontierOp, Network, NetworkLink, PostOutcome, PostRecord,
+    RunRecord, Session, SnapshotInfo, Store, User, content_hash,
 };
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::error::StoreError;
+use crate::simhash;
 
 /// Name of the SQLite database file inside the data directory.
 pub const DB_FILE: &str = "patroli.db";
@@ -101,6 +102,66 @@ pub struct AuditEntry {
     pub target: Option<String>,
     pub detail: Option<String>,
     pub remote: Option<String>,
+}
+
+/// Records a post's fingerprint and puts it in the cluster of its nearest earlier repost, or in
+/// a cluster of its own.
+async fn assign_cluster(
+    tx: &mut sqlx::SqliteConnection,
+    id: i64,
+    hash: u64,
+) -> Result<(), StoreError> {
+    let bands = simhash::bands(hash);
+    sqlx::query("DELETE FROM post_bands WHERE post_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let mut candidates: Vec<(i64, i64, Option<i64>)> = Vec::new();
+    for (band, value) in bands.iter().enumerate() {
+        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT p.id, p.simhash, p.cluster_id FROM post_bands b JOIN posts p ON p.id = b.post_id
+             WHERE b.band = ? AND b.value = ? AND b.post_id != ?",
+        )
+        .bind(band as i64)
+        .bind(value)
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        candidates.extend(rows);
+    }
+    let cluster = candidates
+        .iter()
+        .filter(|(_, h, _)| simhash::distance(*h as u64, hash) <= simhash::MAX_DISTANCE)
+        .filter_map(|(other, _, c)| Some(c.unwrap_or(*other)))
+        .min()
+        .unwrap_or(id);
+    sqlx::query("UPDATE posts SET simhash = ?, cluster_id = ? WHERE id = ?")
+        .bind(hash as i64)
+        .bind(cluster)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for (band, value) in bands.iter().enumerate() {
+        sqlx::query("INSERT INTO post_bands (post_id, band, value) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(band as i64)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Near-duplicate posts: one text posted again, here or elsewhere.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    pub posts: Vec<i64>,
+    /// Distinct sources the text was posted on.
+    pub sources: usize,
+    /// Times the text was seen, over every post and re-fetch.
+    pub sightings: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
 }
 
 /// A post linked to another through shared identifiers.
@@ -342,6 +403,13 @@ impl Store {
                     (id, PostOutcome::Changed)
                 }
             };
+            if outcome != PostOutcome::Seen {
+                let text = match p.title.as_deref() {
+                    Some(t) => format!("{t}\n\n{}", p.text),
+                    None => p.text.clone(),
+                };
+                assign_cluster(&mut tx, id, simhash::simhash(&text)).await?;
+            }
             sqlx::query("INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) VALUES (?, ?, ?, ?)")
                 .bind(id)
                 .bind(snapshot_id)
@@ -392,6 +460,28 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The repost cluster of a post, when it has other members.
+    pub async fn cluster_of(&self, post_id: i64) -> Result<Option<Cluster>, StoreError> {
+        let rows: Vec<(i64, String, DateTime<Utc>, DateTime<Utc>, i64)> = sqlx::query_as(
+            "SELECT p.id, p.source_id, p.first_seen, p.last_seen, (SELECT COUNT(*) FROM sightings s WHERE s.post_id = p.id)
+             FROM posts p WHERE p.cluster_id = (SELECT cluster_id FROM posts WHERE id = ?) ORDER BY p.id",
+        )
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.len() < 2 {
+            return Ok(None);
+        }
+        let sources: BTreeSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        Ok(Some(Cluster {
+            posts: rows.iter().map(|r| r.0).collect(),
+            sources: sources.len(),
+            sightings: rows.iter().map(|r| r.4).sum(),
+            first_seen: rows.iter().map(|r| r.2).min().unwrap_or_default(),
+            last_seen: rows.iter().map(|r| r.3).max().unwrap_or_default(),
+        }))
     }
 
     /// Posts that share an identifier with `post_id`, with the identifiers shared.

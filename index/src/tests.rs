@@ -279,3 +279,38 @@ async fn posts_sharing_identifiers_form_networks() {
     store.save_verdict(c, &verdict_with(&[])).await.unwrap();
     assert_eq!(store.largest_networks(10).await.unwrap()[0].posts, [a, b]);
 }
+
+#[tokio::test]
+async fn reposts_of_one_text_form_a_cluster() {
+    let (_d, store) = store().await;
+    let ad = "Dibutuhkan segera 20 orang untuk kerja dodos dan pungut brondol di ladang sawit daerah Sibu. Gaji RM 3.500 sebulan, mess dan makan ditanggung. Paspor dibantu, tiket free, nanti potong gaji. Minat hubungi WA 0812-5738-2041";
+    let on = |source: &str, key: &str, text: &str| CollectedPost {
+        source_id: source.into(),
+        title: None,
+        ..post(key, text)
+    };
+    let ids: Vec<i64> = store
+        .save_page(
+            &snapshot("x"),
+            &[
+                on("board", "a", ad),
+                on("telegram", "b", &ad.replace("20 orang", "25 orang")),
+                on("board", "c", "Lowongan kasir toko bangunan di Pontianak, lulusan SMA, gaji sesuai UMK, kirim lamaran ke kantor kami"),
+                on("feed", "d", &format!("REPOST {ad}")),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    store
+        .save_page(&snapshot("y"), &[on("board", "a", ad)])
+        .await
+        .unwrap();
+    let cluster = store.cluster_of(ids[1]).await.unwrap().unwrap();
+    assert_eq!(cluster.posts, [ids[0], ids[1], ids[3]]);
+    assert_eq!(cluster.sources, 3);
+    assert_eq!(cluster.sightings, 4, "three posts, one of them seen twice");
+    assert!(store.cluster_of(ids[2]).await.unwrap().is_none());
+}

@@ -1,0 +1,101 @@
+//! Near-duplicate detection for repost clusters: a 64-bit SimHash over word shingles, compared
+//! by Hamming distance. Candidates are looked up through six bands of 10–11 bits: two
+//! fingerprints up to 5 bits apart always share a band, 6 bits apart almost always (98%).
+
+/// Fingerprints this many bits apart or closer are reposts of one text (measured on the sample
+/// ads: a changed number or an added header moves 3–5 bits; different ads are 20+ apart).
+pub const MAX_DISTANCE: u32 = 6;
+/// Bit boundaries of the bands.
+const BAND_EDGES: [u32; 7] = [0, 11, 22, 33, 44, 54, 64];
+/// Words per shingle.
+const SHINGLE: usize = 3;
+
+/// FNV-1a, 64 bits: a stable hash (fingerprints are stored, so the hash must never change
+/// between builds; the standard library's hasher makes no such promise).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The SimHash of a text: lower-cased words of letters and digits, in overlapping shingles.
+pub fn simhash(text: &str) -> u64 {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        return 0;
+    }
+    let mut weights = [0i32; 64];
+    let shingles = words.len().saturating_sub(SHINGLE - 1).max(1);
+    for i in 0..shingles {
+        let shingle = words[i..(i + SHINGLE).min(words.len())].join(" ");
+        let h = fnv1a(shingle.as_bytes());
+        for (bit, w) in weights.iter_mut().enumerate() {
+            *w += if h >> bit & 1 == 1 { 1 } else { -1 };
+        }
+    }
+    weights.iter().enumerate().fold(
+        0u64,
+        |acc, (bit, w)| if *w > 0 { acc | 1 << bit } else { acc },
+    )
+}
+
+/// The six bands of a fingerprint.
+pub fn bands(h: u64) -> [i64; 6] {
+    std::array::from_fn(|i| {
+        let (lo, hi) = (BAND_EDGES[i], BAND_EDGES[i + 1]);
+        ((h >> lo) & ((1u64 << (hi - lo)) - 1)) as i64
+    })
+}
+
+/// Bits in which two fingerprints differ.
+pub fn distance(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AD: &str = "Dibutuhkan segera 20 orang untuk kerja dodos dan pungut brondol di ladang sawit daerah Sibu. Gaji RM 3.500 sebulan, mess dan makan ditanggung. Paspor dibantu, tiket free, nanti potong gaji. Minat hubungi WA 0812-5738-2041";
+
+    #[test]
+    fn reposts_are_close_and_other_texts_far() {
+        let repost = AD.replace("20 orang", "25 orang");
+        assert!(
+            distance(simhash(AD), simhash(&repost)) <= MAX_DISTANCE,
+            "a changed number stays close"
+        );
+        let reheaded = format!("🔥 REPOST 🔥 {AD}");
+        assert!(
+            distance(simhash(AD), simhash(&reheaded)) <= MAX_DISTANCE,
+            "an added header stays close"
+        );
+        assert_eq!(
+            simhash(AD),
+            simhash(&AD.to_uppercase()),
+            "case does not matter"
+        );
+        let other = "Lowongan kasir toko bangunan di Pontianak, lulusan SMA, gaji sesuai UMK, kirim lamaran ke kantor kami di Jalan Gajah Mada";
+        assert!(distance(simhash(AD), simhash(other)) > 16);
+    }
+
+    #[test]
+    fn bands_cover_the_fingerprint() {
+        let h = 0x1234_5678_9abc_def0u64;
+        let b = bands(h);
+        let back = b
+            .iter()
+            .zip(BAND_EDGES)
+            .fold(0u64, |acc, (v, lo)| acc | (*v as u64) << lo);
+        assert_eq!(back, h);
+        assert!(b.iter().all(|v| *v < 1 << 11));
+        assert_eq!(simhash(""), 0);
+    }
+}
