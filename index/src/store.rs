@@ -132,7 +132,7 @@ async fn assign_cluster(
     let cluster = candidates
         .iter()
         .filter(|(_, h, _)| simhash::distance(*h as u64, hash) <= simhash::MAX_DISTANCE)
-        .filter_map(|(other, _, c)| Some(c.unwrap_or(*other)))
+        .map(|(other, _, c)| c.unwrap_or(*other))
         .min()
         .unwrap_or(id);
     sqlx::query("UPDATE posts SET simhash = ?, cluster_id = ? WHERE id = ?")
