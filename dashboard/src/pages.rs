@@ -322,6 +322,13 @@ fn search_link(q: &str, flagged: bool, page: usize) -> String {
     format!("/search?{}", s.finish())
 }
 
+/// A title for a post without one (channel messages): its first words.
+fn first_words(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().take(8).collect();
+    let more = text.split_whitespace().nth(8).is_some();
+    format!("{}{}", words.join(" "), if more { " …" } else { "" })
+}
+
 /// Splits `text` into pieces by byte `ranges` (sorted, non-overlapping after clipping).
 fn pieces(text: &str, ranges: &[(usize, usize, String)]) -> Vec<Piece> {
     let mut out = Vec::new();
@@ -403,7 +410,7 @@ pub async fn search(
             HitView {
                 id: h.id,
                 title: if h.title.is_empty() {
-                    format!("#{}", h.id)
+                    first_words(&h.snippet.text)
                 } else {
                     h.title
                 },

@@ -464,7 +464,9 @@ impl Store {
 
     /// The repost cluster of a post, when it has other members.
     pub async fn cluster_of(&self, post_id: i64) -> Result<Option<Cluster>, StoreError> {
-        let rows: Vec<(i64, String, DateTime<Utc>, DateTime<Utc>, i64)> = sqlx::query_as(
+        /// id, source, first seen, last seen, sightings.
+        type Member = (i64, String, DateTime<Utc>, DateTime<Utc>, i64);
+        let rows: Vec<Member> = sqlx::query_as(
             "SELECT p.id, p.source_id, p.first_seen, p.last_seen, (SELECT COUNT(*) FROM sightings s WHERE s.post_id = p.id)
              FROM posts p WHERE p.cluster_id = (SELECT cluster_id FROM posts WHERE id = ?) ORDER BY p.id",
         )
