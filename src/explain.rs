@@ -43,21 +43,7 @@ pub fn render(text: &str, verdict: &Verdict, color: bool) -> String {
         let _ = writeln!(out, "contacts: {}", ids.join(", "));
     }
     if !verdict.salaries.is_empty() {
-        let pay: Vec<String> = verdict
-            .salaries
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {}{}",
-                    s.currency,
-                    s.amount,
-                    s.period
-                        .as_deref()
-                        .map(|p| format!("/{p}"))
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
+        let pay: Vec<String> = verdict.salaries.iter().map(ToString::to_string).collect();
         let _ = writeln!(out, "pay: {}", pay.join(", "));
     }
     let _ = writeln!(out, "rule set {}", verdict.ruleset_version);

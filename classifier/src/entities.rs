@@ -46,6 +46,17 @@ pub struct Salary {
     pub span: Span,
 }
 
+impl std::fmt::Display for Salary {
+    /// `MYR 3500 / month`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.currency, self.amount)?;
+        match &self.period {
+            Some(p) => write!(f, " / {p}"),
+            None => Ok(()),
+        }
+    }
+}
+
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b")
         .expect("static regex")

@@ -104,38 +104,12 @@ fn page_post(source: &Source, page: &Url, text: &str, follow: bool) -> PageResul
 
 /// Text of an element without its navigation, headers, footers, forms and asides.
 fn readable_text(el: ElementRef<'_>) -> String {
-    const BOILERPLATE: &[&str] = &[
-        "nav", "header", "footer", "aside", "form", "script", "style", "noscript", "button",
-    ];
-    let mut out = String::new();
-    for edge in el.traverse() {
-        match edge {
-            ego_tree::iter::Edge::Open(node) => match node.value() {
-                Node::Text(t) => {
-                    let hidden = node.ancestors().any(|a| {
-                        a.value()
-                            .as_element()
-                            .is_some_and(|e| BOILERPLATE.contains(&e.name()))
-                    });
-                    if !hidden {
-                        out.push_str(t);
-                    }
-                }
-                Node::Element(e) if e.name() == "br" || is_block(e.name()) => out.push('\n'),
-                _ => {}
-            },
-            ego_tree::iter::Edge::Close(node) => {
-                if node
-                    .value()
-                    .as_element()
-                    .is_some_and(|e| is_block(e.name()))
-                {
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    tidy(&out)
+    text_without(
+        el,
+        &[
+            "nav", "header", "footer", "aside", "form", "script", "style", "noscript", "button",
+        ],
+    )
 }
 
 fn selector(s: &str) -> Option<Selector> {
@@ -145,6 +119,11 @@ fn selector(s: &str) -> Option<Selector> {
 /// Readable text of an element: text nodes joined, `<br>` and block ends as line breaks,
 /// scripts and styles dropped, spaces squeezed.
 pub fn element_text(el: ElementRef<'_>) -> String {
+    text_without(el, &["script", "style", "noscript"])
+}
+
+/// Text of an element, leaving out everything inside the `skipped` elements.
+fn text_without(el: ElementRef<'_>, skipped: &[&str]) -> String {
     let mut out = String::new();
     for edge in el.traverse() {
         match edge {
@@ -153,7 +132,7 @@ pub fn element_text(el: ElementRef<'_>) -> String {
                     let skip = node.ancestors().any(|a| {
                         a.value()
                             .as_element()
-                            .is_some_and(|e| matches!(e.name(), "script" | "style" | "noscript"))
+                            .is_some_and(|e| skipped.contains(&e.name()))
                     });
                     if !skip {
                         out.push_str(t);

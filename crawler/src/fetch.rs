@@ -237,6 +237,13 @@ struct HostState {
     robots: RobotsSlot,
 }
 
+/// A response's status and headers, with the response for reading its body.
+type Answer = (
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    reqwest::Response,
+);
+
 /// What a conditional fetch found.
 #[derive(Debug)]
 pub enum FetchOutcome {
@@ -455,14 +462,7 @@ impl Fetcher {
         url: &Url,
         allow_private: bool,
         validators: Option<&Validators>,
-    ) -> Result<
-        (
-            reqwest::StatusCode,
-            reqwest::header::HeaderMap,
-            reqwest::Response,
-        ),
-        FetchError,
-    > {
+    ) -> Result<Answer, FetchError> {
         let mut attempt = 0;
         loop {
             let result = self.get(url, allow_private, validators).await;
@@ -502,14 +502,7 @@ impl Fetcher {
         url: &Url,
         allow_private: bool,
         validators: Option<&Validators>,
-    ) -> Result<
-        (
-            reqwest::StatusCode,
-            reqwest::header::HeaderMap,
-            reqwest::Response,
-        ),
-        FetchError,
-    > {
+    ) -> Result<Answer, FetchError> {
         let limiter = self.with_host(url, |h| h.limiter.clone());
         let waited = std::time::Instant::now();
         limiter.until_ready().await;

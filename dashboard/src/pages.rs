@@ -519,17 +519,7 @@ fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
         pay: v
             .salaries
             .iter()
-            .map(|s| {
-                format!(
-                    "{} {}{}",
-                    s.currency,
-                    s.amount,
-                    s.period
-                        .as_deref()
-                        .map(|p| format!(" / {p}"))
-                        .unwrap_or_default()
-                )
-            })
+            .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", "),
         indicators: v
