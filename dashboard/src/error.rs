@@ -12,6 +12,10 @@ use crate::pages::render_error;
 pub enum AppError {
     NotFound,
     Csrf,
+    /// The user's role may not do this.
+    Forbidden,
+    /// A form that cannot be applied; the message key says what to change.
+    Invalid(&'static str),
     Internal(String),
 }
 
@@ -19,7 +23,8 @@ impl AppError {
     fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Invalid(_) => StatusCode::BAD_REQUEST,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -28,6 +33,8 @@ impl AppError {
         match self {
             AppError::NotFound => "error.not_found",
             AppError::Csrf => "error.csrf",
+            AppError::Forbidden => "error.forbidden",
+            AppError::Invalid(key) => key,
             AppError::Internal(_) => "error.internal",
         }
     }

@@ -62,6 +62,11 @@ impl Messages {
         self.map.get(key).map_or(key, String::as_str)
     }
 
+    /// Like `get`, for callers that keep the text beyond the key's lifetime.
+    pub fn get_owned(&'static self, key: &str) -> &'static str {
+        self.map.get(key).map_or("?", String::as_str)
+    }
+
     pub fn locale(&self) -> Locale {
         self.locale
     }

@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/lang/{code}", get(pages::switch_language))
         .route("/search", get(pages::search))
         .route("/leads/{id}", get(pages::lead))
+        .route("/leads/{id}/workflow", post(pages::workflow))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)

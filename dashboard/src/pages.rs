@@ -8,7 +8,10 @@ use axum::http::header::{CONTENT_TYPE, REFERER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use patroli_classifier::Verdict;
-use patroli_index::{SearchError, SearchRequest, SnapshotInfo};
+use patroli_index::{
+    CLOSE_REASONS, ESCALATION_TARGETS, LeadChange, LeadEvent, LeadStatus, SearchError,
+    SearchRequest, SnapshotInfo,
+};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -468,6 +471,15 @@ struct LeadPage<'a> {
     network: Vec<NetworkView>,
     /// The repost-cluster sentence, when the text was posted more than once.
     reposts: Option<String>,
+    status: String,
+    status_label: String,
+    assignee: String,
+    history: Vec<LeadEvent>,
+    /// Whether this user's role may change the lead.
+    can_act: bool,
+    statuses: Vec<(&'static str, &'a str)>,
+    targets: Vec<(&'static str, &'a str)>,
+    reasons: Vec<(&'static str, &'a str)>,
 }
 
 struct NetworkView {
@@ -591,6 +603,28 @@ pub async fn lead(
                 .join(", "),
         })
         .collect();
+    let lead = state.store.lead(id).await?;
+    let history = state.store.lead_history(id).await?;
+    let labelled = |prefix: &str, keys: &[&'static str]| -> Vec<(&'static str, &str)> {
+        keys.iter()
+            .map(|k| (*k, t.get_owned(&format!("{prefix}.{k}"))))
+            .collect()
+    };
+    let status_text = match (&lead.escalated_to, &lead.closed_reason) {
+        (Some(unit), _) => format!(
+            "{}: {}",
+            t.get(&format!("status.{}", lead.status.as_str())),
+            t.get(&format!("target.{unit}"))
+        ),
+        (_, Some(reason)) => format!(
+            "{}: {}",
+            t.get(&format!("status.{}", lead.status.as_str())),
+            t.get(&format!("reason.{reason}"))
+        ),
+        _ => t
+            .get(&format!("status.{}", lead.status.as_str()))
+            .to_string(),
+    };
     let reposts = state.store.cluster_of(id).await?.map(|c| {
         t.get("lead.reposts")
             .replace("{posts}", &c.posts.len().to_string())
@@ -631,10 +665,109 @@ pub async fn lead(
         snapshots,
         network,
         reposts,
+        status: lead.status.as_str().to_string(),
+        status_label: status_text,
+        assignee: lead
+            .assignee
+            .unwrap_or_else(|| t.get("lead.unassigned").to_string()),
+        history,
+        can_act: may_work_leads(&user),
+        statuses: labelled("status", &["new", "in_review", "escalated", "closed"]),
+        targets: labelled("target", ESCALATION_TARGETS),
+        reasons: labelled("reason", CLOSE_REASONS),
     }
     .render()?;
     Ok(Html(html).into_response())
 }
+
+/// Officers and admins work leads; analysts read them.
+fn may_work_leads(user: &CurrentUser) -> bool {
+    matches!(user.user.role.as_str(), "officer" | "admin")
+}
+
+#[derive(Deserialize)]
+pub struct WorkflowForm {
+    #[serde(default)]
+    csrf: String,
+    action: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Changes a lead: its status (with the unit escalated to or the reason closed), who handles
+/// it, or a note. Recorded in the lead's history and in the audit log.
+pub async fn workflow(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<WorkflowForm>,
+) -> Result<Response, AppError> {
+    user.check_csrf(&form.csrf)?;
+    if !may_work_leads(&user) {
+        state
+            .store
+            .audit(
+                &user.user.username,
+                "lead_refused",
+                Some(&id.to_string()),
+                Some(&form.action),
+                user.remote.as_deref(),
+            )
+            .await?;
+        return Err(AppError::Forbidden);
+    }
+    if state.store.post(id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let change = match form.action.as_str() {
+        "status" => LeadChange::Status {
+            status: LeadStatus::parse(&form.status)
+                .ok_or(AppError::Invalid("error.lead_invalid"))?,
+            target: Some(form.target.clone()),
+        },
+        "assign" => LeadChange::Assign {
+            to: user.user.username.clone(),
+        },
+        "note" if form.note.len() <= MAX_NOTE_BYTES => LeadChange::Note {
+            text: form.note.clone(),
+        },
+        _ => return Err(AppError::Invalid("error.lead_invalid")),
+    };
+    match state
+        .store
+        .change_lead(id, &user.user.username, &change)
+        .await
+    {
+        Ok(_) => {}
+        Err(patroli_index::StoreError::Invalid(_)) => {
+            return Err(AppError::Invalid("error.lead_invalid"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let detail = match &change {
+        LeadChange::Status { status, .. } => format!("{} {}", status.as_str(), form.target),
+        LeadChange::Assign { to } => to.clone(),
+        LeadChange::Note { .. } => format!("{} bytes", form.note.len()),
+    };
+    state
+        .store
+        .audit(
+            &user.user.username,
+            &format!("lead_{}", form.action),
+            Some(&id.to_string()),
+            Some(&detail),
+            user.remote.as_deref(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+}
+
+/// Longest note accepted.
+const MAX_NOTE_BYTES: usize = 8 * 1024;
 
 #[cfg(test)]
 mod tests {

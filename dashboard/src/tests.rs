@@ -279,3 +279,90 @@ async fn logout_needs_csrf_and_ends_the_session() {
         StatusCode::SEE_OTHER
     );
 }
+
+fn post_form(path: &str, cookie: &str, body: String) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn officers_escalate_leads_and_analysts_may_not() {
+    let f = fixture().await;
+    f.state
+        .store
+        .add_user("ani", "analyst", &hash_password("sandi-analis-1").unwrap())
+        .await
+        .unwrap();
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let cookie = cookie.unwrap();
+    let (_, _, html) = send(&f.state, get("/leads/1", &cookie)).await;
+    assert!(
+        html.contains("Tindak lanjut") && html.contains("Baru"),
+        "workflow shown in Indonesian"
+    );
+    let csrf = hidden_csrf(&html);
+
+    let forged = post_form("/leads/1/workflow", &cookie, "csrf=x&action=assign".into());
+    assert_eq!(send(&f.state, forged).await.0, StatusCode::FORBIDDEN);
+    let no_unit = post_form(
+        "/leads/1/workflow",
+        &cookie,
+        format!("csrf={csrf}&action=status&status=escalated&target="),
+    );
+    let (status, _, html) = send(&f.state, no_unit).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("Pilih unit tujuan"));
+    let escalate = post_form(
+        "/leads/1/workflow",
+        &cookie,
+        format!("csrf={csrf}&action=status&status=escalated&target=immigration"),
+    );
+    assert_eq!(send(&f.state, escalate).await.0, StatusCode::SEE_OTHER);
+    let note = post_form(
+        "/leads/1/workflow",
+        &cookie,
+        format!("csrf={csrf}&action=note&note=%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+    );
+    assert_eq!(send(&f.state, note).await.0, StatusCode::SEE_OTHER);
+    let (_, _, html) = send(&f.state, get("/leads/1", &cookie)).await;
+    assert!(html.contains("Dieskalasi: Imigrasi"), "status shown");
+    assert!(
+        html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"),
+        "notes render as text"
+    );
+    assert!(!html.contains("<script>alert(1)"));
+    assert_eq!(f.state.store.lead_history(1).await.unwrap().len(), 2);
+
+    let (_, analyst, _) = login(&f.state, "ani", "sandi-analis-1").await;
+    let analyst = analyst.unwrap();
+    let (_, _, html) = send(&f.state, get("/leads/1", &analyst)).await;
+    assert!(
+        !html.contains("action=\"/leads/1/workflow\""),
+        "analysts see no workflow forms"
+    );
+    let csrf = hidden_csrf(&html);
+    let try_close = post_form(
+        "/leads/1/workflow",
+        &analyst,
+        format!("csrf={csrf}&action=status&status=closed&target=duplicate"),
+    );
+    assert_eq!(send(&f.state, try_close).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        f.state.store.lead_history(1).await.unwrap().len(),
+        2,
+        "nothing changed"
+    );
+    let actions: Vec<String> = f
+        .state
+        .store
+        .audit_entries(3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.contains(&"lead_refused".to_string()), "{actions:?}");
+}

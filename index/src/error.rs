@@ -14,6 +14,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A request the store refuses as it stands; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
     #[error("the store holds damaged data: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

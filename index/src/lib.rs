@@ -16,8 +16,9 @@ pub use search::{
     Hit, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet,
 };
 pub use store::{
-    AuditEntry, Cluster, DB_FILE, FrontierOp, Network, NetworkLink, PostOutcome, PostRecord,
-    RunRecord, Session, SnapshotInfo, Store, User, content_hash,
+    AuditEntry, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp, Lead, LeadChange,
+    LeadEvent, LeadStatus, Network, NetworkLink, PostOutcome, PostRecord, RunRecord, Session,
+    SnapshotInfo, Store, User, content_hash,
 };
 
 #[cfg(test)]

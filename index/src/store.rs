@@ -195,6 +195,80 @@ fn identifier_kind(kind: patroli_classifier::EntityKind) -> &'static str {
     }
 }
 
+/// Where a lead stands in the officers' workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    New,
+    InReview,
+    Escalated,
+    Closed,
+}
+
+impl LeadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::New => "new",
+            LeadStatus::InReview => "in_review",
+            LeadStatus::Escalated => "escalated",
+            LeadStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LeadStatus> {
+        Some(match s {
+            "new" => LeadStatus::New,
+            "in_review" => LeadStatus::InReview,
+            "escalated" => LeadStatus::Escalated,
+            "closed" => LeadStatus::Closed,
+            _ => return None,
+        })
+    }
+}
+
+/// Units a lead can be escalated to.
+pub const ESCALATION_TARGETS: &[&str] = &[
+    "investigating_unit",
+    "immigration",
+    "migrant_worker_protection",
+];
+/// Reasons a lead can be closed for.
+pub const CLOSE_REASONS: &[&str] = &["taken_down", "case_opened", "false_positive", "duplicate"];
+
+/// A lead's current state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lead {
+    pub status: LeadStatus,
+    pub escalated_to: Option<String>,
+    pub closed_reason: Option<String>,
+    pub assignee: Option<String>,
+}
+
+/// One entry of a lead's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadEvent {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// A change an officer makes to a lead.
+#[derive(Debug, Clone)]
+pub enum LeadChange {
+    /// New status; `target` is the unit for `escalated`, the reason for `closed`.
+    Status {
+        status: LeadStatus,
+        target: Option<String>,
+    },
+    Assign {
+        to: String,
+    },
+    Note {
+        text: String,
+    },
+}
+
 /// A change to a source's frontier.
 #[derive(Debug, Clone)]
 pub enum FrontierOp {
@@ -1103,6 +1177,131 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A post's lead state (`new` when nobody has touched it).
+    pub async fn lead(&self, post_id: i64) -> Result<Lead, StoreError> {
+        /// status, escalated to, closed reason, assignee.
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT status, escalated_to, closed_reason, assignee FROM leads WHERE post_id = ?",
+        )
+        .bind(post_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some((status, escalated_to, closed_reason, assignee)) => Lead {
+                status: LeadStatus::parse(&status).ok_or_else(|| {
+                    StoreError::Corrupt(format!("unknown lead status {status:?}"))
+                })?,
+                escalated_to,
+                closed_reason,
+                assignee,
+            },
+            None => Lead {
+                status: LeadStatus::New,
+                escalated_to: None,
+                closed_reason: None,
+                assignee: None,
+            },
+        })
+    }
+
+    /// Applies an officer's change to a lead and records it in the lead's history, in one
+    /// transaction. Escalations need a known unit and closures a known reason.
+    pub async fn change_lead(
+        &self,
+        post_id: i64,
+        actor: &str,
+        change: &LeadChange,
+    ) -> Result<Lead, StoreError> {
+        let mut lead = self.lead(post_id).await?;
+        let (action, detail) = match change {
+            LeadChange::Status { status, target } => {
+                let target = target.as_deref().filter(|t| !t.is_empty());
+                let (allowed, what): (&[&str], &str) = match status {
+                    LeadStatus::Escalated => (ESCALATION_TARGETS, "unit to escalate to"),
+                    LeadStatus::Closed => (CLOSE_REASONS, "reason for closing"),
+                    _ => (&[], ""),
+                };
+                if !allowed.is_empty() && !target.is_some_and(|t| allowed.contains(&t)) {
+                    return Err(StoreError::Invalid(format!(
+                        "choose a {what}: one of {}",
+                        allowed.join(", ")
+                    )));
+                }
+                lead.status = *status;
+                lead.escalated_to = (*status == LeadStatus::Escalated)
+                    .then(|| target.unwrap_or_default().to_string());
+                lead.closed_reason =
+                    (*status == LeadStatus::Closed).then(|| target.unwrap_or_default().to_string());
+                (
+                    "status",
+                    format!(
+                        "{}{}",
+                        status.as_str(),
+                        target.map(|t| format!(": {t}")).unwrap_or_default()
+                    ),
+                )
+            }
+            LeadChange::Assign { to } => {
+                lead.assignee = Some(to.clone());
+                ("assign", to.clone())
+            }
+            LeadChange::Note { text } => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(StoreError::Invalid("the note is empty".into()));
+                }
+                ("note", text.to_string())
+            }
+        };
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO leads (post_id, status, escalated_to, closed_reason, assignee, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT(post_id) DO UPDATE SET status = excluded.status, escalated_to = excluded.escalated_to,
+               closed_reason = excluded.closed_reason, assignee = excluded.assignee, updated_at = excluded.updated_at",
+        )
+        .bind(post_id)
+        .bind(lead.status.as_str())
+        .bind(&lead.escalated_to)
+        .bind(&lead.closed_reason)
+        .bind(&lead.assignee)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO lead_events (post_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(post_id)
+        .bind(now)
+        .bind(actor)
+        .bind(action)
+        .bind(&detail)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(lead)
+    }
+
+    /// A lead's history, oldest first.
+    pub async fn lead_history(&self, post_id: i64) -> Result<Vec<LeadEvent>, StoreError> {
+        let rows: Vec<(DateTime<Utc>, String, String, String)> = sqlx::query_as(
+            "SELECT at, actor, action, detail FROM lead_events WHERE post_id = ? ORDER BY id",
+        )
+        .bind(post_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, actor, action, detail)| LeadEvent {
+                at,
+                actor,
+                action,
+                detail,
+            })
+            .collect())
     }
 
     /// The pool, for tests that check invariants directly.

@@ -314,3 +314,93 @@ async fn reposts_of_one_text_form_a_cluster() {
     assert_eq!(cluster.sightings, 4, "three posts, one of them seen twice");
     assert!(store.cluster_of(ids[2]).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn lead_workflow_is_validated_and_its_history_kept() {
+    use crate::{LeadChange, LeadStatus};
+    let (_d, store) = store().await;
+    let id = store
+        .save_page(&snapshot("x"), &[post("a", "kerja sawit")])
+        .await
+        .unwrap()[0]
+        .0;
+    assert_eq!(store.lead(id).await.unwrap().status, LeadStatus::New);
+    let status = |status, target: Option<&str>| LeadChange::Status {
+        status,
+        target: target.map(str::to_string),
+    };
+    store
+        .change_lead(id, "budi", &status(LeadStatus::InReview, None))
+        .await
+        .unwrap();
+    store
+        .change_lead(id, "budi", &LeadChange::Assign { to: "siti".into() })
+        .await
+        .unwrap();
+    let refused = store
+        .change_lead(id, "budi", &status(LeadStatus::Escalated, None))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Invalid(m)) if m.contains("immigration")));
+    let refused = store
+        .change_lead(id, "budi", &status(LeadStatus::Closed, Some("bosan")))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Invalid(_))));
+    let lead = store
+        .change_lead(
+            id,
+            "siti",
+            &status(LeadStatus::Escalated, Some("immigration")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            lead.status,
+            lead.escalated_to.as_deref(),
+            lead.assignee.as_deref()
+        ),
+        (LeadStatus::Escalated, Some("immigration"), Some("siti"))
+    );
+    store
+        .change_lead(
+            id,
+            "siti",
+            &LeadChange::Note {
+                text: "Nomor WA sama dengan kasus Sambas".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let history: Vec<(String, String, String)> = store
+        .lead_history(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.detail))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (
+                "budi".to_string(),
+                "status".to_string(),
+                "in_review".to_string()
+            ),
+            ("budi".into(), "assign".into(), "siti".into()),
+            (
+                "siti".into(),
+                "status".into(),
+                "escalated: immigration".into()
+            ),
+            (
+                "siti".into(),
+                "note".into(),
+                "Nomor WA sama dengan kasus Sambas".into()
+            ),
+        ]
+    );
+    let tamper = sqlx::query("DELETE FROM lead_events")
+        .execute(store.pool())
+        .await;
+    assert!(tamper.unwrap_err().to_string().contains("append-only"));
+}
