@@ -100,6 +100,7 @@ mod tests {
             include_str!("../templates/search.html"),
             include_str!("../templates/lead.html"),
             include_str!("../templates/error.html"),
+            include_str!("../templates/audit.html"),
             include_str!("pages.rs"),
             include_str!("auth.rs"),
             include_str!("error.rs"),

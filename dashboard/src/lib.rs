@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(pages::search))
         .route("/leads/{id}", get(pages::lead))
         .route("/leads/{id}/workflow", post(pages::workflow))
+        .route("/audit", get(pages::audit))
+        .route("/audit.csv", get(pages::audit_csv))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)

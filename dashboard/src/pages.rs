@@ -32,6 +32,7 @@ const MAX_PAGE: usize = 500;
 struct ErrorPage<'a> {
     t: &'a Messages,
     user: Option<&'a str>,
+    is_admin: bool,
     csrf: &'a str,
     message: &'a str,
 }
@@ -41,6 +42,7 @@ pub fn render_error(t: &Messages, message: &str) -> String {
     ErrorPage {
         t,
         user: None,
+        is_admin: false,
         csrf: "",
         message,
     }
@@ -120,6 +122,7 @@ pub async fn switch_language(
 struct LoginPage<'a> {
     t: &'a Messages,
     user: Option<&'a str>,
+    is_admin: bool,
     csrf: &'a str,
     error: Option<&'a str>,
 }
@@ -135,6 +138,7 @@ fn login_page(
     let html = LoginPage {
         t,
         user: None,
+        is_admin: false,
         csrf: &csrf,
         error: error.map(|k| t.get(k)),
     }
@@ -305,6 +309,7 @@ struct HitView {
 struct SearchPage<'a> {
     t: &'a Messages,
     user: Option<&'a str>,
+    is_admin: bool,
     csrf: &'a str,
     q: &'a str,
     flagged_only: bool,
@@ -428,6 +433,7 @@ pub async fn search(
     let html = SearchPage {
         t,
         user: Some(&user.user.username),
+        is_admin: user.user.role == "admin",
         csrf: &user.csrf_token,
         q: &params.q,
         flagged_only,
@@ -455,6 +461,7 @@ struct IndicatorView {
 struct LeadPage<'a> {
     t: &'a Messages,
     user: Option<&'a str>,
+    is_admin: bool,
     csrf: &'a str,
     id: i64,
     title: String,
@@ -649,6 +656,7 @@ pub async fn lead(
     let html = LeadPage {
         t,
         user: Some(&user.user.username),
+        is_admin: user.user.role == "admin",
         csrf: &user.csrf_token,
         id,
         title: post.title.clone().unwrap_or_else(|| format!("#{id}")),
@@ -678,6 +686,110 @@ pub async fn lead(
     }
     .render()?;
     Ok(Html(html).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage<'a> {
+    t: &'a Messages,
+    user: Option<&'a str>,
+    is_admin: bool,
+    csrf: &'a str,
+    entries: Vec<patroli_index::AuditEntry>,
+}
+
+/// Entries shown on the audit page (the CSV export has them all).
+const AUDIT_PAGE_ROWS: i64 = 500;
+
+/// The audit log, for admins only; viewing it is itself audited.
+pub async fn audit(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
+    require_admin(&state, &user, "audit_view").await?;
+    let entries = state.store.audit_entries(AUDIT_PAGE_ROWS).await?;
+    let html = AuditPage {
+        t: user.locale.messages(),
+        user: Some(&user.user.username),
+        is_admin: user.user.role == "admin",
+        csrf: &user.csrf_token,
+        entries,
+    }
+    .render()?;
+    Ok(Html(html).into_response())
+}
+
+/// The whole audit log as CSV, for admins only; the export is itself audited.
+pub async fn audit_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    require_admin(&state, &user, "audit_export").await?;
+    let entries = state.store.audit_entries(i64::MAX).await?;
+    let mut csv = String::from("id,at,actor,action,target,detail,remote\n");
+    for e in entries.iter().rev() {
+        let fields = [
+            e.id.to_string(),
+            e.at.to_rfc3339(),
+            e.actor.clone(),
+            e.action.clone(),
+            e.target.clone().unwrap_or_default(),
+            e.detail.clone().unwrap_or_default(),
+            e.remote.clone().unwrap_or_default(),
+        ];
+        csv.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        csv.push('\n');
+    }
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"patroli-audit.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// A CSV field, quoted; a leading `=`, `+`, `-` or `@` is prefixed with `'` so spreadsheet
+/// programs do not run crawled or typed text as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Refuses (and audits the attempt) unless the user is an admin; audits `action` otherwise.
+async fn require_admin(state: &AppState, user: &CurrentUser, action: &str) -> Result<(), AppError> {
+    let admin = user.user.role == "admin";
+    let logged = if admin {
+        action.to_string()
+    } else {
+        format!("{action}_refused")
+    };
+    state
+        .store
+        .audit(
+            &user.user.username,
+            &logged,
+            None,
+            None,
+            user.remote.as_deref(),
+        )
+        .await?;
+    if admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
 }
 
 /// Officers and admins work leads; analysts read them.
@@ -772,6 +884,14 @@ const MAX_NOTE_BYTES: usize = 8 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("budi"), "\"budi\"");
+        assert_eq!(csv_field("a \"b\""), "\"a \"\"b\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-2+3"), "\"'-2+3\"");
+    }
 
     #[test]
     fn pieces_split_and_clip_overlaps() {

@@ -366,3 +366,53 @@ async fn officers_escalate_leads_and_analysts_may_not() {
         .collect();
     assert!(actions.contains(&"lead_refused".to_string()), "{actions:?}");
 }
+
+#[tokio::test]
+async fn only_admins_see_and_export_the_audit_log() {
+    let f = fixture().await;
+    f.state
+        .store
+        .add_user(
+            "kapolres",
+            "admin",
+            &hash_password("sandi-admin-1").unwrap(),
+        )
+        .await
+        .unwrap();
+    let (_, officer, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let officer = officer.unwrap();
+    send(&f.state, get("/search?q=%3Dcmd%7C", &officer)).await; // a query that looks like a formula
+    assert_eq!(
+        send(&f.state, get("/audit", &officer)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&f.state, get("/audit.csv", &officer)).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let (_, admin, _) = login(&f.state, "kapolres", "sandi-admin-1").await;
+    let admin = admin.unwrap();
+    let (status, _, html) = send(&f.state, get("/audit", &admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("audit_view_refused") && html.contains("href=\"/audit\""),
+        "refusals are logged; admins get the menu"
+    );
+    let (status, h, csv) = send(&f.state, get("/audit.csv", &admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(csv.starts_with("id,at,actor,action,target,detail,remote\n"));
+    assert!(csv.contains("\"budi\",\"search\""));
+    assert!(
+        csv.contains("\"q=\"\"=cmd|\"\""),
+        "a formula-like query stays text inside its quotes: {csv}"
+    );
+    let last = f.state.store.audit_entries(1).await.unwrap();
+    assert_eq!(last[0].action, "audit_export");
+}
