@@ -72,6 +72,18 @@ enum Command {
         /// Only flagged posts.
         #[arg(long)]
         flagged: bool,
+        /// Only posts aimed at Kalbar.
+        #[arg(long)]
+        kalbar: bool,
+        /// Only posts of this level: high, medium, low, none.
+        #[arg(long, value_parser = ["high", "medium", "low", "none"])]
+        level: Option<String>,
+        /// Only posts from this source id.
+        #[arg(long)]
+        source: Option<String>,
+        /// Order: relevance, score or recent.
+        #[arg(long, default_value = "relevance", value_parser = ["relevance", "score", "recent"])]
+        sort: String,
         /// One JSON object per result line.
         #[arg(long)]
         json: bool,
@@ -282,8 +294,24 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             query,
             limit,
             flagged,
+            kalbar,
+            level,
+            source,
+            sort,
             json,
-        } => search(&ctx, &query, limit, flagged, json).await?,
+        } => {
+            let request = SearchRequest {
+                query,
+                limit,
+                offset: 0,
+                flagged_only: flagged,
+                kalbar_only: kalbar,
+                level,
+                source,
+                sort: patroli_index::Sort::parse(&sort).unwrap_or_default(),
+            };
+            search(&ctx, &request, json).await?
+        }
         Command::Serve {
             addr,
             secure_cookies,
@@ -620,21 +648,12 @@ fn classify(ctx: &Ctx, jsonl: Option<&Path>) -> anyhow::Result<std::process::Exi
     })
 }
 
-async fn search(
-    ctx: &Ctx,
-    query: &str,
-    limit: usize,
-    flagged: bool,
-    json: bool,
-) -> anyhow::Result<()> {
+async fn search(ctx: &Ctx, request: &SearchRequest, json: bool) -> anyhow::Result<()> {
     let store = ctx.store().await?;
     let index = ctx.index()?;
-    let results = index.search(&SearchRequest {
-        query: query.to_string(),
-        limit,
-        offset: 0,
-        flagged_only: flagged,
-    })?;
+    let results = index.search(request)?;
+    let query = &request.query;
+    let flagged = request.flagged_only;
     store
         .audit(
             "cli",

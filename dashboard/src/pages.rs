@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use patroli_classifier::Verdict;
 use patroli_index::{
-    CLOSE_REASONS, ESCALATION_TARGETS, LeadChange, LeadEvent, LeadStatus, SearchError,
-    SearchRequest, SnapshotInfo,
+    CLOSE_REASONS, ESCALATION_TARGETS, LEVELS, LeadChange, LeadEvent, LeadStatus, SearchError,
+    SearchRequest, SnapshotInfo, Sort,
 };
 use serde::Deserialize;
 
@@ -278,7 +278,7 @@ pub async fn logout(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct SearchParams {
     #[serde(default)]
     q: String,
@@ -286,6 +286,49 @@ pub struct SearchParams {
     page: Option<usize>,
     #[serde(default)]
     flagged: Option<String>,
+    #[serde(default)]
+    kalbar: Option<String>,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    sort: String,
+}
+
+impl SearchParams {
+    fn flagged_only(&self) -> bool {
+        self.flagged.as_deref() == Some("1")
+    }
+
+    fn kalbar_only(&self) -> bool {
+        self.kalbar.as_deref() == Some("1")
+    }
+
+    /// The link to another page of the same search.
+    fn link(&self, page: usize) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        s.append_pair("q", &self.q);
+        for (key, on) in [
+            ("flagged", self.flagged_only()),
+            ("kalbar", self.kalbar_only()),
+        ] {
+            if on {
+                s.append_pair(key, "1");
+            }
+        }
+        for (key, value) in [
+            ("level", &self.level),
+            ("source", &self.source),
+            ("sort", &self.sort),
+        ] {
+            if !value.is_empty() {
+                s.append_pair(key, value);
+            }
+        }
+        s.append_pair("page", &page.to_string());
+        format!("/search?{}", s.finish())
+    }
 }
 
 /// A piece of text, highlighted or not.
@@ -311,23 +354,16 @@ struct SearchPage<'a> {
     user: Option<&'a str>,
     is_admin: bool,
     csrf: &'a str,
-    q: &'a str,
-    flagged_only: bool,
+    params: &'a SearchParams,
     total: usize,
     hits: Vec<HitView>,
     error: Option<String>,
     prev: Option<String>,
     next: Option<String>,
-}
-
-fn search_link(q: &str, flagged: bool, page: usize) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    s.append_pair("q", q);
-    if flagged {
-        s.append_pair("flagged", "1");
-    }
-    s.append_pair("page", &page.to_string());
-    format!("/search?{}", s.finish())
+    /// (level, label with its count)
+    levels: Vec<(String, String)>,
+    sources: Vec<String>,
+    sorts: Vec<(&'static str, &'a str)>,
 }
 
 /// A title for a post without one (channel messages): its first words.
@@ -374,18 +410,29 @@ pub async fn search(
 ) -> Result<Response, AppError> {
     let t = user.locale.messages();
     let page = params.page.unwrap_or(1).clamp(1, MAX_PAGE);
-    let flagged_only = params.flagged.as_deref() == Some("1");
     let request = SearchRequest {
         query: params.q.clone(),
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
-        flagged_only,
+        flagged_only: params.flagged_only(),
+        kalbar_only: params.kalbar_only(),
+        level: Some(params.level.clone()).filter(|l| LEVELS.contains(&l.as_str())),
+        source: Some(params.source.clone()).filter(|s| !s.is_empty()),
+        sort: Sort::parse(&params.sort).unwrap_or_default(),
     };
     let index = state.index.clone();
     let result = tokio::task::spawn_blocking(move || index.search(&request))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let detail = format!("q={:?} flagged={flagged_only} page={page}", params.q);
+    let detail = format!(
+        "q={:?} flagged={} kalbar={} level={:?} source={:?} sort={:?} page={page}",
+        params.q,
+        params.flagged_only(),
+        params.kalbar_only(),
+        params.level,
+        params.source,
+        params.sort
+    );
     state
         .store
         .audit(
@@ -396,10 +443,11 @@ pub async fn search(
             user.remote.as_deref(),
         )
         .await?;
-    let (total, hits, error, status) = match result {
-        Ok(r) => (r.total, r.hits, None, StatusCode::OK),
+    let (total, hits, facets, error, status) = match result {
+        Ok(r) => (r.total, r.hits, r.levels, None, StatusCode::OK),
         Err(SearchError::BadQuery { message, hint }) => (
             0,
+            Vec::new(),
             Vec::new(),
             Some(format!("{}: {message}. {hint}", t.get("search.bad_query"))),
             StatusCode::BAD_REQUEST,
@@ -430,19 +478,30 @@ pub async fn search(
             }
         })
         .collect();
+    let levels = facets
+        .into_iter()
+        .map(|(level, n)| {
+            let label = format!("{} ({n})", t.get(&format!("level.{level}")));
+            (level, label)
+        })
+        .collect();
     let html = SearchPage {
         t,
         user: Some(&user.user.username),
         is_admin: user.user.role == "admin",
         csrf: &user.csrf_token,
-        q: &params.q,
-        flagged_only,
+        params: &params,
         total,
         hits,
         error,
-        prev: (page > 1).then(|| search_link(&params.q, flagged_only, page - 1)),
-        next: (page * PAGE_SIZE < total && page < MAX_PAGE)
-            .then(|| search_link(&params.q, flagged_only, page + 1)),
+        prev: (page > 1).then(|| params.link(page - 1)),
+        next: (page * PAGE_SIZE < total && page < MAX_PAGE).then(|| params.link(page + 1)),
+        levels,
+        sources: state.store.source_ids().await?,
+        sorts: ["relevance", "score", "recent"]
+            .iter()
+            .map(|k| (*k, t.get_owned(&format!("sort.{k}"))))
+            .collect(),
     }
     .render()?;
     Ok((status, Html(html)).into_response())

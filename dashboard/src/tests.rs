@@ -244,6 +244,39 @@ async fn metrics_need_loopback_or_a_session() {
 }
 
 #[tokio::test]
+async fn search_filters_show_level_counts_and_are_audited() {
+    let f = fixture().await;
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let cookie = cookie.unwrap();
+    let (status, _, html) = send(
+        &f.state,
+        get(
+            "/search?q=lowongan&level=none&source=s&kalbar=1&sort=score",
+            &cookie,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<option value=\"none\" selected>Tidak ada (0)</option>"),
+        "{html}"
+    );
+    assert!(html.contains("<option value=\"s\" selected>s</option>"));
+    assert!(
+        html.contains("0 hasil"),
+        "the fixture post is not aimed at Kalbar"
+    );
+    let detail = f.state.store.audit_entries(1).await.unwrap()[0]
+        .detail
+        .clone()
+        .unwrap();
+    assert!(
+        detail.contains("kalbar=true") && detail.contains("sort=\"score\""),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_query_gets_a_message_not_a_crash() {
     let f = fixture().await;
     let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;

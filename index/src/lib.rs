@@ -13,7 +13,7 @@ mod store;
 
 pub use error::{SearchError, StoreError};
 pub use search::{
-    Hit, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet,
+    Hit, LEVELS, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet, Sort,
 };
 pub use store::{
     AuditEntry, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp, Lead, LeadChange,

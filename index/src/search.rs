@@ -84,7 +84,40 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Only posts the rule set flagged.
     pub flagged_only: bool,
+    /// Only posts of this risk level (`high`, `medium`, `low`, `none`).
+    pub level: Option<String>,
+    /// Only posts from this source id.
+    pub source: Option<String>,
+    /// Only posts aimed at Kalbar.
+    pub kalbar_only: bool,
+    pub sort: Sort,
 }
+
+/// Result order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Best match first (risk score first when there are no query words).
+    #[default]
+    Relevance,
+    /// Highest risk score first.
+    Score,
+    /// Newest publication first.
+    Recent,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        Some(match s {
+            "relevance" => Sort::Relevance,
+            "score" => Sort::Score,
+            "recent" => Sort::Recent,
+            _ => return None,
+        })
+    }
+}
+
+/// Risk levels, highest first, as facets are shown.
+pub const LEVELS: [&str; 4] = ["high", "medium", "low", "none"];
 
 /// A highlighted excerpt: `highlights` are byte ranges of `text`.
 #[derive(Debug, Clone, Serialize)]
@@ -113,6 +146,8 @@ pub struct Hit {
 pub struct SearchResults {
     pub total: usize,
     pub hits: Vec<Hit>,
+    /// Matches per risk level, for the query and every filter but the level.
+    pub levels: Vec<(String, usize)>,
 }
 
 /// The full-text index in a directory.
@@ -288,37 +323,74 @@ impl SearchIndex {
         } else {
             Some(self.parse(req.query.trim())?)
         };
+        let term = |field: Field, value: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, value),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let flag = |field: Field| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_u64(field, 1),
+                IndexRecordOption::Basic,
+            ))
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        if let Some(q) = &text_query {
-            clauses.push((Occur::Must, q.box_clone()));
-        } else {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
+        match &text_query {
+            Some(q) => clauses.push((Occur::Must, q.box_clone())),
+            None => clauses.push((Occur::Must, Box::new(AllQuery))),
         }
         if req.flagged_only {
-            clauses.push((
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.flagged, 1),
-                    IndexRecordOption::Basic,
-                )),
+            clauses.push((Occur::Must, flag(f.flagged)));
+        }
+        if req.kalbar_only {
+            clauses.push((Occur::Must, flag(f.kalbar)));
+        }
+        if let Some(source) = req.source.as_deref().filter(|s| !s.is_empty()) {
+            clauses.push((Occur::Must, term(f.source, source)));
+        }
+        let searcher = self.reader.searcher();
+        let mut levels = Vec::with_capacity(LEVELS.len());
+        for level in LEVELS {
+            let mut with_level: Vec<(Occur, Box<dyn Query>)> =
+                clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect();
+            with_level.push((Occur::Must, term(f.level, level)));
+            levels.push((
+                level.to_string(),
+                searcher.search(&BooleanQuery::new(with_level), &Count)?,
             ));
         }
+        if let Some(level) = req.level.as_deref().filter(|l| !l.is_empty()) {
+            clauses.push((Occur::Must, term(f.level, level)));
+        }
         let query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
         let total = searcher.search(&query, &Count)?;
-        let top: Vec<(f32, tantivy::DocAddress)> = if text_query.is_some() {
-            searcher.search(&query, &TopDocs::with_limit(limit).and_offset(req.offset))?
-        } else {
-            searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .and_offset(req.offset)
-                        .order_by_fast_field::<f64>("score", tantivy::Order::Desc),
-                )?
-                .into_iter()
-                .map(|(s, a)| (s as f32, a))
-                .collect()
+        let collector = || TopDocs::with_limit(limit).and_offset(req.offset);
+        let by_fast = |field: &str| -> Result<Vec<(f32, tantivy::DocAddress)>, SearchError> {
+            Ok(match field {
+                "published" => searcher
+                    .search(
+                        &query,
+                        &collector()
+                            .order_by_fast_field::<DateTime>("published", tantivy::Order::Desc),
+                    )?
+                    .into_iter()
+                    .map(|(_, a)| (0.0, a))
+                    .collect(),
+                _ => searcher
+                    .search(
+                        &query,
+                        &collector().order_by_fast_field::<f64>("score", tantivy::Order::Desc),
+                    )?
+                    .into_iter()
+                    .map(|(s, a)| (s as f32, a))
+                    .collect(),
+            })
+        };
+        let top: Vec<(f32, tantivy::DocAddress)> = match (req.sort, text_query.is_some()) {
+            (Sort::Relevance, true) => searcher.search(&query, &collector())?,
+            (Sort::Recent, _) => by_fast("published")?,
+            _ => by_fast("score")?,
         };
         let snippets = match &text_query {
             Some(q) => {
@@ -367,7 +439,11 @@ impl SearchIndex {
                 snippet,
             });
         }
-        Ok(SearchResults { total, hits })
+        Ok(SearchResults {
+            total,
+            hits,
+            levels,
+        })
     }
 }
 

@@ -379,6 +379,13 @@ impl Store {
         Ok(())
     }
 
+    /// Ids of the known sources, sorted.
+    pub async fn source_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM sources ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// The legal-basis note of a source.
     pub async fn legal_basis(&self, source_id: &str) -> Result<Option<String>, StoreError> {
         Ok(

@@ -404,3 +404,88 @@ async fn lead_workflow_is_validated_and_its_history_kept() {
         .await;
     assert!(tamper.unwrap_err().to_string().contains("append-only"));
 }
+
+#[tokio::test]
+async fn search_filters_sorts_and_counts_levels() {
+    use crate::Sort;
+    let (dir, store) = store().await;
+    let ids: Vec<i64> = store
+        .save_page(
+            &snapshot("x"),
+            &[
+                post("a", "kerja sawit sarawak"),
+                post("b", "kerja sawit kamboja"),
+                post("c", "kerja sawit pontianak"),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    let verdict =
+        |score: f64, level: patroli_classifier::Level, kalbar: bool| patroli_classifier::Verdict {
+            score,
+            level,
+            flagged: score >= 0.5,
+            kalbar,
+            ..verdict_with(&[])
+        };
+    use patroli_classifier::Level::{High, Medium, None as NoRisk};
+    store
+        .save_verdict(ids[0], &verdict(0.6, Medium, true))
+        .await
+        .unwrap();
+    store
+        .save_verdict(ids[1], &verdict(0.9, High, false))
+        .await
+        .unwrap();
+    store
+        .save_verdict(ids[2], &verdict(0.0, NoRisk, true))
+        .await
+        .unwrap();
+    let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    index.rebuild(&store).await.unwrap();
+    let req = |f: &dyn Fn(&mut SearchRequest)| {
+        let mut r = SearchRequest {
+            query: "sawit".into(),
+            limit: 10,
+            ..Default::default()
+        };
+        f(&mut r);
+        index.search(&r).unwrap()
+    };
+    let all = req(&|_| {});
+    assert_eq!(all.total, 3);
+    assert_eq!(
+        all.levels,
+        [
+            ("high".to_string(), 1),
+            ("medium".into(), 1),
+            ("low".into(), 0),
+            ("none".into(), 1)
+        ]
+    );
+    let high = req(&|r| r.level = Some("high".into()));
+    assert_eq!(
+        high.hits.iter().map(|h| h.id as i64).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    assert_eq!(
+        high.levels, all.levels,
+        "level counts ignore the level filter"
+    );
+    let kalbar = req(&|r| r.kalbar_only = true);
+    assert_eq!(kalbar.total, 2);
+    let by_score = req(&|r| r.sort = Sort::Score);
+    assert_eq!(
+        by_score
+            .hits
+            .iter()
+            .map(|h| h.id as i64)
+            .collect::<Vec<_>>(),
+        [ids[1], ids[0], ids[2]]
+    );
+    assert_eq!(req(&|r| r.source = Some("elsewhere".into())).total, 0);
+    assert_eq!(req(&|r| r.source = Some("s".into())).total, 3);
+}
