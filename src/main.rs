@@ -117,6 +117,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Evidence bundles.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Manage the search index.
     #[command(subcommand)]
     Index(IndexCommand),
@@ -180,6 +183,19 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Write the evidence bundle of posts to a ZIP file.
+    Export {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a bundle against its manifest and say exactly what, if anything, does not match.
+    Verify { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -392,6 +408,49 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             if networks.is_empty() && !json {
                 writeln!(out, "no two posts share a contact")?;
+            }
+        }
+        Command::Evidence(EvidenceCommand::Export { ids, out }) => {
+            let store = ctx.store().await?;
+            let zip = patroli_index::evidence::bundle(&store, &ids, "cli").await?;
+            std::fs::write(&out, &zip)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            store
+                .audit(
+                    "cli",
+                    "export_evidence",
+                    Some(&format!("{ids:?}")),
+                    Some(&out.display().to_string()),
+                    None,
+                )
+                .await?;
+            println!("wrote {} ({} bytes)", out.display(), zip.len());
+        }
+        Command::Evidence(EvidenceCommand::Verify { file }) => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let v = patroli_index::evidence::verify(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for (what, list) in [
+                ("changed since export (SHA-256 differs)", &v.mismatched),
+                ("listed in the manifest but missing", &v.missing),
+                ("present but not in the manifest", &v.unlisted),
+                (
+                    "snapshot hash differs between post and file list",
+                    &v.inconsistent,
+                ),
+            ] {
+                for name in list {
+                    println!("{what}: {name}");
+                }
+            }
+            if v.intact() {
+                println!(
+                    "intact: {} files match their SHA-256 in the manifest",
+                    v.files_checked
+                );
+            } else {
+                return Ok(std::process::ExitCode::FAILURE);
             }
         }
         Command::Index(IndexCommand::Rebuild) => {

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(pages::search))
         .route("/leads/{id}", get(pages::lead))
         .route("/leads/{id}/workflow", post(pages::workflow))
+        .route("/leads/{id}/evidence.zip", get(pages::evidence))
         .route("/audit", get(pages::audit))
         .route("/audit.csv", get(pages::audit_csv))
         .route("/static/app.css", get(pages::stylesheet))

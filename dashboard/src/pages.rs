@@ -851,6 +851,38 @@ async fn require_admin(state: &AppState, user: &CurrentUser, action: &str) -> Re
     }
 }
 
+/// The evidence bundle of one post: raw snapshots, manifest with SHA-256 of every file, report.
+pub async fn evidence(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    if state.store.post(id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let zip = patroli_index::evidence::bundle(&state.store, &[id], &user.user.username).await?;
+    let detail = format!("{} bytes", zip.len());
+    state
+        .store
+        .audit(
+            &user.user.username,
+            "export_evidence",
+            Some(&id.to_string()),
+            Some(&detail),
+            user.remote.as_deref(),
+        )
+        .await?;
+    let disposition = format!("attachment; filename=\"patroli-bukti-{id}.zip\"");
+    Ok((
+        [
+            (CONTENT_TYPE, "application/zip".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        zip,
+    )
+        .into_response())
+}
+
 /// Officers and admins work leads; analysts read them.
 fn may_work_leads(user: &CurrentUser) -> bool {
     matches!(user.user.role.as_str(), "officer" | "admin")

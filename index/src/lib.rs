@@ -7,6 +7,7 @@
 //! store.
 
 mod error;
+pub mod evidence;
 mod search;
 mod simhash;
 mod store;

@@ -489,3 +489,65 @@ async fn search_filters_sorts_and_counts_levels() {
     assert_eq!(req(&|r| r.source = Some("elsewhere".into())).total, 0);
     assert_eq!(req(&|r| r.source = Some("s".into())).total, 3);
 }
+
+/// Rewrites a ZIP, changing the bytes of `change`, dropping `drop` and adding `add`.
+fn tamper(bundle: &[u8], change: Option<&str>, drop: Option<&str>, add: Option<&str>) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bundle)).unwrap();
+    let mut zout = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    for i in 0..zin.len() {
+        let mut f = zin.by_index(i).unwrap();
+        let name = f.name().to_string();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        if Some(name.as_str()) == drop {
+            continue;
+        }
+        if Some(name.as_str()) == change {
+            bytes.extend_from_slice(b" edited");
+        }
+        zout.start_file(name, opts).unwrap();
+        zout.write_all(&bytes).unwrap();
+    }
+    if let Some(extra) = add {
+        zout.start_file(extra, opts).unwrap();
+        zout.write_all(b"planted").unwrap();
+    }
+    zout.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn evidence_bundles_verify_and_show_tampering() {
+    use crate::evidence::{bundle, verify};
+    let (_d, store) = store().await;
+    store
+        .upsert_source("s", "telegram", "Public channel")
+        .await
+        .unwrap();
+    let id = store
+        .save_page(&snapshot("<p>bukti asli</p>"), &[post("a", "kerja sawit")])
+        .await
+        .unwrap()[0]
+        .0;
+    store.save_verdict(id, &verdict_with(&[])).await.unwrap();
+    let zip = bundle(&store, &[id], "budi").await.unwrap();
+    let ok = verify(&zip).unwrap();
+    assert!(ok.intact(), "{ok:?}");
+    assert_eq!(ok.files_checked, 3, "snapshot, post text, report");
+
+    let snapshot_file = store.snapshots_of(id).await.unwrap()[0].id;
+    let name = format!("snapshots/{snapshot_file}.body");
+    let edited = verify(&tamper(&zip, Some(&name), None, None)).unwrap();
+    assert_eq!(edited.mismatched, std::slice::from_ref(&name));
+    assert!(!edited.intact());
+    let gone = verify(&tamper(&zip, None, Some("report.html"), Some("extra.txt"))).unwrap();
+    assert_eq!(
+        (gone.missing.as_slice(), gone.unlisted.as_slice()),
+        (
+            ["report.html".to_string()].as_slice(),
+            ["extra.txt".to_string()].as_slice()
+        )
+    );
+    assert!(verify(b"not a zip").unwrap_err().contains("not a ZIP"));
+}
