@@ -343,24 +343,9 @@ impl Fetcher {
     }
 
     /// Fetches a page that the caller has already checked is in scope: waits for the host's
-    /// limiter, checks robots.txt, follows redirects only within `allowed`.
-    pub async fn fetch(
-        &self,
-        url: &Url,
-        allow_private: bool,
-        allowed: &(dyn Fn(&Url) -> bool + Sync),
-    ) -> Result<Fetched, FetchError> {
-        match self
-            .fetch_conditional(url, allow_private, allowed, None)
-            .await?
-        {
-            FetchOutcome::Page(page) => Ok(page),
-            FetchOutcome::NotModified => Err(FetchError::Status(304)),
-        }
-    }
-
-    /// Like `fetch`, sending `validators` as `If-None-Match` / `If-Modified-Since`; an unchanged
-    /// page comes back as `NotModified`.
+    /// limiter, checks robots.txt, follows redirects only within `allowed`, and sends
+    /// `validators` as `If-None-Match` / `If-Modified-Since` (an unchanged page comes back as
+    /// `NotModified`).
     pub async fn fetch_conditional(
         &self,
         url: &Url,

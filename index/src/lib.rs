@@ -19,7 +19,7 @@ pub use search::{
 pub use store::{
     AuditEntry, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp, Lead, LeadChange,
     LeadEvent, LeadStatus, Network, NetworkLink, PostOutcome, PostRecord, RunRecord, Session,
-    SnapshotInfo, Store, User, content_hash,
+    SnapshotInfo, Store, User,
 };
 
 #[cfg(test)]

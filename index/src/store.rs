@@ -306,7 +306,7 @@ pub struct Store {
 }
 
 /// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
-pub fn content_hash(title: Option<&str>, text: &str) -> String {
+fn content_hash(title: Option<&str>, text: &str) -> String {
     let mut h = Sha256::new();
     h.update(title.unwrap_or_default().as_bytes());
     h.update([0]);
