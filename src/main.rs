@@ -220,6 +220,12 @@ enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the officers' judgements (escalated or case opened: illegal_recruitment; false
+    /// positive: not_illegal) as a labelled corpus for `rules eval`.
+    Corpus {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Measure the rule set on a labelled corpus (JSON Lines {"id","text","label"}).
     Eval {
         #[arg(long)]
@@ -459,6 +465,31 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("rebuilt the search index from the store: {n} posts");
         }
         Command::Rules(RulesCommand::Test) => return rules_test(&ctx),
+        Command::Rules(RulesCommand::Corpus { out }) => {
+            let store = ctx.store().await?;
+            let mut lines = String::new();
+            let labelled = store.labelled_posts().await?;
+            for (id, text, label) in &labelled {
+                lines.push_str(&serde_json::json!({ "id": format!("lead-{id}"), "text": text, "label": label }).to_string());
+                lines.push('\n');
+            }
+            std::fs::write(&out, lines)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            store
+                .audit(
+                    "cli",
+                    "corpus_export",
+                    None,
+                    Some(&out.display().to_string()),
+                    None,
+                )
+                .await?;
+            println!(
+                "wrote {} labelled posts to {}",
+                labelled.len(),
+                out.display()
+            );
+        }
         Command::Rules(RulesCommand::Diff {
             old,
             new,

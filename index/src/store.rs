@@ -1292,6 +1292,28 @@ impl Store {
         Ok(lead)
     }
 
+    /// Officers' judgements as a labelled corpus for analysts: posts escalated, or closed as a
+    /// case opened, are `illegal_recruitment`; posts closed as false positives are
+    /// `not_illegal`. Returns (id, text, label) in id order.
+    pub async fn labelled_posts(&self) -> Result<Vec<(i64, String, &'static str)>, StoreError> {
+        let rows: Vec<(i64, String, Option<String>)> =
+            sqlx::query_as("SELECT post_id, status, closed_reason FROM leads ORDER BY post_id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::new();
+        for (id, status, reason) in rows {
+            let label = match (status.as_str(), reason.as_deref()) {
+                ("escalated", _) | ("closed", Some("case_opened")) => "illegal_recruitment",
+                ("closed", Some("false_positive")) => "not_illegal",
+                _ => continue,
+            };
+            if let Some(post) = self.post(id).await? {
+                out.push((id, post.classified_text(), label));
+            }
+        }
+        Ok(out)
+    }
+
     /// A lead's history, oldest first.
     pub async fn lead_history(&self, post_id: i64) -> Result<Vec<LeadEvent>, StoreError> {
         let rows: Vec<(DateTime<Utc>, String, String, String)> = sqlx::query_as(
