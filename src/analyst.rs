@@ -108,16 +108,16 @@ pub async fn reclassify(
     let mut after = 0;
     let mut count = 0;
     loop {
-        let mut batch = store.posts_after(after, BATCH).await?;
+        let batch = store.posts_after(after, BATCH).await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
-        for p in &mut batch {
-            let v = classifier.classify(&p.classified_text());
-            store.save_verdict(p.id, &v).await?;
-            p.verdict = Some(v);
+        for p in &batch {
+            store
+                .save_verdict(p.id, &classifier.classify(&p.classified_text()))
+                .await?;
         }
-        index.upsert(&batch)?;
         count += batch.len();
     }
+    index.catch_up(store).await?;
     Ok(count)
 }

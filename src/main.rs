@@ -81,9 +81,14 @@ enum Command {
         /// Only posts from this source id.
         #[arg(long)]
         source: Option<String>,
+        #[command(flatten)]
+        filters: SearchFilters,
         /// Order: relevance, score or recent.
         #[arg(long, default_value = "relevance", value_parser = ["relevance", "score", "recent"])]
         sort: String,
+        /// Skip this many results (paging).
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
         /// One JSON object per result line.
         #[arg(long)]
         json: bool,
@@ -128,6 +133,36 @@ enum Command {
     Rules(RulesCommand),
     /// Apply the rule set (--rules, or the built-in pack) to every stored post.
     Reclassify,
+}
+
+/// Search filters beyond level, source and Kalbar.
+#[derive(Args)]
+struct SearchFilters {
+    /// Only posts naming this destination country, e.g. Malaysia.
+    #[arg(long)]
+    destination: Option<String>,
+    /// Only posts naming a place in this Kalbar regency or city, e.g. Sambas.
+    #[arg(long)]
+    place: Option<String>,
+    /// Only posts in this language bucket.
+    #[arg(long, value_parser = patroli_index::LANGUAGES)]
+    language: Option<String>,
+    /// Only posts on which this indicator fired, e.g. route.jalan_tikus.
+    #[arg(long)]
+    indicator: Option<String>,
+    /// Only leads in this state: new, in_review, escalated, closed.
+    #[arg(long, value_parser = ["new", "in_review", "escalated", "closed"])]
+    lead: Option<String>,
+    /// Only posts dated on or after this day (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_day)]
+    from: Option<chrono::NaiveDate>,
+    /// Only posts dated on or before this day (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_day)]
+    to: Option<chrono::NaiveDate>,
+}
+
+fn parse_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    patroli_index::parse_date(s).map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
@@ -282,7 +317,11 @@ impl Ctx {
     }
 
     fn index(&self) -> anyhow::Result<Arc<SearchIndex>> {
-        Ok(Arc::new(SearchIndex::open(&self.data_dir.join(INDEX_DIR))?))
+        let analysis = seeds::analysis(self.rules.as_deref())?;
+        Ok(Arc::new(SearchIndex::open(
+            &self.data_dir.join(INDEX_DIR),
+            &analysis,
+        )?))
     }
 
     async fn pipeline(&self) -> anyhow::Result<Pipeline> {
@@ -319,17 +358,29 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             kalbar,
             level,
             source,
+            filters,
             sort,
+            offset,
             json,
         } => {
             let request = SearchRequest {
                 query,
                 limit,
-                offset: 0,
+                offset,
                 flagged_only: flagged,
                 kalbar_only: kalbar,
                 level,
                 source,
+                destination: filters.destination,
+                place: filters.place,
+                language: filters.language,
+                indicator: filters.indicator,
+                lead_status: filters
+                    .lead
+                    .as_deref()
+                    .and_then(patroli_index::LeadStatus::parse),
+                from: filters.from,
+                to: filters.to,
                 sort: patroli_index::Sort::parse(&sort).unwrap_or_default(),
             };
             search(&ctx, &request, json).await?
@@ -340,10 +391,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         } => {
             let store = ctx.store().await?;
             let index = ctx.index()?;
-            if index.is_empty() && store.count_posts().await? > 0 {
-                let n = index.rebuild(&store).await?;
-                eprintln!("the search index was empty; rebuilt it from the store ({n} posts)");
-            }
             serve(AppState::new(store, index, secure_cookies), addr, None).await?;
         }
         Command::Run {
@@ -556,12 +603,29 @@ async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> any
     if let Some(b) = banner {
         println!("{b}");
     }
+    let behind = state.store.change_seq().await? - state.index.watermark();
+    if behind > 0 {
+        println!("search index: catching up with the store in the background ({behind} changes)");
+    }
     println!("press Ctrl-C to stop");
     std::io::stdout().flush()?;
-    patroli_dashboard::serve(listener, state, async {
+    // The feeder keeps this node's index in step with the store (this process's crawls nudge
+    // it; changes from elsewhere are polled).
+    let (stop_feeder, feeder_stopped) = tokio::sync::oneshot::channel::<()>();
+    let feeder = tokio::spawn(patroli_index::feed(
+        state.index.clone(),
+        state.store.clone(),
+        async {
+            let _ = feeder_stopped.await;
+        },
+    ));
+    let served = patroli_dashboard::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await?;
+    .await;
+    let _ = stop_feeder.send(());
+    feeder.await?;
+    served?;
     println!("stopped");
     Ok(())
 }
@@ -756,22 +820,43 @@ async fn search(ctx: &Ctx, request: &SearchRequest, json: bool) -> anyhow::Resul
     let mut out = std::io::stdout().lock();
     if json {
         for h in &results.hits {
-            let line = serde_json::json!({
-                "id": h.id, "url": h.url, "title": h.title, "snippet": h.snippet.text,
-                "highlights": h.snippet.highlights, "score": h.score, "level": h.level,
-                "source": h.source, "relevance": h.relevance,
-            });
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", serde_json::to_string(h)?)?;
         }
     } else {
+        if let Some(c) = &results.corrected {
+            writeln!(out, "nothing matched {query:?}; showing results for {c:?}")?;
+        }
         writeln!(out, "{} results", results.total)?;
+        let f = &results.facets;
+        for (name, counts) in [
+            ("levels", &f.levels),
+            ("destinations", &f.destinations),
+            ("Kalbar places", &f.places),
+            ("lead status", &f.lead_statuses),
+            ("indicators", &f.indicators),
+        ] {
+            let counts: Vec<String> = counts
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            if !counts.is_empty() {
+                writeln!(out, "  {name}: {}", counts.join(", "))?;
+            }
+        }
         for h in &results.hits {
+            let date = h
+                .date
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
             writeln!(
                 out,
-                "\n#{} [{} {:.2}] {}\n  {}\n  {}",
+                "\n#{} [{} {:.2}] [{}] {} {}\n  {}\n  {}",
                 h.id,
                 h.level,
                 h.score,
+                h.lead_status,
+                date,
                 h.title,
                 h.url,
                 h.snippet.text.replace('\n', " ")

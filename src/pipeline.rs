@@ -18,10 +18,11 @@ use tracing::warn;
 const EVENT_QUEUE: usize = 64;
 /// Frontier changes written per transaction.
 const FRONTIER_BATCH: usize = 256;
-/// Posts buffered before the search index commits.
-const INDEX_BATCH: usize = 500;
-/// Longest time a stored post waits before it is searchable.
-const INDEX_DELAY: Duration = Duration::from_secs(1);
+/// Stored posts buffered before they are classified together.
+const CLASSIFY_BATCH: usize = 500;
+/// Longest time a stored post waits to be classified (and then indexed by the feeder, within
+/// its batch window: a post is searchable about a second and a half after it was stored).
+const CLASSIFY_DELAY: Duration = Duration::from_secs(1);
 
 /// The error kind the crawler gives a URL that robots.txt disallows.
 const ROBOTS: &str = "robots";
@@ -100,7 +101,7 @@ impl Pipeline {
         fetcher: Arc<Fetcher>,
         sources: Vec<Source>,
     ) -> anyhow::Result<CrawlReport> {
-        let caught_up = self.catch_up().await?;
+        let caught_up = self.classify_leftovers().await?;
         if caught_up > 0 {
             tracing::info!(
                 posts = caught_up,
@@ -127,7 +128,7 @@ impl Pipeline {
         let mut progress = Progress::default();
         let mut frontier: Vec<FrontierOp> = Vec::new();
         loop {
-            let event = match tokio::time::timeout(INDEX_DELAY, rx.recv()).await {
+            let event = match tokio::time::timeout(CLASSIFY_DELAY, rx.recv()).await {
                 Ok(Some(e)) => Some(e),
                 Ok(None) => break,
                 Err(_) => None,
@@ -206,17 +207,17 @@ impl Pipeline {
                 }
                 None => {}
             }
-            // Stored posts become searchable, and frontier changes durable, in batches: when a
+            // Stored posts are classified, and frontier changes made durable, in batches: when a
             // batch is full or a second has passed. A crash loses at most the frontier changes of
             // that second, whose URLs are then fetched again (their posts are recognised as seen,
             // not duplicated).
-            let due = last_flush.elapsed() >= INDEX_DELAY;
+            let due = last_flush.elapsed() >= CLASSIFY_DELAY;
             if frontier.len() >= FRONTIER_BATCH || (due && !frontier.is_empty()) {
                 self.store
                     .frontier_apply(&std::mem::take(&mut frontier))
                     .await?;
             }
-            if pending.len() >= INDEX_BATCH || (due && !pending.is_empty()) {
+            if pending.len() >= CLASSIFY_BATCH || (due && !pending.is_empty()) {
                 self.classify_and_index(&std::mem::take(&mut pending))
                     .await?;
             }
@@ -226,6 +227,8 @@ impl Pipeline {
         }
         self.store.frontier_apply(&frontier).await?;
         self.classify_and_index(&pending).await?;
+        // A crawl returns with everything it stored searchable, feeder or not.
+        self.index.catch_up(&self.store).await?;
         let summaries = crawl.await.context("the crawl task failed")?;
         self.store
             .save_robots(&fetcher.robots_cache().await)
@@ -281,7 +284,7 @@ impl Pipeline {
         Ok(report)
     }
 
-    /// Classifies stored posts (off the async executor) and makes them searchable.
+    /// Classifies stored posts (off the async executor) and asks the index to pick them up.
     pub async fn classify_and_index(&self, ids: &[i64]) -> anyhow::Result<()> {
         if ids.is_empty() {
             return Ok(());
@@ -300,25 +303,24 @@ impl Pipeline {
             posts
         })
         .await?;
-        // Index first, verdicts second: a post without a verdict is caught up at the next start
-        // (`catch_up`), so a crash between the two loses nothing.
-        let index = self.index.clone();
-        let posts =
-            tokio::task::spawn_blocking(move || index.upsert(&posts).map(|()| posts)).await??;
+        // The verdicts go to the store, which gives each post a new change sequence; the index
+        // follows from its watermark (nudged here, so within a second while the feeder runs).
+        // A crash in between loses nothing: the next catch-up starts from the last commit.
         for p in &posts {
             if let Some(v) = &p.verdict {
                 self.store.save_verdict(p.id, v).await?;
             }
         }
+        self.index.nudge();
         Ok(())
     }
 
     /// Classifies and indexes every stored post that has no verdict yet: posts stored by a run
     /// that crashed before it classified them, and posts whose text changed. Returns how many.
-    pub async fn catch_up(&self) -> anyhow::Result<usize> {
+    pub async fn classify_leftovers(&self) -> anyhow::Result<usize> {
         let mut done = 0;
         loop {
-            let ids = self.store.unclassified_ids(INDEX_BATCH as i64).await?;
+            let ids = self.store.unclassified_ids(CLASSIFY_BATCH as i64).await?;
             if ids.is_empty() {
                 return Ok(done);
             }

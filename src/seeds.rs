@@ -59,6 +59,14 @@ pub fn gazetteer(file: Option<&Path>) -> anyhow::Result<Gazetteer> {
     Ok(Gazetteer::parse(&source)?)
 }
 
+/// The search analysis that goes with a rule pack: its slang table, so the index expands slang
+/// in posts and queries exactly as the classifier does.
+pub fn analysis(rules: Option<&Path>) -> anyhow::Result<patroli_index::Analysis> {
+    Ok(patroli_index::Analysis {
+        slang: RulePack::parse(&rule_sources(rules)?)?.slang,
+    })
+}
+
 /// Parses and compiles a rule pack with a gazetteer.
 pub fn classifier(
     rules: Option<&Path>,

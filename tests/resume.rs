@@ -86,7 +86,11 @@ async fn killed_crawl_resumes_without_loss_or_duplicates() {
     for s in &samples {
         assert_eq!(by_text.get(&fold_ws(&s.text)), Some(&1), "{}", s.slug);
     }
-    let index = SearchIndex::open(&data.join("index")).unwrap();
+    let index = SearchIndex::open(
+        &data.join("index"),
+        &patroli::seeds::analysis(None).unwrap(),
+    )
+    .unwrap();
     assert_eq!(index.len() as usize, samples.len());
 
     // The restart resumed: job pages the first run had finished were not fetched again.

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use patroli_classifier::Verdict;
 use patroli_index::{
-    CLOSE_REASONS, ESCALATION_TARGETS, LEVELS, LeadChange, LeadEvent, LeadStatus, SearchError,
-    SearchRequest, SnapshotInfo, Sort,
+    CLOSE_REASONS, ESCALATION_TARGETS, LANGUAGES, LeadChange, LeadEvent, LeadStatus, SearchError,
+    SearchRequest, SnapshotInfo, Sort, parse_date,
 };
 use serde::Deserialize;
 
@@ -293,6 +293,20 @@ pub struct SearchParams {
     #[serde(default)]
     source: String,
     #[serde(default)]
+    destination: String,
+    #[serde(default)]
+    place: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    indicator: String,
+    #[serde(default)]
+    lead: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
     sort: String,
 }
 
@@ -305,8 +319,56 @@ impl SearchParams {
         self.kalbar.as_deref() == Some("1")
     }
 
-    /// The link to another page of the same search.
-    fn link(&self, page: usize) -> String {
+    /// The filters that take a value, by query-string key.
+    fn valued(&self) -> [(&'static str, &str); 10] {
+        [
+            ("level", &self.level),
+            ("source", &self.source),
+            ("destination", &self.destination),
+            ("place", &self.place),
+            ("language", &self.language),
+            ("indicator", &self.indicator),
+            ("lead", &self.lead),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("sort", &self.sort),
+        ]
+    }
+
+    /// The search request these parameters ask for; a date or lead status that does not parse
+    /// is a bad query, with the fix in its hint.
+    fn request(&self, page: usize) -> Result<SearchRequest, SearchError> {
+        let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        let date = |v: &str| some(v).map(|d| parse_date(&d)).transpose();
+        let lead_status = match some(&self.lead) {
+            None => None,
+            Some(l) => Some(LeadStatus::parse(&l).ok_or_else(|| SearchError::BadQuery {
+                message: format!("there is no lead status {l:?}"),
+                hint: "Use new, in_review, escalated or closed.".into(),
+            })?),
+        };
+        Ok(SearchRequest {
+            query: self.q.clone(),
+            limit: PAGE_SIZE,
+            offset: (page - 1) * PAGE_SIZE,
+            flagged_only: self.flagged_only(),
+            kalbar_only: self.kalbar_only(),
+            level: some(&self.level),
+            source: some(&self.source),
+            destination: some(&self.destination),
+            place: some(&self.place),
+            language: some(&self.language),
+            indicator: some(&self.indicator),
+            lead_status,
+            from: date(&self.from)?,
+            to: date(&self.to)?,
+            sort: Sort::parse(&self.sort).unwrap_or_default(),
+        })
+    }
+
+    /// The link to the same search with `changes` applied (key, value; an empty value clears
+    /// the filter) on `page`.
+    fn link_with(&self, changes: &[(&str, &str)], page: usize) -> String {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         s.append_pair("q", &self.q);
         for (key, on) in [
@@ -317,17 +379,72 @@ impl SearchParams {
                 s.append_pair(key, "1");
             }
         }
-        for (key, value) in [
-            ("level", &self.level),
-            ("source", &self.source),
-            ("sort", &self.sort),
-        ] {
+        for (key, value) in self.valued() {
+            let value = changes
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or(value, |(_, v)| *v);
             if !value.is_empty() {
                 s.append_pair(key, value);
             }
         }
         s.append_pair("page", &page.to_string());
         format!("/search?{}", s.finish())
+    }
+
+    /// The link to another page of the same search.
+    fn link(&self, page: usize) -> String {
+        self.link_with(&[], page)
+    }
+}
+
+/// One value of a facet: its label with the count, and the link that filters by it (or, when it
+/// is the active filter, clears it).
+struct FacetView {
+    label: String,
+    count: usize,
+    link: String,
+    active: bool,
+}
+
+/// A titled group of facet values.
+struct FacetGroup {
+    title: String,
+    values: Vec<FacetView>,
+}
+
+/// The facet group of query-string `key`: each value links to the search narrowed to it (or, if
+/// it is the current filter, widened again). Values are shown as they are, or through the
+/// catalogue under `labels` (`status.escalated`).
+fn facet_group(
+    t: &Messages,
+    params: &SearchParams,
+    key: &str,
+    counts: &[(String, usize)],
+    labels: Option<&str>,
+) -> FacetGroup {
+    let current = params
+        .valued()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map_or("", |(_, v)| v);
+    FacetGroup {
+        title: t.get(&format!("search.{key}")).to_string(),
+        values: counts
+            .iter()
+            .map(|(value, count)| {
+                let active = value == current;
+                FacetView {
+                    label: match labels {
+                        Some(prefix) => t.get(&format!("{prefix}.{value}")).to_string(),
+                        None => value.clone(),
+                    },
+                    count: *count,
+                    link: params.link_with(&[(key, if active { "" } else { value })], 1),
+                    active,
+                }
+            })
+            .collect(),
     }
 }
 
@@ -344,6 +461,10 @@ struct HitView {
     level_label: String,
     score: String,
     source: String,
+    date: String,
+    lead_status: String,
+    lead_label: String,
+    destinations: String,
     snippet: Vec<Piece>,
 }
 
@@ -364,6 +485,11 @@ struct SearchPage<'a> {
     levels: Vec<(String, String)>,
     sources: Vec<String>,
     sorts: Vec<(&'static str, &'a str)>,
+    languages: Vec<(&'static str, &'a str)>,
+    lead_statuses: Vec<(&'static str, &'a str)>,
+    facets: Vec<FacetGroup>,
+    /// The corrected query the results are for, when the typed one found nothing.
+    corrected: Option<String>,
 }
 
 /// A title for a post without one (channel messages): its first words.
@@ -410,29 +536,27 @@ pub async fn search(
 ) -> Result<Response, AppError> {
     let t = user.locale.messages();
     let page = params.page.unwrap_or(1).clamp(1, MAX_PAGE);
-    let request = SearchRequest {
-        query: params.q.clone(),
-        limit: PAGE_SIZE,
-        offset: (page - 1) * PAGE_SIZE,
-        flagged_only: params.flagged_only(),
-        kalbar_only: params.kalbar_only(),
-        level: Some(params.level.clone()).filter(|l| LEVELS.contains(&l.as_str())),
-        source: Some(params.source.clone()).filter(|s| !s.is_empty()),
-        sort: Sort::parse(&params.sort).unwrap_or_default(),
+    let result = match params.request(page) {
+        Ok(request) => {
+            let index = state.index.clone();
+            tokio::task::spawn_blocking(move || index.search(&request))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?
+        }
+        Err(e) => Err(e),
     };
-    let index = state.index.clone();
-    let result = tokio::task::spawn_blocking(move || index.search(&request))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let detail = format!(
-        "q={:?} flagged={} kalbar={} level={:?} source={:?} sort={:?} page={page}",
+    let mut detail = format!(
+        "q={:?} flagged={} kalbar={}",
         params.q,
         params.flagged_only(),
-        params.kalbar_only(),
-        params.level,
-        params.source,
-        params.sort
+        params.kalbar_only()
     );
+    for (key, value) in params.valued() {
+        if !value.is_empty() {
+            detail.push_str(&format!(" {key}={value:?}"));
+        }
+    }
+    detail.push_str(&format!(" page={page}"));
     state
         .store
         .audit(
@@ -443,16 +567,18 @@ pub async fn search(
             user.remote.as_deref(),
         )
         .await?;
-    let (total, hits, facets, error, status) = match result {
-        Ok(r) => (r.total, r.hits, r.levels, None, StatusCode::OK),
+    let (results, error, status) = match result {
+        Ok(r) => (Some(r), None, StatusCode::OK),
         Err(SearchError::BadQuery { message, hint }) => (
-            0,
-            Vec::new(),
-            Vec::new(),
+            None,
             Some(format!("{}: {message}. {hint}", t.get("search.bad_query"))),
             StatusCode::BAD_REQUEST,
         ),
         Err(e) => return Err(AppError::Internal(e.to_string())),
+    };
+    let (total, hits, facets, corrected) = match results {
+        Some(r) => (r.total, r.hits, r.facets, r.corrected),
+        None => (0, Vec::new(), Default::default(), None),
     };
     let hits = hits
         .into_iter()
@@ -474,17 +600,36 @@ pub async fn search(
                 level: h.level,
                 score: format!("{:.2}", h.score),
                 source: h.source,
+                date: h
+                    .date
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+                lead_label: t.get(&format!("status.{}", h.lead_status)).to_string(),
+                lead_status: h.lead_status,
+                destinations: h.destinations.join(", "),
                 snippet: pieces(&h.snippet.text, &ranges),
             }
         })
         .collect();
     let levels = facets
-        .into_iter()
+        .levels
+        .iter()
         .map(|(level, n)| {
             let label = format!("{} ({n})", t.get(&format!("level.{level}")));
-            (level, label)
+            (level.clone(), label)
         })
         .collect();
+    let facets = [
+        ("destination", &facets.destinations, None),
+        ("place", &facets.places, None),
+        ("lead", &facets.lead_statuses, Some("status")),
+        ("language", &facets.languages, Some("language")),
+        ("indicator", &facets.indicators, None),
+    ]
+    .into_iter()
+    .filter(|(_, counts, _)| !counts.is_empty())
+    .map(|(key, counts, labels)| facet_group(t, &params, key, counts, labels))
+    .collect();
     let html = SearchPage {
         t,
         user: Some(&user.user.username),
@@ -502,6 +647,16 @@ pub async fn search(
             .iter()
             .map(|k| (*k, t.get_owned(&format!("sort.{k}"))))
             .collect(),
+        languages: LANGUAGES
+            .iter()
+            .map(|k| (*k, t.get_owned(&format!("language.{k}"))))
+            .collect(),
+        lead_statuses: ["new", "in_review", "escalated", "closed"]
+            .iter()
+            .map(|k| (*k, t.get_owned(&format!("status.{k}"))))
+            .collect(),
+        facets,
+        corrected,
     }
     .render()?;
     Ok((status, Html(html)).into_response())
@@ -945,7 +1100,8 @@ pub async fn workflow(
         .change_lead(id, &user.user.username, &change)
         .await
     {
-        Ok(_) => {}
+        // The lead status is a search filter: the feeder picks the change up within its window.
+        Ok(_) => state.index.nudge(),
         Err(patroli_index::StoreError::Invalid(_)) => {
             return Err(AppError::Invalid("error.lead_invalid"));
         }

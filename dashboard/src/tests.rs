@@ -48,12 +48,49 @@ async fn fixture() -> Fixture {
         location: None,
         published: None,
     };
-    store.save_page(&snapshot, &[post]).await.unwrap();
-    let index = Arc::new(SearchIndex::open(&dir.path().join("index")).unwrap());
+    let saved = store.save_page(&snapshot, &[post]).await.unwrap();
+    store
+        .save_verdict(saved[0].0, &fixture_verdict())
+        .await
+        .unwrap();
+    let index =
+        Arc::new(SearchIndex::open(&dir.path().join("index"), &Default::default()).unwrap());
     index.rebuild(&store).await.unwrap();
     Fixture {
         state: AppState::new(store, index, false),
         _dir: dir,
+    }
+}
+
+/// A medium-risk verdict naming Malaysia and a place in Sambas.
+fn fixture_verdict() -> patroli_classifier::Verdict {
+    use patroli_classifier::{DestinationMatch, Lang, Level, PlaceMatch, Span, Verdict};
+    let span = Span {
+        start: 0,
+        end: 0,
+        text: String::new(),
+    };
+    Verdict {
+        score: 0.3,
+        level: Level::Low,
+        flagged: false,
+        lang: Lang::IdMs,
+        kalbar: false,
+        indicators: Vec::new(),
+        places: vec![PlaceMatch {
+            name: "Aruk".into(),
+            kind: "border_post".into(),
+            regency: "Sambas".into(),
+            span: span.clone(),
+        }],
+        destinations: vec![DestinationMatch {
+            name: "Kuching".into(),
+            country: "Malaysia".into(),
+            span,
+        }],
+        entities: Vec::new(),
+        salaries: Vec::new(),
+        ruleset_version: "test".into(),
     }
 }
 
@@ -274,6 +311,69 @@ async fn search_filters_show_level_counts_and_are_audited() {
         detail.contains("kalbar=true") && detail.contains("sort=\"score\""),
         "{detail}"
     );
+}
+
+#[tokio::test]
+async fn search_filters_by_destination_place_lead_and_date_with_facets() {
+    let f = fixture().await;
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let cookie = cookie.unwrap();
+    let total = |html: &str| {
+        let at = html.find("<p class=\"count\">").expect("a result count") + 17;
+        html[at..].split_whitespace().next().unwrap().to_string()
+    };
+    let (status, _, html) = send(&f.state, get("/search?q=lowongan", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(total(&html), "1");
+    // Facets link to the same search narrowed by the value; hits show destination and status.
+    assert!(html.contains("destination=Malaysia"), "{html}");
+    assert!(html.contains("place=Sambas"), "{html}");
+    assert!(html.contains("→ Malaysia"), "{html}");
+    assert!(html.contains("lead-new"), "{html}");
+    for (query, expected) in [
+        ("destination=Malaysia", "1"),
+        ("destination=Kamboja", "0"),
+        ("place=Sambas", "1"),
+        ("place=Ketapang", "0"),
+        ("lead=new", "1"),
+        ("lead=escalated", "0"),
+        ("language=id_ms", "1"),
+        ("language=en", "0"),
+        ("from=2020-01-01", "1"),
+        ("to=2000-01-01", "0"),
+    ] {
+        let (status, _, html) = send(
+            &f.state,
+            get(&format!("/search?q=lowongan&{query}"), &cookie),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert_eq!(total(&html), expected, "{query}");
+    }
+    // Inputs that do not parse get a message that says how to write them.
+    for (query, needle) in [
+        ("from=23%2F11%2F2026", "YYYY-MM-DD"),
+        ("lead=dibuang", "in_review"),
+        ("language=jawa", "id_ms"),
+        ("from=2026-11-23&to=2026-01-01", "2026-01-01"),
+    ] {
+        let (status, _, html) = send(
+            &f.state,
+            get(&format!("/search?q=lowongan&{query}"), &cookie),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(html.contains(needle), "{query}: {html}");
+    }
+    // A typo in a longer word: the corrected query's results, with a notice.
+    let (_, _, html) = send(&f.state, get("/search?q=lowongon", &cookie)).await;
+    assert_eq!(total(&html), "1");
+    assert!(html.contains("<strong>lowongan</strong>"), "{html}");
+    let detail = f.state.store.audit_entries(1).await.unwrap()[0]
+        .detail
+        .clone()
+        .unwrap();
+    assert!(detail.contains("q=\"lowongon\""), "{detail}");
 }
 
 #[tokio::test]

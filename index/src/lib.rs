@@ -3,18 +3,24 @@
 //! tantivy [`SearchIndex`] derived from it.
 //!
 //! It is the only crate that contains SQL, and every statement in it is parameterised. The
-//! search index is never the only copy of anything: `SearchIndex::rebuild` recreates it from the
-//! store.
+//! search index is never the only copy of anything: it follows the store's change sequence from
+//! a watermark (`SearchIndex::catch_up`, driven by the [`feed`] task), and
+//! `SearchIndex::rebuild` recreates it from the store.
 
+mod analysis;
 mod error;
 pub mod evidence;
+mod feed;
 mod search;
 mod simhash;
 mod store;
 
+pub use analysis::Analysis;
 pub use error::{SearchError, StoreError};
+pub use feed::{BATCH_WINDOW, POLL_INTERVAL, feed};
 pub use search::{
-    Hit, LEVELS, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet, Sort,
+    FacetCounts, Facets, Hit, LANGUAGES, LEVELS, MAX_LIMIT, MAX_QUERY_LEN, QUERY_FIELDS,
+    SearchIndex, SearchRequest, SearchResults, Snippet, Sort, parse_date,
 };
 pub use store::{
     AuditEntry, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp, Lead, LeadChange,

@@ -1,75 +1,138 @@
-//! The tantivy full-text index over posts and their verdicts. Derived from the store: it can
-//! always be deleted and rebuilt (`patroli index rebuild`).
+//! The tantivy full-text index over posts, their verdicts and their lead status. Derived from the
+//! store: it follows the store's change sequence from a watermark kept in its own commits, and it
+//! can always be deleted and rebuilt (`patroli index rebuild`).
+//!
+//! One writer: every change goes through [`SearchIndex::catch_up`], which reads what changed in
+//! the store since the watermark, writes it in batches and commits once per batch with the new
+//! watermark. The feeder task ([`crate::feed`]) calls it when nudged and on a short poll, so a
+//! post stored by a crawl is searchable about a second later, and an index that missed changes
+//! (a crash, another process, another node) catches up by itself.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use serde::Serialize;
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::agg_result::AggregationResults;
+use tantivy::aggregation::{AggregationCollector, AggregationLimitsGuard};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
-};
 use tantivy::{
-    DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc,
+    DateTime, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc,
 };
+use tokio::sync::Notify;
 
+use crate::analysis::{self, Analysis};
 use crate::error::SearchError;
-use crate::store::{PostRecord, Store};
+use crate::store::{LeadStatus, PostRecord, Store};
 
-/// Name of the tokenizer registered on the index.
-const TOKENIZER: &str = "patroli";
+/// Bump when the schema or the meaning of a field changes: an index of another version is
+/// rebuilt from the store when opened.
+const SCHEMA_VERSION: u32 = 2;
 /// Memory the index writer may use before it flushes a segment.
-const WRITER_MEMORY: usize = 64 * 1024 * 1024;
-/// Posts read from the store per batch when rebuilding.
-const REBUILD_BATCH: i64 = 2_000;
+const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+/// Changed posts read from the store per batch when catching up.
+const CATCH_UP_BATCH: i64 = 5_000;
+/// Documents written between commits during a long catch-up (bounds the work a crash redoes).
+const COMMIT_EVERY: usize = 100_000;
 /// Longest snippet, in characters.
 const SNIPPET_CHARS: usize = 220;
+/// Buckets per facet shown.
+const FACET_SIZE: u32 = 12;
+/// Query words at least this long (in characters) get one-edit typo correction.
+const TYPO_MIN_CHARS: usize = 5;
 /// Most results one request may ask for.
 pub const MAX_LIMIT: usize = 200;
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 1_000;
+
+/// Risk levels, highest first, as facets are shown.
+pub const LEVELS: [&str; 4] = ["high", "medium", "low", "none"];
+/// Languages as the classifier names them (Indonesian and Malay are one bucket).
+pub const LANGUAGES: [&str; 4] = ["id_ms", "en", "zh", "unknown"];
+/// Fields a query may name with `field:term`.
+pub const QUERY_FIELDS: &[&str] = &[
+    "title",
+    "text",
+    "exact",
+    "source",
+    "author",
+    "destination",
+    "place",
+    "indicator",
+    "entity",
+    "lang",
+    "level",
+    "lead",
+];
+
+/// One clause of a boolean query.
+type Clause = (Occur, Box<dyn Query>);
 
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
     title: Field,
     body: Field,
+    exact: Field,
     source: Field,
     url: Field,
+    author: Field,
+    lang: Field,
     level: Field,
     score: Field,
     flagged: Field,
     kalbar: Field,
-    published: Field,
+    date: Field,
+    seen: Field,
+    destination: Field,
+    place: Field,
     indicator: Field,
+    entity: Field,
+    lead: Field,
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text = TextOptions::default().set_stored().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(TOKENIZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
+    let analysed = |tokenizer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+    };
+    let stemmed = analysed(analysis::STEMMED).set_stored();
+    // Raw, exact-match values that are counted as facets.
+    let keyword = STRING | STORED | FAST;
     let fields = Fields {
         id: b.add_u64_field("id", INDEXED | STORED | FAST),
-        title: b.add_text_field("title", text.clone()),
-        body: b.add_text_field("text", text),
-        source: b.add_text_field("source", STRING | STORED),
+        title: b.add_text_field("title", stemmed.clone()),
+        body: b.add_text_field("text", stemmed),
+        exact: b.add_text_field("exact", analysed(analysis::EXACT)),
+        source: b.add_text_field("source", keyword.clone()),
         url: b.add_text_field("url", STORED),
-        level: b.add_text_field("level", STRING | STORED),
+        author: b.add_text_field("author", STRING | STORED),
+        lang: b.add_text_field("lang", keyword.clone()),
+        level: b.add_text_field("level", keyword.clone()),
         score: b.add_f64_field("score", STORED | FAST),
         flagged: b.add_u64_field("flagged", INDEXED | FAST),
         kalbar: b.add_u64_field("kalbar", INDEXED | FAST),
-        published: b.add_date_field("published", INDEXED | STORED | FAST),
-        indicator: b.add_text_field("indicator", STRING | STORED),
+        date: b.add_date_field("date", INDEXED | STORED | FAST),
+        seen: b.add_date_field("seen", INDEXED | FAST),
+        destination: b.add_text_field("destination", keyword.clone()),
+        place: b.add_text_field("place", keyword.clone()),
+        indicator: b.add_text_field("indicator", keyword.clone()),
+        entity: b.add_text_field("entity", STRING | STORED),
+        lead: b.add_text_field("lead", keyword),
     };
     (b.build(), fields)
 }
@@ -90,6 +153,20 @@ pub struct SearchRequest {
     pub source: Option<String>,
     /// Only posts aimed at Kalbar.
     pub kalbar_only: bool,
+    /// Only posts naming this destination country (as the classifier names it, e.g. `Malaysia`).
+    pub destination: Option<String>,
+    /// Only posts naming a place in this Kalbar regency or city (e.g. `Sambas`).
+    pub place: Option<String>,
+    /// Only posts in this language bucket (`id_ms`, `en`, `zh`, `unknown`).
+    pub language: Option<String>,
+    /// Only posts on which this indicator fired.
+    pub indicator: Option<String>,
+    /// Only leads in this workflow state.
+    pub lead_status: Option<LeadStatus>,
+    /// Only posts dated on or after this day (publication date, else the day first seen; UTC).
+    pub from: Option<NaiveDate>,
+    /// Only posts dated on or before this day.
+    pub to: Option<NaiveDate>,
     pub sort: Sort,
 }
 
@@ -101,7 +178,7 @@ pub enum Sort {
     Relevance,
     /// Highest risk score first.
     Score,
-    /// Newest publication first.
+    /// Newest first.
     Recent,
 }
 
@@ -116,8 +193,13 @@ impl Sort {
     }
 }
 
-/// Risk levels, highest first, as facets are shown.
-pub const LEVELS: [&str; 4] = ["high", "medium", "low", "none"];
+/// Parses a `YYYY-MM-DD` date of a date filter, with a message that says how to write it.
+pub fn parse_date(s: &str) -> Result<NaiveDate, SearchError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| SearchError::BadQuery {
+        message: format!("{s:?} is not a date"),
+        hint: "Write dates as YYYY-MM-DD, e.g. 2026-11-23.".into(),
+    })
+}
 
 /// A highlighted excerpt: `highlights` are byte ranges of `text`.
 #[derive(Debug, Clone, Serialize)]
@@ -138,7 +220,27 @@ pub struct Hit {
     pub score: f64,
     /// Relevance to the query.
     pub relevance: f32,
+    /// Publication date, else the day first seen.
+    pub date: Option<chrono::DateTime<Utc>>,
+    pub lead_status: String,
+    pub destinations: Vec<String>,
     pub snippet: Snippet,
+}
+
+/// Result counts per value of one field, largest first.
+pub type FacetCounts = Vec<(String, usize)>;
+
+/// Facet counts over the result set. Levels are counted without the level filter, so the other
+/// levels stay visible (and clickable) once one is chosen.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facets {
+    pub levels: FacetCounts,
+    pub destinations: FacetCounts,
+    pub places: FacetCounts,
+    pub indicators: FacetCounts,
+    pub lead_statuses: FacetCounts,
+    pub languages: FacetCounts,
+    pub sources: FacetCounts,
 }
 
 /// A page of results.
@@ -146,8 +248,19 @@ pub struct Hit {
 pub struct SearchResults {
     pub total: usize,
     pub hits: Vec<Hit>,
-    /// Matches per risk level, for the query and every filter but the level.
-    pub levels: Vec<(String, usize)>,
+    pub facets: Facets,
+    /// When the query as typed found nothing and a spelling correction did: the corrected query
+    /// these results are for.
+    pub corrected: Option<String>,
+}
+
+/// What an index commit remembers, in its payload.
+#[derive(Debug, Serialize, Deserialize)]
+struct CommitPayload {
+    schema: u32,
+    analysis: String,
+    /// The store's change sequence this commit includes.
+    watermark: i64,
 }
 
 /// The full-text index in a directory.
@@ -155,29 +268,54 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
+    /// Held for a whole catch-up, so two never interleave their watermarks.
+    feeding: tokio::sync::Mutex<()>,
+    watermark: AtomicI64,
+    analysis: String,
+    nudge: Notify,
     fields: Fields,
     path: PathBuf,
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it if needed.
-    pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
+    /// Opens the index in `dir`, creating it if needed. An index built with another schema or
+    /// another analysis is emptied (its watermark goes back to zero), and the next catch-up
+    /// rebuilds it from the store.
+    pub fn open(dir: &Path, analysis: &Analysis) -> Result<SearchIndex, SearchError> {
         let open_err = |e: &dyn std::fmt::Display| SearchError::Open {
             path: dir.to_path_buf(),
             message: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
         let (schema, fields) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| open_err(&e))?;
-        let index = Index::open_or_create(directory, schema).map_err(|e| open_err(&e))?;
-        index.tokenizers().register(
-            TOKENIZER,
-            TextAnalyzer::builder(SimpleTokenizer::default())
-                .filter(RemoveLongFilter::limit(40))
-                .filter(LowerCaser)
-                .filter(AsciiFoldingFilter)
-                .build(),
-        );
+        let fingerprint = analysis.fingerprint();
+        let existing = Index::open_in_dir(dir).ok();
+        let current = existing.as_ref().and_then(|index| {
+            let payload = index.load_metas().ok()?.payload?;
+            let payload: CommitPayload = serde_json::from_str(&payload).ok()?;
+            (index.schema() == schema
+                && payload.schema == SCHEMA_VERSION
+                && payload.analysis == fingerprint)
+                .then_some(payload.watermark)
+        });
+        let (index, watermark) = match (existing, current) {
+            (Some(index), Some(watermark)) => (index, watermark),
+            (existing, _) => {
+                if existing.is_some() {
+                    tracing::info!(path = %dir.display(), "the search index was built differently; recreating it from the store");
+                    drop(existing);
+                    clear_dir(dir).map_err(|e| open_err(&e))?;
+                }
+                let directory =
+                    tantivy::directory::MmapDirectory::open(dir).map_err(|e| open_err(&e))?;
+                (
+                    Index::create(directory, schema, Default::default())
+                        .map_err(|e| open_err(&e))?,
+                    0,
+                )
+            }
+        };
+        analysis.register(&index);
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -187,6 +325,10 @@ impl SearchIndex {
             index,
             reader,
             writer: Mutex::new(None),
+            feeding: tokio::sync::Mutex::new(()),
+            watermark: AtomicI64::new(watermark),
+            analysis: fingerprint,
+            nudge: Notify::new(),
             fields,
             path: dir.to_path_buf(),
         })
@@ -210,33 +352,78 @@ impl SearchIndex {
         f(guard.as_mut().expect("writer was just created"))
     }
 
+    /// Commits what was written, recording `watermark`, and makes it visible to searches.
+    fn commit(&self, watermark: i64) -> Result<(), SearchError> {
+        let payload = serde_json::to_string(&CommitPayload {
+            schema: SCHEMA_VERSION,
+            analysis: self.analysis.clone(),
+            watermark,
+        })
+        .expect("payload serialises");
+        self.with_writer(|w| {
+            let mut prepared = w.prepare_commit()?;
+            prepared.set_payload(&payload);
+            prepared.commit()?;
+            Ok(())
+        })?;
+        self.watermark.store(watermark, Ordering::SeqCst);
+        self.reader.reload()?;
+        Ok(())
+    }
+
     fn document(&self, p: &PostRecord) -> TantivyDocument {
         let f = self.fields;
+        let title = p.title.clone().unwrap_or_default();
         let mut d = doc!(
             f.id => p.id as u64,
-            f.title => p.title.clone().unwrap_or_default(),
             f.body => p.text.clone(),
+            f.exact => title.clone(),
+            f.exact => p.text.clone(),
+            f.title => title,
             f.source => p.source_id.clone(),
             f.url => p.url.clone(),
+            f.lead => p.lead_status.as_str(),
         );
-        if let Some(published) = p.published_at {
-            d.add_date(
-                f.published,
-                DateTime::from_timestamp_secs(published.timestamp()),
-            );
+        if let Some(author) = p.author.as_deref().filter(|a| !a.is_empty()) {
+            d.add_text(f.author, author.to_lowercase());
         }
+        let date = p.published_at.unwrap_or(p.first_seen);
+        d.add_date(f.date, DateTime::from_timestamp_secs(date.timestamp()));
+        d.add_date(
+            f.seen,
+            DateTime::from_timestamp_secs(p.first_seen.timestamp()),
+        );
         match &p.verdict {
             Some(v) => {
                 d.add_text(f.level, v.level.as_str());
+                d.add_text(f.lang, v.lang.as_str());
                 d.add_f64(f.score, v.score);
                 d.add_u64(f.flagged, u64::from(v.flagged));
                 d.add_u64(f.kalbar, u64::from(v.kalbar));
                 for id in v.indicator_ids() {
                     d.add_text(f.indicator, id);
                 }
+                let mut countries: Vec<&str> =
+                    v.destinations.iter().map(|x| x.country.as_str()).collect();
+                countries.sort_unstable();
+                countries.dedup();
+                for c in countries {
+                    d.add_text(f.destination, c);
+                }
+                let mut regencies: Vec<&str> =
+                    v.places.iter().map(|x| x.regency.as_str()).collect();
+                regencies.sort_unstable();
+                regencies.dedup();
+                for r in regencies {
+                    d.add_text(f.place, r);
+                }
+                for e in &v.entities {
+                    d.add_text(f.entity, &e.value);
+                }
             }
             None => {
                 d.add_text(f.level, "none");
+                d.add_text(f.lang, "unknown");
                 d.add_f64(f.score, 0.0);
                 d.add_u64(f.flagged, 0);
                 d.add_u64(f.kalbar, 0);
@@ -245,46 +432,66 @@ impl SearchIndex {
         d
     }
 
-    /// Adds or replaces posts and commits, so they are searchable when this returns.
-    pub fn upsert(&self, posts: &[PostRecord]) -> Result<(), SearchError> {
-        self.with_writer(|w| {
-            for p in posts {
-                w.delete_term(Term::from_field_u64(self.fields.id, p.id as u64));
-                w.add_document(self.document(p))?;
-            }
-            w.commit()?;
-            Ok(())
-        })?;
-        self.reader.reload()?;
-        Ok(())
+    /// The store's change sequence this index includes.
+    pub fn watermark(&self) -> i64 {
+        self.watermark.load(Ordering::SeqCst)
     }
 
-    /// Recreates the index from the store. Safe to run again: the result is the same.
-    pub async fn rebuild(&self, store: &Store) -> Result<usize, SearchError> {
-        self.with_writer(|w| {
-            w.delete_all_documents()?;
-            Ok(())
-        })?;
-        let mut after = 0;
-        let mut count = 0;
+    /// Asks the feeder task to catch up soon (after a batch of posts was stored or changed).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// Resolves when someone calls [`SearchIndex::nudge`].
+    pub(crate) async fn nudged(&self) {
+        self.nudge.notified().await;
+    }
+
+    /// Applies every change the store made after this index's watermark: writes the changed
+    /// posts, commits in batches with the new watermark, and makes them searchable. Returns how
+    /// many posts it wrote. Safe to run at any time and again: it does nothing when up to date.
+    pub async fn catch_up(&self, store: &Store) -> Result<usize, SearchError> {
+        let _one_at_a_time = self.feeding.lock().await;
+        let mut seq = self.watermark();
+        let mut written = 0;
+        let mut uncommitted = 0;
         loop {
-            let batch = store.posts_after(after, REBUILD_BATCH).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.id;
-            count += batch.len();
+            let batch = store.posts_changed_after(seq, CATCH_UP_BATCH).await?;
+            let Some(&(last, _)) = batch.last() else {
+                break;
+            };
             self.with_writer(|w| {
-                for p in &batch {
+                for (_, p) in &batch {
+                    w.delete_term(Term::from_field_u64(self.fields.id, p.id as u64));
                     w.add_document(self.document(p))?;
                 }
                 Ok(())
             })?;
+            seq = last;
+            written += batch.len();
+            uncommitted += batch.len();
+            if uncommitted >= COMMIT_EVERY {
+                self.commit(seq)?;
+                uncommitted = 0;
+            }
         }
-        self.with_writer(|w| {
-            w.commit()?;
-            Ok(())
-        })?;
-        self.reader.reload()?;
-        Ok(count)
+        if uncommitted > 0 {
+            self.commit(seq)?;
+        }
+        Ok(written)
+    }
+
+    /// Recreates the index from the store. Safe to run again: the result is the same.
+    pub async fn rebuild(&self, store: &Store) -> Result<usize, SearchError> {
+        {
+            let _one_at_a_time = self.feeding.lock().await;
+            self.with_writer(|w| {
+                w.delete_all_documents()?;
+                Ok(())
+            })?;
+            self.commit(0)?;
+        }
+        self.catch_up(store).await
     }
 
     /// Number of indexed posts.
@@ -297,6 +504,15 @@ impl SearchIndex {
         self.len() == 0
     }
 
+    fn parser(&self) -> QueryParser {
+        let f = self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body, f.exact]);
+        parser.set_conjunction_by_default();
+        parser.set_field_boost(f.title, 2.0);
+        parser.set_field_boost(f.exact, 1.5);
+        parser
+    }
+
     fn parse(&self, q: &str) -> Result<Box<dyn Query>, SearchError> {
         if q.len() > MAX_QUERY_LEN {
             return Err(SearchError::BadQuery {
@@ -304,25 +520,17 @@ impl SearchIndex {
                 hint: format!("Use fewer words (at most {MAX_QUERY_LEN} bytes)."),
             });
         }
-        let f = self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
-        parser.set_conjunction_by_default();
-        parser.set_field_boost(f.title, 2.0);
-        parser.parse_query(q).map_err(|e| SearchError::BadQuery {
-            message: e.to_string(),
-            hint: hint_for(q),
-        })
+        self.parser()
+            .parse_query(q)
+            .map_err(|e| SearchError::BadQuery {
+                message: e.to_string(),
+                hint: hint_for(q),
+            })
     }
 
-    /// Runs a search.
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+    /// The filter clauses of a request, without the level (which facets count separately).
+    fn filters(&self, req: &SearchRequest) -> Result<Vec<Clause>, SearchError> {
         let f = self.fields;
-        let limit = req.limit.clamp(1, MAX_LIMIT);
-        let text_query: Option<Box<dyn Query>> = if req.query.trim().is_empty() {
-            None
-        } else {
-            Some(self.parse(req.query.trim())?)
-        };
         let term = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_text(field, value),
@@ -335,62 +543,192 @@ impl SearchIndex {
                 IndexRecordOption::Basic,
             ))
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        match &text_query {
-            Some(q) => clauses.push((Occur::Must, q.box_clone())),
-            None => clauses.push((Occur::Must, Box::new(AllQuery))),
-        }
+        let mut clauses: Vec<Clause> = Vec::new();
         if req.flagged_only {
             clauses.push((Occur::Must, flag(f.flagged)));
         }
         if req.kalbar_only {
             clauses.push((Occur::Must, flag(f.kalbar)));
         }
-        if let Some(source) = req.source.as_deref().filter(|s| !s.is_empty()) {
-            clauses.push((Occur::Must, term(f.source, source)));
+        let text_filters = [
+            (f.source, &req.source),
+            (f.destination, &req.destination),
+            (f.place, &req.place),
+            (f.indicator, &req.indicator),
+        ];
+        for (field, value) in text_filters {
+            if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                clauses.push((Occur::Must, term(field, v)));
+            }
         }
+        if let Some(lang) = req.language.as_deref().filter(|l| !l.is_empty()) {
+            if !LANGUAGES.contains(&lang) {
+                return Err(SearchError::BadQuery {
+                    message: format!("there is no language {lang:?}"),
+                    hint: format!("Use one of {}.", LANGUAGES.join(", ")),
+                });
+            }
+            clauses.push((Occur::Must, term(f.lang, lang)));
+        }
+        if let Some(status) = req.lead_status {
+            clauses.push((Occur::Must, term(f.lead, status.as_str())));
+        }
+        if req.from.is_some() || req.to.is_some() {
+            if let (Some(from), Some(to)) = (req.from, req.to)
+                && from > to
+            {
+                return Err(SearchError::BadQuery {
+                    message: format!("the date range starts ({from}) after it ends ({to})"),
+                    hint: "Swap the dates, or leave one empty.".into(),
+                });
+            }
+            let day = |d: NaiveDate| {
+                let midnight = Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"));
+                Term::from_field_date(f.date, DateTime::from_timestamp_secs(midnight.timestamp()))
+            };
+            use std::ops::Bound;
+            let lower = req
+                .from
+                .map_or(Bound::Unbounded, |d| Bound::Included(day(d)));
+            let upper = req.to.map_or(Bound::Unbounded, |d| {
+                Bound::Excluded(day(d.succ_opt().unwrap_or(d)))
+            });
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        Ok(clauses)
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        if let Some(level) = req.level.as_deref().filter(|l| !l.is_empty())
+            && !LEVELS.contains(&level)
+        {
+            return Err(SearchError::BadQuery {
+                message: format!("there is no risk level {level:?}"),
+                hint: format!("Use one of {}.", LEVELS.join(", ")),
+            });
+        }
+        let results = self.search_as_typed(req)?;
+        if results.total > 0 || req.query.trim().is_empty() {
+            return Ok(results);
+        }
+        let Some(corrected) = self.correct(req.query.trim()) else {
+            return Ok(results);
+        };
+        let again = SearchRequest {
+            query: corrected.clone(),
+            ..req.clone()
+        };
+        let mut results = self.search_as_typed(&again)?;
+        if results.total == 0 {
+            return self.search_as_typed(req);
+        }
+        results.corrected = Some(corrected);
+        Ok(results)
+    }
+
+    fn search_as_typed(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let f = self.fields;
+        let limit = req.limit.clamp(1, MAX_LIMIT);
+        let text_query: Option<Box<dyn Query>> = if req.query.trim().is_empty() {
+            None
+        } else {
+            Some(self.parse(req.query.trim())?)
+        };
+        let mut clauses = self.filters(req)?;
+        clauses.push((
+            Occur::Must,
+            text_query
+                .as_ref()
+                .map_or_else(|| Box::new(AllQuery) as Box<dyn Query>, |q| q.box_clone()),
+        ));
         let searcher = self.reader.searcher();
-        let mut levels = Vec::with_capacity(LEVELS.len());
-        for level in LEVELS {
-            let mut with_level: Vec<(Occur, Box<dyn Query>)> =
-                clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect();
-            with_level.push((Occur::Must, term(f.level, level)));
-            levels.push((
-                level.to_string(),
-                searcher.search(&BooleanQuery::new(with_level), &Count)?,
+        let level = req.level.as_deref().filter(|l| !l.is_empty());
+        // Levels are counted without the level filter: by a separate pass when one is set.
+        let mut level_counts = None;
+        if level.is_some() {
+            let without_level =
+                BooleanQuery::new(clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect());
+            level_counts = Some(facet_counts(
+                &searcher.search(&without_level, &facet_collector(&["level"]))?,
+                "level",
             ));
         }
-        if let Some(level) = req.level.as_deref().filter(|l| !l.is_empty()) {
-            clauses.push((Occur::Must, term(f.level, level)));
+        if let Some(level) = level {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.level, level),
+                    IndexRecordOption::Basic,
+                )),
+            ));
         }
         let query = BooleanQuery::new(clauses);
-        let total = searcher.search(&query, &Count)?;
-        let collector = || TopDocs::with_limit(limit).and_offset(req.offset);
-        let by_fast = |field: &str| -> Result<Vec<(f32, tantivy::DocAddress)>, SearchError> {
-            Ok(match field {
-                "published" => searcher
-                    .search(
+        let mut facet_fields = vec![
+            "destination",
+            "place",
+            "indicator",
+            "lead",
+            "lang",
+            "source",
+        ];
+        if level_counts.is_none() {
+            facet_fields.push("level");
+        }
+        let aggs = facet_collector(&facet_fields);
+        let top_docs = || TopDocs::with_limit(limit).and_offset(req.offset);
+        let (top, total, aggs): (Vec<(f32, DocAddress)>, usize, AggregationResults) =
+            match (req.sort, text_query.is_some()) {
+                (Sort::Relevance, true) => searcher.search(&query, &(top_docs(), Count, aggs))?,
+                (Sort::Recent, _) => {
+                    let (top, total, aggs) = searcher.search(
                         &query,
-                        &collector()
-                            .order_by_fast_field::<DateTime>("published", tantivy::Order::Desc),
-                    )?
-                    .into_iter()
-                    .map(|(_, a)| (0.0, a))
-                    .collect(),
-                _ => searcher
-                    .search(
+                        &(
+                            top_docs()
+                                .order_by_fast_field::<DateTime>("date", tantivy::Order::Desc),
+                            Count,
+                            aggs,
+                        ),
+                    )?;
+                    (
+                        top.into_iter().map(|(_, a)| (0.0, a)).collect(),
+                        total,
+                        aggs,
+                    )
+                }
+                _ => {
+                    let (top, total, aggs) = searcher.search(
                         &query,
-                        &collector().order_by_fast_field::<f64>("score", tantivy::Order::Desc),
-                    )?
-                    .into_iter()
-                    .map(|(s, a)| (s as f32, a))
-                    .collect(),
-            })
-        };
-        let top: Vec<(f32, tantivy::DocAddress)> = match (req.sort, text_query.is_some()) {
-            (Sort::Relevance, true) => searcher.search(&query, &collector())?,
-            (Sort::Recent, _) => by_fast("published")?,
-            _ => by_fast("score")?,
+                        &(
+                            top_docs().order_by_fast_field::<f64>("score", tantivy::Order::Desc),
+                            Count,
+                            aggs,
+                        ),
+                    )?;
+                    (
+                        top.into_iter().map(|(s, a)| (s as f32, a)).collect(),
+                        total,
+                        aggs,
+                    )
+                }
+            };
+        // Every level, in order, even those with no match.
+        let counted: HashMap<String, usize> = level_counts
+            .unwrap_or_else(|| facet_counts(&aggs, "level"))
+            .into_iter()
+            .collect();
+        let levels = LEVELS
+            .iter()
+            .map(|l| (l.to_string(), counted.get(*l).copied().unwrap_or(0)))
+            .collect();
+        let facets = Facets {
+            levels,
+            destinations: facet_counts(&aggs, "destination"),
+            places: facet_counts(&aggs, "place"),
+            indicators: facet_counts(&aggs, "indicator"),
+            lead_statuses: facet_counts(&aggs, "lead"),
+            languages: facet_counts(&aggs, "lang"),
+            sources: facet_counts(&aggs, "source"),
         };
         let snippets = match &text_query {
             Some(q) => {
@@ -436,15 +774,153 @@ impl SearchIndex {
                     .and_then(|v| v.as_f64())
                     .unwrap_or_default(),
                 relevance,
+                date: d
+                    .get_first(f.date)
+                    .and_then(|v| v.as_datetime())
+                    .and_then(|t| Utc.timestamp_opt(t.into_timestamp_secs(), 0).single()),
+                lead_status: text(f.lead),
+                destinations: d
+                    .get_all(f.destination)
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
                 snippet,
             });
         }
         Ok(SearchResults {
             total,
             hits,
-            levels,
+            facets,
+            corrected: None,
         })
     }
+
+    /// A spelling correction of `q`: each word of at least [`TYPO_MIN_CHARS`] characters that
+    /// occurs nowhere in the index is replaced by the most frequent indexed word one edit away
+    /// (a letter inserted, deleted, changed or two swapped). `None` when nothing was corrected.
+    fn correct(&self, q: &str) -> Option<String> {
+        let searcher = self.reader.searcher();
+        let exact = self.fields.exact;
+        let freq = |w: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(exact, w))
+                .unwrap_or(0)
+        };
+        let mut out = String::with_capacity(q.len());
+        let mut changed = false;
+        let mut rest = q;
+        while let Some(start) = rest.find(|c: char| c.is_alphanumeric()) {
+            out.push_str(&rest[..start]);
+            let word_len = rest[start..]
+                .find(|c: char| !c.is_alphanumeric())
+                .unwrap_or(rest.len() - start);
+            let word = &rest[start..start + word_len];
+            rest = &rest[start + word_len..];
+            let lower = word.to_lowercase();
+            let operator = matches!(word, "AND" | "OR" | "NOT");
+            let field_name = rest.starts_with(':');
+            if operator
+                || field_name
+                || lower.chars().count() < TYPO_MIN_CHARS
+                || !lower.chars().all(|c| c.is_ascii_alphanumeric())
+                || freq(&lower) > 0
+            {
+                out.push_str(word);
+                continue;
+            }
+            match one_edit(&lower)
+                .into_iter()
+                .map(|c| (freq(&c), c))
+                .filter(|(n, _)| *n > 0)
+                .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            {
+                Some((_, best)) => {
+                    out.push_str(&best);
+                    changed = true;
+                }
+                None => out.push_str(word),
+            }
+        }
+        out.push_str(rest);
+        changed.then_some(out)
+    }
+}
+
+/// Every ASCII word one edit away from `w` (Norvig's candidates): deletions, swaps of
+/// neighbours, replacements and insertions of a letter or digit.
+fn one_edit(w: &str) -> Vec<String> {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let b = w.as_bytes();
+    let mut out = Vec::with_capacity(b.len() * 74 + 36);
+    let make = |parts: &[&[u8]]| String::from_utf8(parts.concat()).expect("ASCII");
+    for i in 0..=b.len() {
+        let (l, r) = b.split_at(i);
+        if !r.is_empty() {
+            out.push(make(&[l, &r[1..]]));
+            if r.len() > 1 {
+                out.push(make(&[l, &[r[1], r[0]], &r[2..]]));
+            }
+            for c in ALPHABET {
+                if *c != r[0] {
+                    out.push(make(&[l, &[*c], &r[1..]]));
+                }
+            }
+        }
+        for c in ALPHABET {
+            out.push(make(&[l, &[*c], r]));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A collector of term counts over `fields` (fast keyword fields).
+fn facet_collector(fields: &[&str]) -> AggregationCollector {
+    let request: HashMap<&str, serde_json::Value> = fields
+        .iter()
+        .map(|f| {
+            (
+                *f,
+                serde_json::json!({ "terms": { "field": f, "size": FACET_SIZE } }),
+            )
+        })
+        .collect();
+    let aggs: Aggregations =
+        serde_json::from_value(serde_json::to_value(request).expect("request serialises"))
+            .expect("a terms aggregation over known fields is valid");
+    AggregationCollector::from_aggs(aggs, AggregationLimitsGuard::default())
+}
+
+/// The buckets of one terms aggregation.
+fn facet_counts(results: &AggregationResults, name: &str) -> FacetCounts {
+    let value = serde_json::to_value(results).unwrap_or_default();
+    value[name]["buckets"]
+        .as_array()
+        .map(|buckets| {
+            buckets
+                .iter()
+                .filter_map(|b| {
+                    Some((
+                        b["key"].as_str()?.to_string(),
+                        b["doc_count"].as_u64()? as usize,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes every file of an index directory (the index is derived; the store keeps the truth).
+fn clear_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// A suggestion for a query the parser refused.
@@ -457,7 +933,10 @@ fn hint_for(q: &str) -> String {
     } else if open != close {
         "Balance the parentheses, e.g. (sawit OR kebun) sarawak.".into()
     } else if q.contains(':') {
-        "Search fields are title: and text:, e.g. title:sawit; or drop the colon.".into()
+        format!(
+            "Search fields are {}, e.g. title:sawit or destination:Malaysia; or drop the colon.",
+            QUERY_FIELDS.join(", ")
+        )
     } else {
         "Use plain words, \"exact phrases\", OR, -word to exclude, word* for a prefix.".into()
     }

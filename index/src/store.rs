@@ -49,6 +49,8 @@ pub struct PostRecord {
     pub last_seen: DateTime<Utc>,
     pub removed_at: Option<DateTime<Utc>>,
     pub verdict: Option<Verdict>,
+    /// Where the post stands in the officers' workflow (`New` until someone acts on it).
+    pub lead_status: LeadStatus,
 }
 
 impl PostRecord {
@@ -596,10 +598,19 @@ impl Store {
     /// Recruiter networks: groups of posts linked, directly or through each other, by shared
     /// identifiers; the largest first.
     pub async fn largest_networks(&self, limit: usize) -> Result<Vec<Network>, StoreError> {
-        let rows: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT post_id, kind, value FROM post_entities ORDER BY post_id")
-                .fetch_all(&self.pool)
-                .await?;
+        // Only identifiers shared by two or more posts can link anything; the posts' dates come
+        // in the same query.
+        /// Post, identifier kind, identifier, first seen, last seen.
+        type Row = (i64, String, String, DateTime<Utc>, DateTime<Utc>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT e.post_id, e.kind, e.value, p.first_seen, p.last_seen
+             FROM post_entities e JOIN posts p ON p.id = e.post_id
+             WHERE (e.kind, e.value) IN
+               (SELECT kind, value FROM post_entities GROUP BY kind, value HAVING COUNT(*) > 1)
+             ORDER BY e.post_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         // Union-find over posts, joined through each identifier's first post.
         let mut parent: HashMap<i64, i64> = HashMap::new();
         fn find(parent: &mut HashMap<i64, i64>, x: i64) -> i64 {
@@ -611,44 +622,41 @@ impl Store {
             parent.insert(x, root);
             root
         }
-        let mut owner: HashMap<(String, String), i64> = HashMap::new();
-        for (post, kind, value) in &rows {
+        let mut owner: HashMap<(&str, &str), i64> = HashMap::new();
+        for (post, kind, value, ..) in &rows {
             find(&mut parent, *post);
-            if let Some(&first) = owner.get(&(kind.clone(), value.clone())) {
+            if let Some(&first) = owner.get(&(kind.as_str(), value.as_str())) {
                 let (a, b) = (find(&mut parent, first), find(&mut parent, *post));
                 if a != b {
                     parent.insert(a.max(b), a.min(b));
                 }
             } else {
-                owner.insert((kind.clone(), value.clone()), *post);
+                owner.insert((kind, value), *post);
             }
         }
-        /// A network under construction: its posts and identifiers.
-        type Group = (BTreeSet<i64>, BTreeSet<(String, String)>);
-        let mut groups: HashMap<i64, Group> = HashMap::new();
-        for (post, kind, value) in rows {
-            let root = find(&mut parent, post);
-            let g = groups.entry(root).or_default();
-            g.0.insert(post);
-            g.1.insert((kind, value));
-        }
-        let mut networks = Vec::new();
-        for (posts, identifiers) in groups.into_values().filter(|(p, _)| p.len() > 1) {
-            let ids: Vec<i64> = posts.into_iter().collect();
-            let (mut first, mut last) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
-            for id in &ids {
-                if let Some(p) = self.post(*id).await? {
-                    first = Some(first.map_or(p.first_seen, |f| f.min(p.first_seen)));
-                    last = Some(last.map_or(p.last_seen, |l| l.max(p.last_seen)));
-                }
-            }
-            networks.push(Network {
-                posts: ids,
-                identifiers: identifiers.into_iter().collect(),
-                first_seen: first.unwrap_or_default(),
-                last_seen: last.unwrap_or_default(),
+        let mut groups: HashMap<i64, Network> = HashMap::new();
+        for (post, kind, value, first_seen, last_seen) in &rows {
+            let root = find(&mut parent, *post);
+            let n = groups.entry(root).or_insert_with(|| Network {
+                posts: Vec::new(),
+                identifiers: Vec::new(),
+                first_seen: *first_seen,
+                last_seen: *last_seen,
             });
+            n.posts.push(*post);
+            n.identifiers.push((kind.clone(), value.clone()));
+            n.first_seen = n.first_seen.min(*first_seen);
+            n.last_seen = n.last_seen.max(*last_seen);
         }
+        let mut networks: Vec<Network> = groups
+            .into_values()
+            .map(|mut n| {
+                n.posts.dedup();
+                n.identifiers.sort();
+                n.identifiers.dedup();
+                n
+            })
+            .collect();
         networks.sort_by(|a, b| {
             b.posts
                 .len()
@@ -678,11 +686,20 @@ impl Store {
             last_seen: row.try_get("last_seen")?,
             removed_at: row.try_get("removed_at")?,
             verdict,
+            lead_status: row
+                .try_get::<Option<String>, _>("lead_status")?
+                .map(|s| {
+                    LeadStatus::parse(&s)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown lead status {s:?}")))
+                })
+                .transpose()?
+                .unwrap_or(LeadStatus::New),
         })
     }
 
     const POST_COLUMNS: &'static str = "p.id, p.source_id, p.url, p.title, p.body, p.author, p.location, p.published_at,
-        p.first_seen, p.last_seen, p.removed_at, v.detail FROM posts p LEFT JOIN verdicts v ON v.post_id = p.id";
+        p.first_seen, p.last_seen, p.removed_at, v.detail, l.status AS lead_status
+        FROM posts p LEFT JOIN verdicts v ON v.post_id = p.id LEFT JOIN leads l ON l.post_id = p.id";
 
     /// One post by id.
     pub async fn post(&self, id: i64) -> Result<Option<PostRecord>, StoreError> {
@@ -706,6 +723,36 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::post_from_row).collect()
+    }
+
+    /// Classified posts whose indexed content changed after change sequence `seq`, in sequence
+    /// order, at most `limit`, each with its sequence (the search index's catch-up feed).
+    pub async fn posts_changed_after(
+        &self,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, PostRecord)>, StoreError> {
+        let sql = format!(
+            "SELECT p.changed_seq, {} WHERE p.changed_seq > ? AND v.post_id IS NOT NULL ORDER BY p.changed_seq LIMIT ?",
+            Self::POST_COLUMNS
+        );
+        let rows = sqlx::query(&sql)
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("changed_seq")?, Self::post_from_row(r)?)))
+            .collect()
+    }
+
+    /// The highest change sequence in the store: an index at this watermark is up to date.
+    pub async fn change_seq(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(changed_seq), 0) FROM posts")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Ids of posts without a verdict, lowest first, at most `limit`.

@@ -3,7 +3,7 @@
 use chrono::{TimeZone, Utc};
 use patroli_crawler::{CollectedPost, Snapshot};
 
-use crate::{PostOutcome, SearchError, SearchIndex, SearchRequest, Store, StoreError};
+use crate::{Analysis, PostOutcome, SearchError, SearchIndex, SearchRequest, Store, StoreError};
 
 fn snapshot(body: &str) -> Snapshot {
     use sha2::Digest;
@@ -154,7 +154,10 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
         )
         .await
         .unwrap();
-    let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    for (id, _) in &saved {
+        store.save_verdict(*id, &verdict_with(&[])).await.unwrap();
+    }
+    let index = SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap();
     assert_eq!(index.rebuild(&store).await.unwrap(), 2);
     assert_eq!(index.rebuild(&store).await.unwrap(), 2);
     assert_eq!(index.len(), 2);
@@ -185,6 +188,113 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     ));
     // The index still answers after bad queries.
     assert_eq!(index.search(&req("pontianak")).unwrap().total, 1);
+    // Indonesian stemming: another form of the word finds the post, and is highlighted.
+    let r = index.search(&req("pekerjaan")).unwrap();
+    assert_eq!(r.total, 1);
+    let s = &r.hits[0].snippet;
+    assert_eq!(&s.text[s.highlights[0].clone()], "pekerja");
+    // A typo in a longer word is corrected, and the results say so.
+    let r = index.search(&req("pontianek")).unwrap();
+    assert_eq!((r.total, r.corrected.as_deref()), (1, Some("pontianak")));
+    let r = index.search(&req("kebun pontianek")).unwrap();
+    assert_eq!(
+        r.total, 0,
+        "a correction that still finds nothing is not offered"
+    );
+    assert_eq!(r.corrected, None);
+    // Unknown fields get the list of fields; dates that do not parse say how to write them.
+    let Err(SearchError::BadQuery { hint, .. }) = index.search(&req("nosuchfield:x")) else {
+        panic!("unknown field accepted");
+    };
+    assert!(hint.contains("destination"), "{hint}");
+    let Err(SearchError::BadQuery { hint, .. }) = crate::parse_date("23/11/2026") else {
+        panic!("a bad date parsed");
+    };
+    assert!(hint.contains("YYYY-MM-DD"), "{hint}");
+}
+
+#[tokio::test]
+async fn the_index_follows_the_store_from_its_watermark() {
+    use crate::{LeadChange, LeadStatus};
+    let (dir, store) = store().await;
+    let saved = store
+        .save_page(
+            &snapshot("x"),
+            &[
+                post("a", "Kerja sawit Sarawak"),
+                post("b", "Kerja kasir Pontianak"),
+                post("c", "Belum diklasifikasi"),
+            ],
+        )
+        .await
+        .unwrap();
+    let (a, b) = (saved[0].0, saved[1].0);
+    store.save_verdict(a, &verdict_with(&[])).await.unwrap();
+    store.save_verdict(b, &verdict_with(&[])).await.unwrap();
+    let path = dir.path().join("index");
+    let index = SearchIndex::open(&path, &Analysis::default()).unwrap();
+    // Only classified posts are indexed; unclassified ones follow with their verdict.
+    assert_eq!(index.catch_up(&store).await.unwrap(), 2);
+    assert_eq!(index.watermark(), store.change_seq().await.unwrap());
+    assert_eq!(index.catch_up(&store).await.unwrap(), 0, "nothing new");
+    // A lead status change reaches the index, and the lead filter sees it.
+    store
+        .change_lead(
+            a,
+            "siti",
+            &LeadChange::Status {
+                status: LeadStatus::InReview,
+                target: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(index.catch_up(&store).await.unwrap(), 1);
+    let in_review = index
+        .search(&SearchRequest {
+            limit: 10,
+            lead_status: Some(LeadStatus::InReview),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        in_review
+            .hits
+            .iter()
+            .map(|h| h.id as i64)
+            .collect::<Vec<_>>(),
+        [a]
+    );
+    assert_eq!(in_review.hits[0].lead_status, "in_review");
+    // The watermark survives a restart: a reopened index has nothing to redo.
+    drop(index);
+    let index = SearchIndex::open(&path, &Analysis::default()).unwrap();
+    assert_eq!(index.len(), 2);
+    assert_eq!(index.catch_up(&store).await.unwrap(), 0);
+    // Changes made while it was closed are picked up.
+    store
+        .save_verdict(saved[2].0, &verdict_with(&[]))
+        .await
+        .unwrap();
+    drop(index);
+    // Another analysis (another slang table) means other terms: the index starts over.
+    let slang = Analysis {
+        slang: [("krj".to_string(), "kerja".to_string())].into(),
+    };
+    let index = SearchIndex::open(&path, &slang).unwrap();
+    assert_eq!(index.len(), 0);
+    assert_eq!(index.catch_up(&store).await.unwrap(), 3);
+    let krj = index
+        .search(&SearchRequest {
+            query: "krj".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        krj.total, 2,
+        "slang in the query is expanded like slang in posts"
+    );
 }
 
 fn verdict_with(
@@ -444,7 +554,7 @@ async fn search_filters_sorts_and_counts_levels() {
         .save_verdict(ids[2], &verdict(0.0, NoRisk, true))
         .await
         .unwrap();
-    let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    let index = SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap();
     index.rebuild(&store).await.unwrap();
     let req = |f: &dyn Fn(&mut SearchRequest)| {
         let mut r = SearchRequest {
@@ -458,7 +568,7 @@ async fn search_filters_sorts_and_counts_levels() {
     let all = req(&|_| {});
     assert_eq!(all.total, 3);
     assert_eq!(
-        all.levels,
+        all.facets.levels,
         [
             ("high".to_string(), 1),
             ("medium".into(), 1),
@@ -472,7 +582,7 @@ async fn search_filters_sorts_and_counts_levels() {
         [ids[1]]
     );
     assert_eq!(
-        high.levels, all.levels,
+        high.facets.levels, all.facets.levels,
         "level counts ignore the level filter"
     );
     let kalbar = req(&|r| r.kalbar_only = true);
@@ -550,4 +660,42 @@ async fn evidence_bundles_verify_and_show_tampering() {
         )
     );
     assert!(verify(b"not a zip").unwrap_err().contains("not a ZIP"));
+}
+
+#[tokio::test]
+async fn the_feeder_makes_new_verdicts_searchable_without_being_asked() {
+    let (dir, store) = store().await;
+    let index = std::sync::Arc::new(
+        SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let feeder = tokio::spawn(crate::feed(index.clone(), store.clone(), async {
+        let _ = stopped.await;
+    }));
+    let saved = store
+        .save_page(&snapshot("x"), &[post("a", "Lowongan sawit Sarawak")])
+        .await
+        .unwrap();
+    store
+        .save_verdict(saved[0].0, &verdict_with(&[]))
+        .await
+        .unwrap();
+    index.nudge();
+    // Functional, not a timing check: the feeder's batch window is a quarter of a second; the
+    // generous deadline only keeps a broken feeder from hanging the suite.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let query = SearchRequest {
+        query: "sawit".into(),
+        limit: 1,
+        ..Default::default()
+    };
+    while index.search(&query).unwrap().total == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feeder never indexed the post"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    feeder.await.unwrap();
 }

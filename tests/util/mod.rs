@@ -19,7 +19,13 @@ impl TestEnv {
     pub async fn new() -> TestEnv {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).await.expect("store opens");
-        let index = Arc::new(SearchIndex::open(&dir.path().join("index")).expect("index opens"));
+        let index = Arc::new(
+            SearchIndex::open(
+                &dir.path().join("index"),
+                &seeds::analysis(None).expect("built-in rules load"),
+            )
+            .expect("index opens"),
+        );
         let classifier = Arc::new(
             seeds::classifier(None, None, LanguageDetection::On).expect("built-in rules load"),
         );
