@@ -4,6 +4,7 @@
 //! end-to-end tests. The jobs themselves are the subcommands in `main.rs`.
 
 pub mod analyst;
+pub mod bench;
 pub mod explain;
 pub mod pipeline;
 pub mod sampleweb;

@@ -133,6 +133,29 @@ enum Command {
     Rules(RulesCommand),
     /// Apply the rule set (--rules, or the built-in pack) to every stored post.
     Reclassify,
+    /// Benchmarks that print their figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Ingest synthetic posts into the store and the index and into SQLite FTS5, then time
+    /// representative queries on both (the index benchmark of BENCHMARKS.md).
+    Search {
+        /// Posts to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        posts: usize,
+        /// Working folder (emptied first): the store, the index and the FTS5 database.
+        #[arg(long, default_value = "target/bench-search")]
+        dir: PathBuf,
+        /// Times each query runs on each engine.
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        /// Seed of the post generator (the same seed gives the same posts).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
 }
 
 /// Search filters beyond level, source and Kalbar.
@@ -505,6 +528,20 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             } else {
                 return Ok(std::process::ExitCode::FAILURE);
             }
+        }
+        Command::Bench(BenchCommand::Search {
+            posts,
+            dir,
+            rounds,
+            seed,
+        }) => {
+            patroli::bench::run(patroli::bench::Options {
+                posts,
+                dir,
+                rounds,
+                seed,
+            })
+            .await?
         }
         Command::Index(IndexCommand::Rebuild) => {
             let store = ctx.store().await?;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use patroli_classifier::Classifier;
+use patroli_classifier::{Classifier, Verdict};
 use patroli_crawler::{
     CrawlEvent, FetchConfig, Fetcher, Source, SourceKind, crawl_with_state, fetcher_for,
 };
@@ -306,11 +306,11 @@ impl Pipeline {
         // The verdicts go to the store, which gives each post a new change sequence; the index
         // follows from its watermark (nudged here, so within a second while the feeder runs).
         // A crash in between loses nothing: the next catch-up starts from the last commit.
-        for p in &posts {
-            if let Some(v) = &p.verdict {
-                self.store.save_verdict(p.id, v).await?;
-            }
-        }
+        let verdicts: Vec<(i64, &Verdict)> = posts
+            .iter()
+            .filter_map(|p| Some((p.id, p.verdict.as_ref()?)))
+            .collect();
+        self.store.save_verdicts(&verdicts).await?;
         self.index.nudge();
         Ok(())
     }

@@ -33,3 +33,14 @@ WHEN OLD.status IS NOT NEW.status
 BEGIN
   UPDATE posts SET changed_seq = (SELECT MAX(changed_seq) FROM posts) + 1 WHERE id = NEW.post_id;
 END;
+
+-- A post's bands are replaced when its text changes; without this the delete scans every band.
+CREATE INDEX post_bands_post ON post_bands(post_id);
+
+-- Repost bands are now four of 16 bits (see simhash.rs): recompute them from the fingerprints.
+DELETE FROM post_bands;
+INSERT INTO post_bands (post_id, band, value)
+  SELECT id, 0, simhash & 65535 FROM posts WHERE simhash IS NOT NULL
+  UNION ALL SELECT id, 1, (simhash >> 16) & 65535 FROM posts WHERE simhash IS NOT NULL
+  UNION ALL SELECT id, 2, (simhash >> 32) & 65535 FROM posts WHERE simhash IS NOT NULL
+  UNION ALL SELECT id, 3, (simhash >> 48) & 65535 FROM posts WHERE simhash IS NOT NULL;

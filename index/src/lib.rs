@@ -11,6 +11,7 @@ mod analysis;
 mod error;
 pub mod evidence;
 mod feed;
+pub mod fts5;
 mod search;
 mod simhash;
 mod store;

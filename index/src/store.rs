@@ -13,7 +13,7 @@ use patroli_crawler::{CollectedPost, RobotsRecord, Snapshot, SourceState, Valida
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::error::StoreError;
 use crate::simhash;
@@ -106,48 +106,171 @@ pub struct AuditEntry {
     pub remote: Option<String>,
 }
 
-/// Records a post's fingerprint and puts it in the cluster of its nearest earlier repost, or in
-/// a cluster of its own.
-async fn assign_cluster(
-    tx: &mut sqlx::SqliteConnection,
-    id: i64,
-    hash: u64,
+/// Writes verdicts and the identifiers they found (for recruiter networks): three statements
+/// per chunk of posts.
+async fn write_verdicts(
+    conn: &mut sqlx::SqliteConnection,
+    verdicts: &[(i64, &Verdict)],
 ) -> Result<(), StoreError> {
-    let bands = simhash::bands(hash);
-    sqlx::query("DELETE FROM post_bands WHERE post_id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let mut candidates: Vec<(i64, i64, Option<i64>)> = Vec::new();
-    for (band, value) in bands.iter().enumerate() {
-        let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT p.id, p.simhash, p.cluster_id FROM post_bands b JOIN posts p ON p.id = b.post_id
-             WHERE b.band = ? AND b.value = ? AND b.post_id != ?",
-        )
-        .bind(band as i64)
-        .bind(value)
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        candidates.extend(rows);
+    let now = Utc::now();
+    for chunk in verdicts.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at) ",
+        );
+        q.push_values(chunk, |mut row, (post_id, v)| {
+            row.push_bind(post_id)
+                .push_bind(&v.ruleset_version)
+                .push_bind(v.score)
+                .push_bind(v.level.as_str())
+                .push_bind(v.flagged)
+                .push_bind(v.lang.as_str())
+                .push_bind(v.kalbar)
+                .push_bind(serde_json::to_string(v).expect("verdict serialises"))
+                .push_bind(now);
+        });
+        q.push(
+            " ON CONFLICT(post_id) DO UPDATE SET ruleset_version = excluded.ruleset_version, score = excluded.score,
+               level = excluded.level, flagged = excluded.flagged, lang = excluded.lang, kalbar = excluded.kalbar,
+               detail = excluded.detail, classified_at = excluded.classified_at",
+        );
+        q.build().execute(&mut *conn).await?;
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM post_entities WHERE post_id IN (");
+        let mut ids = q.separated(", ");
+        for (post_id, _) in chunk {
+            ids.push_bind(post_id);
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
+        let entities: Vec<(i64, &'static str, &str)> = chunk
+            .iter()
+            .flat_map(|(post_id, v)| {
+                v.entities
+                    .iter()
+                    .map(move |e| (*post_id, identifier_kind(e.kind), e.value.as_str()))
+            })
+            .collect();
+        for rows in entities.chunks(ROWS_PER_STATEMENT) {
+            QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO post_entities (post_id, kind, value) ",
+            )
+            .push_values(rows, |mut row, (post_id, kind, value)| {
+                row.push_bind(post_id).push_bind(kind).push_bind(value);
+            })
+            .build()
+            .execute(&mut *conn)
+            .await?;
+        }
     }
-    let cluster = candidates
+    Ok(())
+}
+
+/// Rows per multi-row statement (bounds the bound parameters of one statement).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Records the fingerprints of `posts` (id, SimHash; in page order) and puts each in the cluster
+/// of its nearest earlier repost — stored, or earlier on the same page — or in a cluster of its
+/// own. A handful of statements per page, whatever its size.
+async fn assign_clusters(
+    tx: &mut sqlx::SqliteConnection,
+    posts: &[(i64, u64)],
+) -> Result<(), StoreError> {
+    if posts.is_empty() {
+        return Ok(());
+    }
+    for chunk in posts.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM post_bands WHERE post_id IN (");
+        let mut ids = q.separated(", ");
+        for (id, _) in chunk {
+            ids.push_bind(id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
+    }
+    let bands: Vec<[i64; simhash::BANDS]> = posts.iter().map(|(_, h)| simhash::bands(*h)).collect();
+    // Stored posts sharing a band with any post of the page: (band, value) → (id, hash, cluster).
+    /// A stored post: id, fingerprint, cluster.
+    type Stored = (i64, u64, Option<i64>);
+    let mut stored: HashMap<(i64, i64), Vec<Stored>> = HashMap::new();
+    let pairs: Vec<(i64, i64)> = bands
         .iter()
-        .filter(|(_, h, _)| simhash::distance(*h as u64, hash) <= simhash::MAX_DISTANCE)
-        .map(|(other, _, c)| c.unwrap_or(*other))
-        .min()
-        .unwrap_or(id);
-    sqlx::query("UPDATE posts SET simhash = ?, cluster_id = ? WHERE id = ?")
-        .bind(hash as i64)
-        .bind(cluster)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    for (band, value) in bands.iter().enumerate() {
-        sqlx::query("INSERT INTO post_bands (post_id, band, value) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(band as i64)
-            .bind(value)
+        .flat_map(|b| b.iter().enumerate().map(|(band, v)| (band as i64, *v)))
+        .collect();
+    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT b.band, b.value, p.id, p.simhash, p.cluster_id FROM post_bands b JOIN posts p ON p.id = b.post_id WHERE (b.band, b.value) IN (VALUES ",
+        );
+        let mut values = q.separated(", ");
+        for (band, value) in chunk {
+            values.push("(");
+            values.push_bind_unseparated(band);
+            values.push_unseparated(", ");
+            values.push_bind_unseparated(value);
+            values.push_unseparated(")");
+        }
+        q.push(")");
+        let rows: Vec<(i64, i64, i64, i64, Option<i64>)> =
+            q.build_query_as().fetch_all(&mut *tx).await?;
+        for (band, value, id, hash, cluster) in rows {
+            stored
+                .entry((band, value))
+                .or_default()
+                .push((id, hash as u64, cluster));
+        }
+    }
+    let mut assigned: Vec<(i64, u64, i64)> = Vec::with_capacity(posts.len());
+    for ((id, hash), bands) in posts.iter().zip(&bands) {
+        let earlier_on_page = assigned.iter().map(|(i, h, c)| (*i, *h, Some(*c)));
+        let cluster = bands
+            .iter()
+            .enumerate()
+            .flat_map(|(band, v)| {
+                stored
+                    .get(&(band as i64, *v))
+                    .into_iter()
+                    .flatten()
+                    .copied()
+            })
+            .chain(earlier_on_page)
+            .filter(|(other, h, _)| {
+                other != id && simhash::distance(*h, *hash) <= simhash::MAX_DISTANCE
+            })
+            .map(|(other, _, c)| c.unwrap_or(other))
+            .min()
+            .unwrap_or(*id);
+        assigned.push((*id, *hash, cluster));
+    }
+    for chunk in assigned.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE posts SET simhash = v.column2, cluster_id = v.column3 FROM (VALUES ",
+        );
+        let mut values = q.separated(", ");
+        for (id, hash, cluster) in chunk {
+            values.push("(");
+            values.push_bind_unseparated(id);
+            values.push_unseparated(", ");
+            values.push_bind_unseparated(*hash as i64);
+            values.push_unseparated(", ");
+            values.push_bind_unseparated(cluster);
+            values.push_unseparated(")");
+        }
+        q.push(") AS v WHERE posts.id = v.column1");
+        q.build().execute(&mut *tx).await?;
+    }
+    let rows: Vec<(i64, i64, i64)> = posts
+        .iter()
+        .zip(&bands)
+        .flat_map(|((id, _), b)| {
+            b.iter()
+                .enumerate()
+                .map(move |(band, v)| (*id, band as i64, *v))
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        QueryBuilder::<Sqlite>::new("INSERT INTO post_bands (post_id, band, value) ")
+            .push_values(chunk, |mut row, (id, band, value)| {
+                row.push_bind(id).push_bind(band).push_bind(value);
+            })
+            .build()
             .execute(&mut *tx)
             .await?;
     }
@@ -421,48 +544,112 @@ impl Store {
         .bind(snapshot.fetched_at)
         .fetch_one(&mut *tx)
         .await?;
+        let seen = snapshot.fetched_at;
+        let keys: Vec<String> = posts
+            .iter()
+            .map(|p| p.external_id.clone().unwrap_or_else(|| p.url.clone()))
+            .collect();
+        let hashes: Vec<String> = posts
+            .iter()
+            .map(|p| content_hash(p.title.as_deref(), &p.text))
+            .collect();
+        // What is already stored, by (source, key): one query per source and chunk of keys.
+        let mut stored: HashMap<(&str, &str), (i64, String)> = HashMap::new();
+        let sources: BTreeSet<&str> = posts.iter().map(|p| p.source_id.as_str()).collect();
+        for source in sources {
+            let of_source: Vec<&str> = posts
+                .iter()
+                .zip(&keys)
+                .filter(|(p, _)| p.source_id == source)
+                .map(|(_, k)| k.as_str())
+                .collect();
+            for chunk in of_source.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "SELECT post_key, id, content_sha256 FROM posts WHERE source_id = ",
+                );
+                q.push_bind(source).push(" AND post_key IN (");
+                let mut list = q.separated(", ");
+                for k in chunk {
+                    list.push_bind(*k);
+                }
+                q.push(")");
+                let rows: Vec<(String, i64, String)> =
+                    q.build_query_as().fetch_all(&mut *tx).await?;
+                for (key, id, hash) in rows {
+                    let key = chunk
+                        .iter()
+                        .find(|k| **k == key)
+                        .copied()
+                        .unwrap_or_default();
+                    stored.insert((source, key), (id, hash));
+                }
+            }
+        }
+        // New posts, once each (a page may list a post twice), in one insert per chunk.
+        let mut fresh: Vec<usize> = Vec::new();
+        let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, p) in posts.iter().enumerate() {
+            let k = (p.source_id.as_str(), keys[i].as_str());
+            if !stored.contains_key(&k) && !first_of.contains_key(&k) {
+                first_of.insert(k, i);
+                fresh.push(i);
+            }
+        }
+        let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
+        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen) ",
+            );
+            q.push_values(chunk, |mut row, i| {
+                let p = &posts[*i];
+                row.push_bind(&p.source_id)
+                    .push_bind(&keys[*i])
+                    .push_bind(&p.url)
+                    .push_bind(&p.title)
+                    .push_bind(&p.text)
+                    .push_bind(&p.author)
+                    .push_bind(&p.location)
+                    .push_bind(p.published)
+                    .push_bind(&hashes[*i])
+                    .push_bind(seen)
+                    .push_bind(seen);
+            });
+            q.push(" RETURNING id, source_id, post_key");
+            let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            for (id, source, key) in rows {
+                let i = chunk
+                    .iter()
+                    .copied()
+                    .find(|i| posts[*i].source_id == source && keys[*i] == key)
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("an inserted post came back unknown".into())
+                    })?;
+                new_ids.insert((posts[i].source_id.as_str(), keys[i].as_str()), id);
+            }
+        }
         let mut out = Vec::with_capacity(posts.len());
-        for p in posts {
-            let key = p.external_id.clone().unwrap_or_else(|| p.url.clone());
-            let hash = content_hash(p.title.as_deref(), &p.text);
-            let seen = snapshot.fetched_at;
-            let existing: Option<(i64, String)> = sqlx::query_as(
-                "SELECT id, content_sha256 FROM posts WHERE source_id = ? AND post_key = ?",
-            )
-            .bind(&p.source_id)
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (id, outcome) = match existing {
-                None => {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    )
-                    .bind(&p.source_id)
-                    .bind(&key)
-                    .bind(&p.url)
-                    .bind(&p.title)
-                    .bind(&p.text)
-                    .bind(&p.author)
-                    .bind(&p.location)
-                    .bind(p.published)
-                    .bind(&hash)
-                    .bind(seen)
-                    .bind(seen)
-                    .fetch_one(&mut *tx)
-                    .await?;
+        let mut to_cluster: Vec<(i64, u64)> = Vec::new();
+        let mut seen_again: Vec<i64> = Vec::new();
+        for (i, p) in posts.iter().enumerate() {
+            let k = (p.source_id.as_str(), keys[i].as_str());
+            let text_hash = || {
+                simhash::simhash(&match p.title.as_deref() {
+                    Some(t) => format!("{t}\n\n{}", p.text),
+                    None => p.text.clone(),
+                })
+            };
+            let (id, outcome) = match (stored.get(&k), new_ids.get(&k)) {
+                (None, Some(&id)) if first_of.get(&k) == Some(&i) => {
+                    to_cluster.push((id, text_hash()));
                     (id, PostOutcome::New)
                 }
-                Some((id, old_hash)) if old_hash == hash => {
-                    sqlx::query("UPDATE posts SET last_seen = ?, removed_at = NULL WHERE id = ?")
-                        .bind(seen)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    (id, PostOutcome::Seen)
+                // Listed twice on one page: the second listing is a sighting.
+                (None, Some(&id)) => (id, PostOutcome::Seen),
+                (Some((id, old_hash)), _) if *old_hash == hashes[i] => {
+                    seen_again.push(*id);
+                    (*id, PostOutcome::Seen)
                 }
-                Some((id, _)) => {
+                (Some((id, _)), _) => {
                     sqlx::query(
                         "UPDATE posts SET url = ?, title = ?, body = ?, author = ?, location = ?, published_at = ?,
                          content_sha256 = ?, last_seen = ?, removed_at = NULL WHERE id = ?",
@@ -473,7 +660,7 @@ impl Store {
                     .bind(&p.author)
                     .bind(&p.location)
                     .bind(p.published)
-                    .bind(&hash)
+                    .bind(&hashes[i])
                     .bind(seen)
                     .bind(id)
                     .execute(&mut *tx)
@@ -483,24 +670,40 @@ impl Store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
-                    (id, PostOutcome::Changed)
+                    to_cluster.push((*id, text_hash()));
+                    (*id, PostOutcome::Changed)
+                }
+                (None, None) => {
+                    return Err(StoreError::Corrupt("a new post was not stored".into()));
                 }
             };
-            if outcome != PostOutcome::Seen {
-                let text = match p.title.as_deref() {
-                    Some(t) => format!("{t}\n\n{}", p.text),
-                    None => p.text.clone(),
-                };
-                assign_cluster(&mut tx, id, simhash::simhash(&text)).await?;
-            }
-            sqlx::query("INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) VALUES (?, ?, ?, ?)")
-                .bind(id)
-                .bind(snapshot_id)
-                .bind(seen)
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?;
             out.push((id, outcome));
+        }
+        for chunk in seen_again.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE posts SET last_seen = ");
+            q.push_bind(seen).push(", removed_at = NULL WHERE id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        assign_clusters(&mut tx, &to_cluster).await?;
+        let sightings: Vec<(i64, &String)> = out.iter().map(|(id, _)| *id).zip(&hashes).collect();
+        for chunk in sightings.chunks(ROWS_PER_STATEMENT) {
+            QueryBuilder::<Sqlite>::new(
+                "INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) ",
+            )
+            .push_values(chunk, |mut row, (id, hash)| {
+                row.push_bind(id)
+                    .push_bind(snapshot_id)
+                    .push_bind(seen)
+                    .push_bind(*hash);
+            })
+            .build()
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(out)
@@ -508,39 +711,13 @@ impl Store {
 
     /// Records (replaces) a post's verdict.
     pub async fn save_verdict(&self, post_id: i64, verdict: &Verdict) -> Result<(), StoreError> {
+        self.save_verdicts(&[(post_id, verdict)]).await
+    }
+
+    /// Records (replaces) the verdicts of many posts in one transaction.
+    pub async fn save_verdicts(&self, verdicts: &[(i64, &Verdict)]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(post_id) DO UPDATE SET ruleset_version = excluded.ruleset_version, score = excluded.score,
-               level = excluded.level, flagged = excluded.flagged, lang = excluded.lang, kalbar = excluded.kalbar,
-               detail = excluded.detail, classified_at = excluded.classified_at",
-        )
-        .bind(post_id)
-        .bind(&verdict.ruleset_version)
-        .bind(verdict.score)
-        .bind(verdict.level.as_str())
-        .bind(verdict.flagged)
-        .bind(verdict.lang.as_str())
-        .bind(verdict.kalbar)
-        .bind(serde_json::to_string(verdict).expect("verdict serialises"))
-        .bind(Utc::now())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM post_entities WHERE post_id = ?")
-            .bind(post_id)
-            .execute(&mut *tx)
-            .await?;
-        for e in &verdict.entities {
-            sqlx::query(
-                "INSERT OR IGNORE INTO post_entities (post_id, kind, value) VALUES (?, ?, ?)",
-            )
-            .bind(post_id)
-            .bind(identifier_kind(e.kind))
-            .bind(&e.value)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_verdicts(&mut tx, verdicts).await?;
         tx.commit().await?;
         Ok(())
     }

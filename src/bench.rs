@@ -1,0 +1,509 @@
+//! `patroli bench search`: the index benchmark. It generates realistic synthetic posts, ingests
+//! them through the real store and search index, loads the same posts into SQLite FTS5, and
+//! times about twenty representative queries on both, interleaved in one run.
+//!
+//! Synthetic posts are recombined from the sentences of the labelled development corpus and the
+//! sample web (so their vocabulary, slang and mix of illegal, legitimate and news posts are the
+//! real ones), with recruiter phone numbers drawn from a pool (so networks form) and dates over
+//! the past year. Verdicts come from the real classifier; classification is not part of the
+//! timed ingest (it has its own benchmark).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{Duration as Days, NaiveDate, Utc};
+use patroli_classifier::{Classifier, LanguageDetection, Verdict};
+use patroli_crawler::{CollectedPost, Snapshot};
+use patroli_index::fts5::{Fts5Baseline, Fts5Post, Fts5Query};
+use patroli_index::{SearchIndex, SearchRequest, Sort, Store};
+
+use crate::{sampleweb, seeds};
+
+/// The labelled development corpus, the main source of sentences.
+const DEV_CORPUS: &str = include_str!("../seeds/corpus/dev.jsonl");
+/// Posts generated, classified and stored per step.
+const CHUNK: usize = 10_000;
+/// Posts per synthetic page (one evidence snapshot each), like a listing page.
+const POSTS_PER_PAGE: usize = 50;
+/// Distinct recruiter phone numbers; a post names one about half the time.
+const RECRUITERS: u64 = 20_000;
+/// Source ids the posts are spread over.
+const SOURCES: &[&str] = &[
+    "loker-kalbar",
+    "tg-kerja-malaysia",
+    "tg-info-loker-ptk",
+    "forum-tki",
+    "feed-lowongan",
+    "fb-grup-sambas",
+    "tg-admin-online",
+    "loker-sarawak",
+];
+
+/// One benchmark query, written for each engine.
+struct BenchQuery {
+    name: &'static str,
+    tantivy: SearchRequest,
+    fts5: Fts5Query,
+}
+
+fn queries(today: NaiveDate) -> Vec<BenchQuery> {
+    let month_ago = today - Days::days(30);
+    let q = |name: &'static str, text: &str, fts: Option<&str>| BenchQuery {
+        name,
+        tantivy: SearchRequest {
+            query: text.into(),
+            limit: 20,
+            ..Default::default()
+        },
+        fts5: Fts5Query {
+            matches: fts.map(str::to_string),
+            limit: 20,
+            ..Default::default()
+        },
+    };
+    let mut out = vec![
+        q("one word", "sawit", Some("sawit")),
+        q("two words", "sawit sarawak", Some("sawit sarawak")),
+        q("phrase", "\"tanpa paspor\"", Some("\"tanpa paspor\"")),
+        q("phrase 2", "\"jalan tikus\"", Some("\"jalan tikus\"")),
+        q("OR", "kapal OR nelayan", Some("kapal OR nelayan")),
+        q("NOT", "agen -resmi", Some("agen NOT resmi")),
+        q("prefix", "berangk*", Some("berangk*")),
+        q("rare word", "entikong", Some("entikong")),
+        q("common word", "gaji", Some("gaji")),
+        q(
+            "three words",
+            "admin online kamboja",
+            Some("admin online kamboja"),
+        ),
+        q("stemmed form", "pekerjaan", Some("pekerjaan")),
+        q("slang", "krj malaysia", Some("krj malaysia")),
+    ];
+    let mut filtered = |name: &'static str,
+                        text: &str,
+                        fts: Option<&str>,
+                        set: &dyn Fn(&mut SearchRequest, &mut Fts5Query)| {
+        let mut b = q(name, text, fts);
+        set(&mut b.tantivy, &mut b.fts5);
+        out.push(b);
+    };
+    filtered("word + level", "gaji", Some("gaji"), &|t, f| {
+        t.level = Some("high".into());
+        f.level = Some("high".into());
+    });
+    filtered("word + destination", "kerja", Some("kerja"), &|t, f| {
+        t.destination = Some("Malaysia".into());
+        f.destination = Some("Malaysia".into());
+    });
+    filtered(
+        "words + Kalbar",
+        "kerja malaysia",
+        Some("kerja malaysia"),
+        &|t, f| {
+            t.kalbar_only = true;
+            f.kalbar_only = true;
+        },
+    );
+    filtered("word + last 30 days", "paspor", Some("paspor"), &|t, f| {
+        t.from = Some(month_ago);
+        f.from = Some(month_ago.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    });
+    filtered(
+        "word, newest first",
+        "lowongan",
+        Some("lowongan"),
+        &|t, f| {
+            t.sort = Sort::Recent;
+            f.recent = true;
+        },
+    );
+    filtered("browse high risk by score", "", None, &|t, f| {
+        t.level = Some("high".into());
+        t.sort = Sort::Score;
+        f.level = Some("high".into());
+    });
+    filtered("browse newest", "", None, &|t, f| {
+        t.sort = Sort::Recent;
+        f.recent = true;
+    });
+    filtered(
+        "phrase + level + Kalbar",
+        "\"gaji besar\"",
+        Some("\"gaji besar\""),
+        &|t, f| {
+            t.level = Some("high".into());
+            t.kalbar_only = true;
+            f.level = Some("high".into());
+            f.kalbar_only = true;
+        },
+    );
+    out
+}
+
+/// A sentence pool and the generator's random state.
+struct Generator {
+    sentences: Vec<String>,
+    rng: fastrand::Rng,
+    today: chrono::DateTime<Utc>,
+    next_id: u64,
+}
+
+impl Generator {
+    fn new(seed: u64) -> anyhow::Result<Generator> {
+        let mut texts: Vec<String> = DEV_CORPUS
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)?;
+                Ok(v["text"].as_str().unwrap_or_default().to_string())
+            })
+            .collect::<anyhow::Result<_>>()?;
+        texts.extend(sampleweb::sample_posts()?.into_iter().map(|p| p.text));
+        let mut sentences: Vec<String> = texts
+            .iter()
+            .flat_map(|t| split_sentences(t))
+            .filter(|s| s.len() >= 12)
+            .collect();
+        sentences.sort();
+        sentences.dedup();
+        anyhow::ensure!(!sentences.is_empty(), "no sentences to build posts from");
+        Ok(Generator {
+            sentences,
+            rng: fastrand::Rng::with_seed(seed),
+            today: Utc::now(),
+            next_id: 0,
+        })
+    }
+
+    fn post(&mut self) -> CollectedPost {
+        self.next_id += 1;
+        let n = self.rng.usize(2..=6);
+        let mut text = String::new();
+        for _ in 0..n {
+            let s = &self.sentences[self.rng.usize(..self.sentences.len())];
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(s);
+        }
+        if self.rng.bool() {
+            let recruiter = self.rng.u64(..RECRUITERS);
+            text.push_str(&format!(" WA 0812{:07}", recruiter * 37 % 10_000_000));
+        }
+        let title = self.rng.bool().then(|| {
+            text.split_whitespace()
+                .take(7)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let source = SOURCES[self.rng.usize(..SOURCES.len())];
+        let published = self.today - Days::minutes(self.rng.i64(0..365 * 24 * 60));
+        CollectedPost {
+            source_id: source.to_string(),
+            url: format!("https://{source}.example/post/{}", self.next_id),
+            external_id: Some(self.next_id.to_string()),
+            title,
+            text,
+            author: Some(format!("user{}", self.rng.u32(..50_000))),
+            location: None,
+            published: Some(published),
+        }
+    }
+}
+
+/// Splits a post into sentences at `.`, `!`, `?` and line breaks.
+fn split_sentences(text: &str) -> Vec<String> {
+    text.split_inclusive(['.', '!', '?', '\n'])
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Classifies posts on every core (not timed as ingest).
+fn classify_all(classifier: &Classifier, posts: &[CollectedPost]) -> Vec<Verdict> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = posts.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = posts
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|p| {
+                            let text = match &p.title {
+                                Some(t) => format!("{t}\n\n{}", p.text),
+                                None => p.text.clone(),
+                            };
+                            classifier.classify(&text)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("classifier thread"))
+            .collect()
+    })
+}
+
+/// Sizes of everything under `path`, in bytes.
+fn disk_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| disk_size(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Latencies of one query class on both engines.
+struct Timings {
+    name: &'static str,
+    total: usize,
+    tantivy: Vec<Duration>,
+    fts5: Vec<Duration>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// Options of a run.
+pub struct Options {
+    pub posts: usize,
+    pub dir: PathBuf,
+    pub rounds: usize,
+    pub seed: u64,
+}
+
+/// Runs the benchmark and prints a Markdown report.
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.dir)
+        .with_context(|| format!("cannot create {}", opts.dir.display()))?;
+    let store_dir = opts.dir.join("store");
+    let _ = std::fs::remove_dir_all(&store_dir);
+    let store = Store::open(&store_dir).await?;
+    let index = Arc::new(SearchIndex::open(
+        &store_dir.join("index"),
+        &seeds::analysis(None)?,
+    )?);
+    let fts_file = opts.dir.join("fts5.db");
+    let fts = Fts5Baseline::create(&fts_file).await?;
+    let classifier = seeds::classifier(None, None, LanguageDetection::Off)?;
+    for s in SOURCES {
+        store
+            .upsert_source(s, "telegram", "synthetic benchmark source")
+            .await?;
+    }
+    let mut generator = Generator::new(opts.seed)?;
+    let (mut store_time, mut fts_time, mut classify_time) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut done = 0;
+    eprintln!(
+        "generating, classifying and storing {} posts ({} sentences to draw from)…",
+        opts.posts,
+        generator.sentences.len()
+    );
+    while done < opts.posts {
+        let n = CHUNK.min(opts.posts - done);
+        let posts: Vec<CollectedPost> = (0..n).map(|_| generator.post()).collect();
+        let t = Instant::now();
+        let verdicts = classify_all(&classifier, &posts);
+        classify_time += t.elapsed();
+
+        let t = Instant::now();
+        let mut ids = Vec::with_capacity(n);
+        for page in posts.chunks(POSTS_PER_PAGE) {
+            let body = format!("synthetic page of {} posts", page.len()).into_bytes();
+            let snapshot = Snapshot {
+                requested_url: page[0].url.clone(),
+                final_url: page[0].url.clone(),
+                status: 200,
+                headers: Vec::new(),
+                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
+                body,
+                fetched_at: Utc::now(),
+            };
+            ids.extend(
+                store
+                    .save_page(&snapshot, page)
+                    .await?
+                    .into_iter()
+                    .map(|(id, _)| id),
+            );
+        }
+        let pairs: Vec<(i64, &Verdict)> = ids.iter().copied().zip(verdicts.iter()).collect();
+        for batch in pairs.chunks(1_000) {
+            store.save_verdicts(batch).await?;
+        }
+        store_time += t.elapsed();
+
+        let rows: Vec<Fts5Post> = posts
+            .iter()
+            .zip(&verdicts)
+            .zip(&ids)
+            .map(|((p, v), id)| Fts5Post {
+                id: *id,
+                title: p.title.clone().unwrap_or_default(),
+                body: p.text.clone(),
+                source: p.source_id.clone(),
+                level: v.level.as_str().to_string(),
+                score: v.score,
+                kalbar: v.kalbar,
+                date: p.published.unwrap_or_else(Utc::now),
+                destinations: v.destinations.iter().map(|d| d.country.clone()).collect(),
+            })
+            .collect();
+        let t = Instant::now();
+        fts.insert(&rows).await?;
+        fts_time += t.elapsed();
+        done += n;
+        eprint!("\r  {done} posts");
+    }
+    eprintln!();
+    let t = Instant::now();
+    fts.finish_load().await?;
+    fts_time += t.elapsed();
+    eprintln!("indexing from the store (tantivy)…");
+    let t = Instant::now();
+    let indexed = index.catch_up(&store).await?;
+    let index_time = t.elapsed();
+    anyhow::ensure!(
+        indexed == opts.posts,
+        "indexed {indexed} of {} posts",
+        opts.posts
+    );
+
+    let rate = |n: usize, d: Duration| format!("{:.0}", n as f64 / d.as_secs_f64());
+    let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0));
+    let store_file = store_dir.join(patroli_index::DB_FILE);
+    println!("## Index benchmark: {} posts\n", opts.posts);
+    println!(
+        "Command: `cargo run --release -- bench search --posts {} --dir {}`\n",
+        opts.posts,
+        opts.dir.display()
+    );
+    println!("| ingest | time | posts/s | on disk |");
+    println!("|---|---|---|---|");
+    println!(
+        "| classify (not part of ingest; {} threads) | {:.1} s | {} | — |",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        classify_time.as_secs_f64(),
+        rate(opts.posts, classify_time)
+    );
+    println!(
+        "| patroli store (SQLite: posts, evidence, sightings, repost bands, verdicts) | {:.1} s | {} | {} |",
+        store_time.as_secs_f64(),
+        rate(opts.posts, store_time),
+        mib(disk_size(&store_file)
+            + disk_size(&store_dir.join(format!("{}-wal", patroli_index::DB_FILE))))
+    );
+    println!(
+        "| patroli index (tantivy, from the store) | {:.1} s | {} | {} |",
+        index_time.as_secs_f64(),
+        rate(opts.posts, index_time),
+        mib(disk_size(&store_dir.join("index")))
+    );
+    println!(
+        "| **patroli store + index** | {:.1} s | **{}** | — |",
+        (store_time + index_time).as_secs_f64(),
+        rate(opts.posts, store_time + index_time)
+    );
+    println!(
+        "| SQLite FTS5 (text + filter columns, optimised) | {:.1} s | {} | {} |",
+        fts_time.as_secs_f64(),
+        rate(opts.posts, fts_time),
+        mib(disk_size(&fts_file) + disk_size(&opts.dir.join("fts5.db-wal")))
+    );
+
+    let today = Utc::now().date_naive();
+    let mut timings: Vec<Timings> = queries(today)
+        .iter()
+        .map(|q| Timings {
+            name: q.name,
+            total: 0,
+            tantivy: Vec::new(),
+            fts5: Vec::new(),
+        })
+        .collect();
+    let qs = queries(today);
+    // Warm both engines once, then interleave: each round runs every query on each engine.
+    for q in &qs {
+        index.search(&q.tantivy)?;
+        fts.search(&q.fts5).await?;
+    }
+    for _ in 0..opts.rounds {
+        for (q, t) in qs.iter().zip(timings.iter_mut()) {
+            let start = Instant::now();
+            let r = index.search(&q.tantivy)?;
+            t.tantivy.push(start.elapsed());
+            t.total = r.total;
+            let start = Instant::now();
+            fts.search(&q.fts5).await?;
+            t.fts5.push(start.elapsed());
+        }
+    }
+    println!(
+        "\nSearch latency, {} rounds of {} queries, interleaved; each query returns the total, facet counts and 20 hits with snippets (tantivy: 7 facets; FTS5: the level facet only).\n",
+        opts.rounds,
+        qs.len()
+    );
+    println!(
+        "| query | matches | tantivy p50 ms | tantivy p99 ms | FTS5 p50 ms | FTS5 p99 ms | FTS5 / tantivy (p50) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let (mut all_t, mut all_f) = (Vec::new(), Vec::new());
+    for t in &mut timings {
+        t.tantivy.sort();
+        t.fts5.sort();
+        all_t.extend(&t.tantivy);
+        all_f.extend(&t.fts5);
+        let (tp50, fp50) = (percentile(&t.tantivy, 50.0), percentile(&t.fts5, 50.0));
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {:.1}× |",
+            t.name,
+            t.total,
+            ms(tp50),
+            ms(percentile(&t.tantivy, 99.0)),
+            ms(fp50),
+            ms(percentile(&t.fts5, 99.0)),
+            fp50.as_secs_f64() / tp50.as_secs_f64().max(1e-9)
+        );
+    }
+    all_t.sort();
+    all_f.sort();
+    println!(
+        "| **all queries** | | **{}** | **{}** | {} | {} | {:.1}× |",
+        ms(percentile(&all_t, 50.0)),
+        ms(percentile(&all_t, 99.0)),
+        ms(percentile(&all_f, 50.0)),
+        ms(percentile(&all_f, 99.0)),
+        percentile(&all_f, 50.0).as_secs_f64() / percentile(&all_t, 50.0).as_secs_f64().max(1e-9)
+    );
+    println!(
+        "\nThe store and index are kept in {} (serve them with `patroli serve --data-dir {}`).",
+        store_dir.display(),
+        store_dir.display()
+    );
+    Ok(())
+}
