@@ -12,15 +12,13 @@ use patroli::sampleweb::SampleWeb;
 use patroli::{analyst, explain, scheduler, seeds};
 use patroli_classifier::{Classifier, LanguageDetection};
 use patroli_crawler::Source;
-use patroli_dashboard::AppState;
+use patroli_dashboard::{AppState, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use patroli_index::{SearchIndex, SearchRequest, Store};
 use serde::Deserialize;
 
 /// Folder of the search index inside the data directory.
 const INDEX_DIR: &str = "index";
 /// Shortest password `user add` accepts.
-const MIN_PASSWORD_LEN: usize = 10;
-
 #[derive(Parser)]
 #[command(
     name = "patroli",
@@ -374,8 +372,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .read_line(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            if password.chars().count() < MIN_PASSWORD_LEN {
-                bail!("the password must have at least {MIN_PASSWORD_LEN} characters");
+            if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&password.chars().count()) {
+                bail!("the password must have {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters");
             }
             let hash = patroli_dashboard::hash_password(password)
                 .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;

@@ -3,16 +3,19 @@
 //! by the binary itself.
 //!
 //! Main items: [`AppState`], [`router`] (build the app without a socket, for tests) and
-//! [`serve`] (run it on an already-bound listener until a shutdown future resolves).
+//! [`serve`] (run it on an already-bound listener until a shutdown future resolves). Besides
+//! search and leads it has account management for admins (`admin.rs`).
 //!
 //! Crawled text is hostile: templates escape everything, the Content-Security-Policy allows no
 //! script at all, and every page but the login form needs a session. The dashboard holds no SQL:
 //! it talks to the store and the search index through the `index` crate. Every officer action is
 //! written to the audit log.
 
+mod admin;
 mod auth;
 mod error;
 mod i18n;
+mod layout;
 mod pages;
 
 use std::net::SocketAddr;
@@ -24,7 +27,7 @@ use axum::routing::{get, post};
 use patroli_index::{SearchIndex, Store};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use auth::{hash_password, random_token, verify_password};
+pub use auth::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, hash_password, random_token, verify_password};
 pub use i18n::Locale;
 
 /// What every request handler shares.
@@ -71,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/leads/{id}/evidence.zip", get(pages::evidence))
         .route("/audit", get(pages::audit))
         .route("/audit.csv", get(pages::audit_csv))
+        .route("/admin/users", get(admin::users).post(admin::change_user))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)

@@ -449,3 +449,6 @@ async fn only_admins_see_and_export_the_audit_log() {
     let last = f.state.store.audit_entries(1).await.unwrap();
     assert_eq!(last[0].action, "audit_export");
 }
+
+// Accounts, with the helpers above.
+mod admin;
