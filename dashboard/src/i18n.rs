@@ -102,10 +102,12 @@ mod tests {
             include_str!("../templates/error.html"),
             include_str!("../templates/audit.html"),
             include_str!("../templates/users.html"),
+            include_str!("../templates/operator.html"),
             include_str!("pages.rs"),
             include_str!("auth.rs"),
             include_str!("error.rs"),
             include_str!("admin.rs"),
+            include_str!("operator.rs"),
         ];
         let re = regex_lite(r#"t.get("#);
         for src in sources {

@@ -450,5 +450,6 @@ async fn only_admins_see_and_export_the_audit_log() {
     assert_eq!(last[0].action, "audit_export");
 }
 
-// Accounts, with the helpers above.
+// Accounts and operations, with the helpers above.
 mod admin;
+mod operator;
