@@ -4,9 +4,9 @@
 //!
 //! Main items: [`AppState`], [`router`] (build the app without a socket, for tests) and
 //! [`serve`] (run it on an already-bound listener until a shutdown future resolves). Besides
-//! search and leads it has account management for admins (`admin.rs`) and the operator page of
+//! search and leads it has account management for admins (`admin.rs`), the operator page of
 //! sources and runs (`operator.rs`, which can ask the scheduler for a run through a
-//! [`RunRequest`] channel).
+//! [`RunRequest`] channel) and server-drawn SVG charts (`charts.rs`).
 //!
 //! Crawled text is hostile: templates escape everything, the Content-Security-Policy allows no
 //! script at all, and every page but the login form needs a session. The dashboard holds no SQL:
@@ -15,6 +15,7 @@
 
 mod admin;
 mod auth;
+mod charts;
 mod error;
 mod i18n;
 mod layout;
@@ -101,6 +102,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users", get(admin::users).post(admin::change_user))
         .route("/operator", get(operator::operator))
         .route("/operator/run", post(operator::start_run))
+        .route("/stats", get(charts::stats))
+        .route("/charts/{file}", get(charts::chart))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)

@@ -450,6 +450,7 @@ async fn only_admins_see_and_export_the_audit_log() {
     assert_eq!(last[0].action, "audit_export");
 }
 
-// Accounts and operations, with the helpers above.
+// Accounts, operations and charts, with the helpers above.
 mod admin;
+mod charts;
 mod operator;
