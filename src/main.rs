@@ -12,15 +12,13 @@ use patroli::sampleweb::SampleWeb;
 use patroli::{analyst, explain, scheduler, seeds};
 use patroli_classifier::{Classifier, LanguageDetection};
 use patroli_crawler::Source;
-use patroli_dashboard::AppState;
+use patroli_dashboard::{AppState, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, SourceSummary};
 use patroli_index::{SearchIndex, SearchRequest, Store};
 use serde::Deserialize;
 
 /// Folder of the search index inside the data directory.
 const INDEX_DIR: &str = "index";
 /// Shortest password `user add` accepts.
-const MIN_PASSWORD_LEN: usize = 10;
-
 #[derive(Parser)]
 #[command(
     name = "patroli",
@@ -111,10 +109,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the dashboard.
+    /// Serve the dashboard (without scheduled crawling: see `run`).
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// Sources file, to list the sources and their schedules on the operator page (without
+        /// it the page lists the sources the store has seen).
+        #[arg(long)]
+        sources: Option<PathBuf>,
         /// Mark cookies Secure (set when a TLS proxy is in front).
         #[arg(long)]
         secure_cookies: bool,
@@ -410,11 +412,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Serve {
             addr,
+            sources,
             secure_cookies,
         } => {
             let store = ctx.store().await?;
             let index = ctx.index()?;
-            serve(AppState::new(store, index, secure_cookies), addr, None).await?;
+            let mut state = AppState::new(store, index, secure_cookies);
+            if let Some(file) = sources {
+                state = state.with_sources(source_summaries(&seeds::sources_file(&file)?));
+            }
+            serve(state, addr, None).await?;
         }
         Command::Run {
             addr,
@@ -423,13 +430,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         } => {
             let sources = seeds::sources_file(&sources)?;
             let pipeline = ctx.pipeline().await?;
+            let (requests, requested) = tokio::sync::mpsc::channel(scheduler::REQUEST_QUEUE);
             let state = AppState::new(
                 pipeline.store.clone(),
                 pipeline.index.clone(),
                 secure_cookies,
-            );
+            )
+            .with_sources(source_summaries(&sources))
+            .with_scheduler(requests);
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let scheduler = tokio::spawn(scheduler::run(pipeline, sources, async {
+            let scheduler = tokio::spawn(scheduler::run(pipeline, sources, requested, async {
                 let _ = stopped.await;
             }));
             let served = serve(state, addr, Some("scheduled crawling is on".into())).await;
@@ -444,8 +454,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .read_line(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            if password.chars().count() < MIN_PASSWORD_LEN {
-                bail!("the password must have at least {MIN_PASSWORD_LEN} characters");
+            if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&password.chars().count()) {
+                bail!("the password must have {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters");
             }
             let hash = patroli_dashboard::hash_password(password)
                 .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
@@ -631,6 +641,18 @@ fn read_stdin() -> anyhow::Result<String> {
     Ok(s)
 }
 
+/// What the operator page shows of each configured source.
+fn source_summaries(sources: &[Source]) -> Vec<SourceSummary> {
+    sources
+        .iter()
+        .map(|s| SourceSummary {
+            id: s.id.clone(),
+            kind: s.kind.as_str().to_string(),
+            schedule: s.schedule.clone(),
+        })
+        .collect()
+}
+
 async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -671,9 +693,9 @@ async fn demo(ctx: &Ctx, addr: SocketAddr) -> anyhow::Result<()> {
     let web = SampleWeb::start().await?;
     println!("sample web: {}", web.base_url());
     let pipeline = ctx.pipeline().await?;
-    let report = pipeline
-        .crawl(seeds::demo_sources(&web.base_url())?)
-        .await?;
+    let sources = seeds::demo_sources(&web.base_url())?;
+    let summaries = source_summaries(&sources);
+    let report = pipeline.crawl(sources).await?;
     let flagged = pipeline.index.search(&SearchRequest {
         flagged_only: true,
         limit: 1,
@@ -697,7 +719,8 @@ async fn demo(ctx: &Ctx, addr: SocketAddr) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     }
-    let state = AppState::new(pipeline.store.clone(), pipeline.index.clone(), false);
+    let state = AppState::new(pipeline.store.clone(), pipeline.index.clone(), false)
+        .with_sources(summaries);
     serve(
         state,
         addr,

@@ -1,10 +1,13 @@
-//! Scheduled runs: each source runs on its cron schedule and never twice at once.
+//! Scheduled runs: each source runs on its cron schedule, or when the dashboard asks, and never
+//! twice at once.
 
 use std::time::Duration;
 
 use patroli::sampleweb::SampleWeb;
 use patroli::scheduler;
 use patroli_crawler::parse_sources;
+use patroli_dashboard::{RunRequest, RunStart};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::util::TestEnv;
 
@@ -20,9 +23,15 @@ async fn sources_run_on_schedule_without_overlap() {
     );
     let sources = parse_sources("test", &toml).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(scheduler::run(env.pipeline.clone(), sources, async {
-        let _ = stopped.await;
-    }));
+    let (_requests, requested) = mpsc::channel(1);
+    let run = tokio::spawn(scheduler::run(
+        env.pipeline.clone(),
+        sources,
+        requested,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     tokio::time::sleep(Duration::from_millis(5_500)).await;
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
@@ -50,4 +59,74 @@ async fn sources_run_on_schedule_without_overlap() {
             .iter()
             .all(|r| r.posts_new == 0 && r.posts_seen == 26)
     );
+}
+
+/// The stored runs, once there are `n` (or after ten seconds).
+async fn wait_for_runs(store: &patroli_index::Store, n: usize) -> Vec<patroli_index::RunRecord> {
+    for _ in 0..100 {
+        let runs = store.recent_runs(10).await.unwrap();
+        if runs.len() >= n {
+            return runs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    store.recent_runs(10).await.unwrap()
+}
+
+/// Asks the scheduler behind `requests` to run `source` now.
+async fn ask(requests: &mpsc::Sender<RunRequest>, source: &str) -> RunStart {
+    let (reply, answer) = oneshot::channel();
+    requests
+        .send(RunRequest {
+            source_id: source.into(),
+            reply,
+        })
+        .await
+        .unwrap();
+    answer.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_start_when_asked_but_never_twice_at_once() {
+    let env = TestEnv::new().await;
+    let web = SampleWeb::start().await.unwrap();
+    // No schedule: this source runs only when asked. A run takes over a second (five requests
+    // at three a second), so a second request right after the first finds it still going.
+    let toml = format!(
+        "[[source]]\nid = \"tg\"\nkind = \"telegram\"\nstart_urls = [\"{}/s/infolokerln_kalbar\"]\nrate_per_minute = 180\nallow_private = true\nlegal_basis = \"test\"\n",
+        web.base_url()
+    );
+    let sources = parse_sources("test", &toml).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (requests, requested) = mpsc::channel(scheduler::REQUEST_QUEUE);
+    let run = tokio::spawn(scheduler::run(
+        env.pipeline.clone(),
+        sources,
+        requested,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    assert_eq!(ask(&requests, "nope").await, RunStart::UnknownSource);
+    assert_eq!(ask(&requests, "tg").await, RunStart::Started);
+    assert_eq!(ask(&requests, "tg").await, RunStart::AlreadyRunning);
+    let store = &env.pipeline.store;
+    let runs = wait_for_runs(store, 1).await;
+    assert_eq!(runs.len(), 1, "one run for two requests");
+    assert_eq!(runs[0].posts_new, 26);
+    // Once it has finished, the source may run again. Its run record is written a moment
+    // before it leaves the set of running sources, so ask a few times.
+    let mut again = ask(&requests, "tg").await;
+    for _ in 0..20 {
+        if again == RunStart::Started {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        again = ask(&requests, "tg").await;
+    }
+    assert_eq!(again, RunStart::Started);
+    assert_eq!(wait_for_runs(store, 2).await.len(), 2);
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
 }

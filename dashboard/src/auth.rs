@@ -31,6 +31,10 @@ pub const SESSION_TTL_HOURS: i64 = 12;
 pub const MAX_FAILED_LOGINS: u32 = 5;
 /// How long a lockout lasts.
 pub const LOCKOUT: Duration = Duration::from_secs(5 * 60);
+/// Shortest password accepted for an account (by `patroli user add` and the admin page).
+pub const MIN_PASSWORD_LEN: usize = 10;
+/// Longest password accepted: what the login form lets a user type.
+pub const MAX_PASSWORD_LEN: usize = 256;
 
 /// Hashes a password with argon2id and a random salt.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -153,6 +157,34 @@ impl CurrentUser {
         } else {
             Err(AppError::Csrf)
         }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.role == "admin"
+    }
+
+    /// Refuses (403) unless the user is an admin. A refusal is audited as `{action}_refused`,
+    /// with its target, so attempts to reach admin functions leave a trace.
+    pub async fn require_admin(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<&str>,
+    ) -> Result<(), AppError> {
+        if self.is_admin() {
+            return Ok(());
+        }
+        state
+            .store
+            .audit(
+                &self.user.username,
+                &format!("{action}_refused"),
+                target,
+                None,
+                self.remote.as_deref(),
+            )
+            .await?;
+        Err(AppError::Forbidden)
     }
 }
 

@@ -62,6 +62,12 @@ impl Messages {
         self.map.get(key).map_or(key, String::as_str)
     }
 
+    /// The message for `key` if the catalogue has one: for keys made from data (a country code),
+    /// where the caller shows the data itself when there is no message.
+    pub fn lookup(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+
     /// Like `get`, for callers that keep the text beyond the key's lifetime.
     pub fn get_owned(&'static self, key: &str) -> &'static str {
         self.map.get(key).map_or("?", String::as_str)
@@ -101,9 +107,15 @@ mod tests {
             include_str!("../templates/lead.html"),
             include_str!("../templates/error.html"),
             include_str!("../templates/audit.html"),
+            include_str!("../templates/users.html"),
+            include_str!("../templates/operator.html"),
+            include_str!("../templates/stats.html"),
             include_str!("pages.rs"),
             include_str!("auth.rs"),
             include_str!("error.rs"),
+            include_str!("admin.rs"),
+            include_str!("operator.rs"),
+            include_str!("charts.rs"),
         ];
         let re = regex_lite(r#"t.get("#);
         for src in sources {

@@ -3,16 +3,23 @@
 //! by the binary itself.
 //!
 //! Main items: [`AppState`], [`router`] (build the app without a socket, for tests) and
-//! [`serve`] (run it on an already-bound listener until a shutdown future resolves).
+//! [`serve`] (run it on an already-bound listener until a shutdown future resolves). Besides
+//! search and leads it has account management for admins (`admin.rs`), the operator page of
+//! sources and runs (`operator.rs`, which can ask the scheduler for a run through a
+//! [`RunRequest`] channel) and server-drawn SVG charts (`charts.rs`).
 //!
 //! Crawled text is hostile: templates escape everything, the Content-Security-Policy allows no
 //! script at all, and every page but the login form needs a session. The dashboard holds no SQL:
 //! it talks to the store and the search index through the `index` crate. Every officer action is
 //! written to the audit log.
 
+mod admin;
 mod auth;
+mod charts;
 mod error;
 mod i18n;
+mod layout;
+mod operator;
 mod pages;
 
 use std::net::SocketAddr;
@@ -22,10 +29,12 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
 use patroli_index::{SearchIndex, Store};
+use tokio::sync::mpsc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use auth::{hash_password, random_token, verify_password};
+pub use auth::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, hash_password, random_token, verify_password};
 pub use i18n::Locale;
+pub use operator::{RunRequest, RunStart, SourceSummary};
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -35,6 +44,11 @@ pub struct AppState {
     /// Set cookies with `Secure` (when served over TLS, directly or behind a proxy).
     pub secure_cookies: bool,
     limiter: Arc<auth::LoginLimiter>,
+    /// The configured sources, when this process read the sources file; the operator page falls
+    /// back to the sources the store has seen.
+    sources: Option<Arc<[SourceSummary]>>,
+    /// The line to the scheduler, when one runs in this process (`patroli run`).
+    scheduler: Option<mpsc::Sender<RunRequest>>,
 }
 
 impl AppState {
@@ -44,7 +58,21 @@ impl AppState {
             index,
             secure_cookies,
             limiter: Arc::default(),
+            sources: None,
+            scheduler: None,
         }
+    }
+
+    /// Shows these sources, with their schedules, on the operator page.
+    pub fn with_sources(mut self, sources: Vec<SourceSummary>) -> AppState {
+        self.sources = Some(sources.into());
+        self
+    }
+
+    /// Lets admins start runs from the operator page by sending requests to a scheduler.
+    pub fn with_scheduler(mut self, requests: mpsc::Sender<RunRequest>) -> AppState {
+        self.scheduler = Some(requests);
+        self
     }
 }
 
@@ -71,6 +99,11 @@ pub fn router(state: AppState) -> Router {
         .route("/leads/{id}/evidence.zip", get(pages::evidence))
         .route("/audit", get(pages::audit))
         .route("/audit.csv", get(pages::audit_csv))
+        .route("/admin/users", get(admin::users).post(admin::change_user))
+        .route("/operator", get(operator::operator))
+        .route("/operator/run", post(operator::start_run))
+        .route("/stats", get(charts::stats))
+        .route("/charts/{file}", get(charts::chart))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)

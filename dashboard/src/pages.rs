@@ -982,28 +982,23 @@ fn csv_field(s: &str) -> String {
 }
 
 /// Refuses (and audits the attempt) unless the user is an admin; audits `action` otherwise.
-async fn require_admin(state: &AppState, user: &CurrentUser, action: &str) -> Result<(), AppError> {
-    let admin = user.user.role == "admin";
-    let logged = if admin {
-        action.to_string()
-    } else {
-        format!("{action}_refused")
-    };
+pub(crate) async fn require_admin(
+    state: &AppState,
+    user: &CurrentUser,
+    action: &str,
+) -> Result<(), AppError> {
+    user.require_admin(state, action, None).await?;
     state
         .store
         .audit(
             &user.user.username,
-            &logged,
+            action,
             None,
             None,
             user.remote.as_deref(),
         )
         .await?;
-    if admin {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
+    Ok(())
 }
 
 /// The evidence bundle of one post: raw snapshots, manifest with SHA-256 of every file, report.

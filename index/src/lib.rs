@@ -1,12 +1,14 @@
 //! The index crate owns persistence: the SQL [`Store`] (the source of truth for posts, evidence
 //! snapshots, verdicts, users, sessions, crawl runs and the append-only audit log) and the
-//! tantivy [`SearchIndex`] derived from it.
+//! tantivy [`SearchIndex`] derived from it. The queries behind the dashboard's admin, operator and
+//! chart pages are in `admin.rs`.
 //!
 //! It is the only crate that contains SQL, and every statement in it is parameterised. The
 //! search index is never the only copy of anything: it follows the store's change sequence from
 //! a watermark (`SearchIndex::catch_up`, driven by the [`feed`] task), and
 //! `SearchIndex::rebuild` recreates it from the store.
 
+mod admin;
 mod analysis;
 mod error;
 pub mod evidence;
@@ -16,6 +18,7 @@ mod search;
 mod simhash;
 mod store;
 
+pub use admin::{AccountChange, Breakdown, FetchErrorRecord, ROLES, UserSummary};
 pub use analysis::Analysis;
 pub use error::{SearchError, StoreError};
 pub use feed::{BATCH_WINDOW, POLL_INTERVAL, feed};

@@ -427,7 +427,7 @@ pub struct RunRecord {
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 /// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
@@ -1030,33 +1030,35 @@ impl Store {
 
     /// The most recent crawl runs, newest first (for operators).
     pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT source_id, started_at, finished_at, pages, posts_new, posts_seen, errors, status
-             FROM crawl_runs ORDER BY started_at DESC, id DESC LIMIT ?",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let errors: String = r.try_get("errors")?;
-                Ok(RunRecord {
-                    source_id: r.try_get("source_id")?,
-                    started_at: r.try_get("started_at")?,
-                    finished_at: r
-                        .try_get::<Option<DateTime<Utc>>, _>("finished_at")?
-                        .unwrap_or_default(),
-                    pages: r.try_get::<i64, _>("pages")? as usize,
-                    posts_new: r.try_get::<i64, _>("posts_new")? as usize,
-                    posts_seen: r.try_get::<i64, _>("posts_seen")? as usize,
-                    errors: serde_json::from_str(&errors).map_err(|e| {
-                        StoreError::Corrupt(format!("run errors are not valid JSON: {e}"))
-                    })?,
-                    failures: Vec::new(),
-                    status: r.try_get("status")?,
-                })
-            })
-            .collect()
+        let sql = format!(
+            "SELECT {} FROM crawl_runs ORDER BY started_at DESC, id DESC LIMIT ?",
+            Self::RUN_COLUMNS
+        );
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(Self::run_from_row).collect()
+    }
+
+    /// The `crawl_runs` columns `run_from_row` reads.
+    pub(crate) const RUN_COLUMNS: &'static str =
+        "source_id, started_at, finished_at, pages, posts_new, posts_seen, errors, status";
+
+    /// A `crawl_runs` row as a run record.
+    pub(crate) fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
+        let errors: String = r.try_get("errors")?;
+        Ok(RunRecord {
+            source_id: r.try_get("source_id")?,
+            started_at: r.try_get("started_at")?,
+            finished_at: r
+                .try_get::<Option<DateTime<Utc>>, _>("finished_at")?
+                .unwrap_or_default(),
+            pages: r.try_get::<i64, _>("pages")? as usize,
+            posts_new: r.try_get::<i64, _>("posts_new")? as usize,
+            posts_seen: r.try_get::<i64, _>("posts_seen")? as usize,
+            errors: serde_json::from_str(&errors)
+                .map_err(|e| StoreError::Corrupt(format!("run errors are not valid JSON: {e}")))?,
+            failures: Vec::new(),
+            status: r.try_get("status")?,
+        })
     }
 
     /// Creates a user; the caller hashes the password.
