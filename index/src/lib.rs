@@ -8,11 +8,18 @@
 
 mod error;
 pub mod evidence;
+mod rulediff;
+mod rulesets;
 mod search;
 mod simhash;
 mod store;
 
 pub use error::{SearchError, StoreError};
+pub use rulediff::{Change, RuleDiff, diff};
+pub use rulesets::{
+    Activation, ActivationError, ActiveRuleSet, ActiveRules, Origin, RuleSet, Stored,
+    corpus_post_id, file_name,
+};
 pub use search::{
     Hit, LEVELS, MAX_LIMIT, MAX_QUERY_LEN, SearchIndex, SearchRequest, SearchResults, Snippet, Sort,
 };

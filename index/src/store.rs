@@ -302,7 +302,7 @@ pub struct RunRecord {
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 /// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
@@ -1320,11 +1320,5 @@ impl Store {
                 detail,
             })
             .collect())
-    }
-
-    /// The pool, for tests that check invariants directly.
-    #[cfg(test)]
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 }

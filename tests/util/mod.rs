@@ -20,15 +20,14 @@ impl TestEnv {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).await.expect("store opens");
         let index = Arc::new(SearchIndex::open(&dir.path().join("index")).expect("index opens"));
-        let classifier = Arc::new(
-            seeds::classifier(None, None, LanguageDetection::On).expect("built-in rules load"),
-        );
+        let rules =
+            seeds::active_rules(None, None, LanguageDetection::On).expect("built-in rules load");
         TestEnv {
             _dir: dir,
             pipeline: Pipeline {
                 store,
                 index,
-                classifier,
+                rules,
                 fetch: Default::default(),
                 progress: None,
             },
