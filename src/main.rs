@@ -367,13 +367,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             addr,
             secure_cookies,
         } => {
-            let store = ctx.store().await?;
+            let (store, rules) = ctx.store_and_rules().await?;
             let index = ctx.index()?;
             if index.is_empty() && store.count_posts().await? > 0 {
                 let n = index.rebuild(&store).await?;
                 eprintln!("the search index was empty; rebuilt it from the store ({n} posts)");
             }
-            serve(AppState::new(store, index, secure_cookies), addr, None).await?;
+            serve(dashboard(store, index, rules, secure_cookies)?, addr, None).await?;
         }
         Command::Run {
             addr,
@@ -382,11 +382,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         } => {
             let sources = seeds::sources_file(&sources)?;
             let pipeline = ctx.pipeline().await?;
-            let state = AppState::new(
+            // One rule-set handle for both: an activation in the dashboard applies to the next
+            // scheduled crawl.
+            let state = dashboard(
                 pipeline.store.clone(),
                 pipeline.index.clone(),
+                pipeline.rules.clone(),
                 secure_cookies,
-            );
+            )?;
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let scheduler = tokio::spawn(scheduler::run(pipeline, sources, async {
                 let _ = stopped.await;
@@ -579,6 +582,17 @@ fn read_stdin() -> anyhow::Result<String> {
     Ok(s)
 }
 
+/// The dashboard's state, with the bundled development corpus for evaluations.
+fn dashboard(
+    store: Store,
+    index: Arc<SearchIndex>,
+    rules: ActiveRules,
+    secure_cookies: bool,
+) -> anyhow::Result<AppState> {
+    let corpus = seeds::labelled("(built in) seeds/corpus/dev.jsonl", seeds::DEV_CORPUS)?;
+    Ok(AppState::new(store, index, rules, secure_cookies).with_corpus(corpus))
+}
+
 async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -628,7 +642,12 @@ async fn demo(ctx: &Ctx, addr: SocketAddr) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     }
-    let state = AppState::new(pipeline.store.clone(), pipeline.index.clone(), false);
+    let state = dashboard(
+        pipeline.store.clone(),
+        pipeline.index.clone(),
+        pipeline.rules.clone(),
+        false,
+    )?;
     serve(
         state,
         addr,

@@ -5,11 +5,16 @@
 //! Main items: [`AppState`], [`router`] (build the app without a socket, for tests) and
 //! [`serve`] (run it on an already-bound listener until a shutdown future resolves).
 //!
+//! Analysts tune the rules here too (`/rules`): the rule set in use is the `ActiveRules` handle
+//! in [`AppState`], the same one the binary's pipeline classifies with, so an activation applies
+//! to both at once.
+//!
 //! Crawled text is hostile: templates escape everything, the Content-Security-Policy allows no
 //! script at all, and every page but the login form needs a session. The dashboard holds no SQL:
 //! it talks to the store and the search index through the `index` crate. Every officer action is
 //! written to the audit log.
 
+mod analyst;
 mod auth;
 mod error;
 mod i18n;
@@ -21,7 +26,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
-use patroli_index::{SearchIndex, Store};
+use patroli_classifier::Labeled;
+use patroli_index::{ActiveRules, SearchIndex, Store};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use auth::{hash_password, random_token, verify_password};
@@ -32,19 +38,36 @@ pub use i18n::Locale;
 pub struct AppState {
     pub store: Store,
     pub index: Arc<SearchIndex>,
+    /// The rule set in use; share it with the pipeline so activations reach both.
+    pub rules: ActiveRules,
+    /// The analysts' development corpus; evaluations add the officers' judgements to it.
+    corpus: Arc<[Labeled]>,
     /// Set cookies with `Secure` (when served over TLS, directly or behind a proxy).
     pub secure_cookies: bool,
     limiter: Arc<auth::LoginLimiter>,
 }
 
 impl AppState {
-    pub fn new(store: Store, index: Arc<SearchIndex>, secure_cookies: bool) -> AppState {
+    pub fn new(
+        store: Store,
+        index: Arc<SearchIndex>,
+        rules: ActiveRules,
+        secure_cookies: bool,
+    ) -> AppState {
         AppState {
             store,
             index,
+            rules,
+            corpus: Arc::new([]),
             secure_cookies,
             limiter: Arc::default(),
         }
+    }
+
+    /// Evaluates rule sets on `corpus` as well as on the officers' judgements.
+    pub fn with_corpus(mut self, corpus: Vec<Labeled>) -> AppState {
+        self.corpus = corpus.into();
+        self
     }
 }
 
@@ -71,6 +94,17 @@ pub fn router(state: AppState) -> Router {
         .route("/leads/{id}/evidence.zip", get(pages::evidence))
         .route("/audit", get(pages::audit))
         .route("/audit.csv", get(pages::audit_csv))
+        .route("/rules", get(analyst::rules))
+        .route(
+            "/rules/playground",
+            get(analyst::playground_form).post(analyst::playground),
+        )
+        .route("/rules/eval", get(analyst::eval))
+        .route(
+            "/rules/candidate",
+            get(analyst::candidate_form).post(analyst::candidate),
+        )
+        .route("/rules/activate", post(analyst::activate))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)
