@@ -1,6 +1,8 @@
 //! The index crate owns persistence: the SQL [`Store`] (the source of truth for posts, evidence
-//! snapshots, verdicts, users, sessions, crawl runs and the append-only audit log) and the
-//! tantivy [`SearchIndex`] derived from it.
+//! snapshots, verdicts, users, sessions, crawl runs, activated rule sets and the append-only
+//! audit log) and the tantivy [`SearchIndex`] derived from it. It also holds [`ActiveRules`],
+//! the rule set in use, shared by the pipeline and the dashboard and backed by the store, and
+//! [`diff`], which compares two rule sets over the stored posts.
 //!
 //! It is the only crate that contains SQL, and every statement in it is parameterised. The
 //! search index is never the only copy of anything: `SearchIndex::rebuild` recreates it from the
