@@ -13,7 +13,7 @@ use patroli::{analyst, explain, scheduler, seeds};
 use patroli_classifier::{Classifier, LanguageDetection};
 use patroli_crawler::Source;
 use patroli_dashboard::{AppState, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, SourceSummary};
-use patroli_index::{SearchIndex, SearchRequest, Store};
+use patroli_index::{ActiveRules, SearchIndex, SearchRequest, Store, Stored};
 use serde::Deserialize;
 
 /// Folder of the search index inside the data directory.
@@ -133,7 +133,8 @@ enum Command {
     /// Work with the rule pack.
     #[command(subcommand)]
     Rules(RulesCommand),
-    /// Apply the rule set (--rules, or the built-in pack) to every stored post.
+    /// Apply the active rule set (the last one activated in the dashboard, else --rules or the
+    /// built-in pack) to every stored post.
     Reclassify,
     /// Benchmarks that print their figures.
     #[command(subcommand)]
@@ -329,12 +330,39 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn classifier(&self) -> anyhow::Result<Classifier> {
+    /// The rule files' classifier, for the commands that judge texts without the store.
+    fn classifier(&self) -> anyhow::Result<Arc<Classifier>> {
         seeds::classifier(
             self.rules.as_deref(),
             self.gazetteer.as_deref(),
             LanguageDetection::On,
         )
+    }
+
+    /// The store, and the rule set the store-backed jobs use: the one analysts last activated
+    /// in the dashboard, so a restart never silently undoes an activation; the rule files
+    /// (--rules or the built-in pack) until one is activated. The files are compiled first, so
+    /// a broken --rules folder fails before the store is touched.
+    async fn store_and_rules(&self) -> anyhow::Result<(Store, ActiveRules)> {
+        let rules = seeds::active_rules(
+            self.rules.as_deref(),
+            self.gazetteer.as_deref(),
+            LanguageDetection::On,
+        )?;
+        let store = self.store().await?;
+        match rules.load_stored(&store).await? {
+            Stored::NoneActivated => {}
+            Stored::Loaded(a) => {
+                tracing::info!(version = %a.version, by = %a.activated_by, at = %a.activated_at, "using the rule set activated in the dashboard");
+                if let Some(dir) = &self.rules {
+                    tracing::warn!(rules = %dir.display(), version = %a.version, "--rules is not used: a rule set activated in the dashboard is in the store");
+                }
+            }
+            Stored::Unloadable { activation, error } => {
+                tracing::error!(version = %activation.version, by = %activation.activated_by, %error, "the rule set activated in the dashboard no longer loads; using the rule files until an analyst activates a corrected one");
+            }
+        }
+        Ok((store, rules))
     }
 
     async fn store(&self) -> anyhow::Result<Store> {
@@ -350,9 +378,10 @@ impl Ctx {
     }
 
     async fn pipeline(&self) -> anyhow::Result<Pipeline> {
+        let (store, rules) = self.store_and_rules().await?;
         Ok(Pipeline {
-            classifier: Arc::new(self.classifier()?),
-            store: self.store().await?,
+            rules,
+            store,
             index: self.index()?,
             fetch: Default::default(),
             progress: None,
@@ -415,9 +444,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             sources,
             secure_cookies,
         } => {
-            let store = ctx.store().await?;
+            let (store, rules) = ctx.store_and_rules().await?;
             let index = ctx.index()?;
-            let mut state = AppState::new(store, index, secure_cookies);
+            let mut state = dashboard(store, index, rules, secure_cookies)?;
             if let Some(file) = sources {
                 state = state.with_sources(source_summaries(&seeds::sources_file(&file)?));
             }
@@ -431,11 +460,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let sources = seeds::sources_file(&sources)?;
             let pipeline = ctx.pipeline().await?;
             let (requests, requested) = tokio::sync::mpsc::channel(scheduler::REQUEST_QUEUE);
-            let state = AppState::new(
+            // One rule-set handle for both: an activation in the dashboard applies to the next
+            // scheduled crawl.
+            let state = dashboard(
                 pipeline.store.clone(),
                 pipeline.index.clone(),
+                pipeline.rules.clone(),
                 secure_cookies,
-            )
+            )?
             .with_sources(source_summaries(&sources))
             .with_scheduler(requests);
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -562,9 +594,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Rules(RulesCommand::Corpus { out }) => {
             let store = ctx.store().await?;
             let mut lines = String::new();
-            let labelled = store.labelled_posts().await?;
-            for (id, text, label) in &labelled {
-                lines.push_str(&serde_json::json!({ "id": format!("lead-{id}"), "text": text, "label": label }).to_string());
+            let labelled = store.labelled_corpus().await?;
+            for item in &labelled {
+                lines.push_str(
+                    &serde_json::json!({ "id": item.id, "text": item.text, "label": item.label })
+                        .to_string(),
+                );
                 lines.push('\n');
             }
             std::fs::write(&out, lines)
@@ -594,14 +629,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let load = |dir: &Path| {
                 seeds::classifier(Some(dir), ctx.gazetteer.as_deref(), LanguageDetection::On)
             };
-            let d = analyst::diff(&store, &load(&old)?, &load(&new)?).await?;
+            let d = patroli_index::diff(&store, load(&old)?, load(&new)?).await?;
             print_diff(&d, examples, json)?;
         }
         Command::Reclassify => {
             let pipeline = ctx.pipeline().await?;
-            let n =
-                analyst::reclassify(&pipeline.store, &pipeline.index, &pipeline.classifier).await?;
-            let version = pipeline.classifier.version();
+            let classifier = pipeline.rules.classifier();
+            let n = analyst::reclassify(&pipeline.store, &pipeline.index, &classifier).await?;
+            let version = classifier.version();
             pipeline
                 .store
                 .audit(
@@ -651,6 +686,17 @@ fn source_summaries(sources: &[Source]) -> Vec<SourceSummary> {
             schedule: s.schedule.clone(),
         })
         .collect()
+}
+
+/// The dashboard's state, with the bundled development corpus for evaluations.
+fn dashboard(
+    store: Store,
+    index: Arc<SearchIndex>,
+    rules: ActiveRules,
+    secure_cookies: bool,
+) -> anyhow::Result<AppState> {
+    let corpus = seeds::labelled("(built in) seeds/corpus/dev.jsonl", seeds::DEV_CORPUS)?;
+    Ok(AppState::new(store, index, rules, secure_cookies).with_corpus(corpus))
 }
 
 async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> anyhow::Result<()> {
@@ -719,8 +765,13 @@ async fn demo(ctx: &Ctx, addr: SocketAddr) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     }
-    let state = AppState::new(pipeline.store.clone(), pipeline.index.clone(), false)
-        .with_sources(summaries);
+    let state = dashboard(
+        pipeline.store.clone(),
+        pipeline.index.clone(),
+        pipeline.rules.clone(),
+        false,
+    )?
+    .with_sources(summaries);
     serve(
         state,
         addr,
@@ -961,21 +1012,7 @@ fn rules_test(ctx: &Ctx) -> anyhow::Result<std::process::ExitCode> {
 fn rules_eval(ctx: &Ctx, path: &Path, json: bool) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut items = Vec::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let item: patroli_classifier::Labeled = serde_json::from_str(line).with_context(|| {
-            format!(
-                "{}, line {}: expected a JSON object with \"id\", \"text\" and \"label\"",
-                path.display(),
-                n + 1
-            )
-        })?;
-        items.push(item);
-    }
+    let items = seeds::labelled(&path.display().to_string(), &text)?;
     let classifier = ctx.classifier()?;
     let report = patroli_classifier::evaluate(&classifier, &items);
     let mut out = std::io::stdout().lock();
@@ -1051,7 +1088,7 @@ fn rules_eval(ctx: &Ctx, path: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_diff(d: &analyst::RuleDiff, examples: usize, json: bool) -> anyhow::Result<()> {
+fn print_diff(d: &patroli_index::RuleDiff, examples: usize, json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer(&mut out, d)?;

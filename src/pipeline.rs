@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use patroli_classifier::{Classifier, Verdict};
+use patroli_classifier::Verdict;
 use patroli_crawler::{
     CrawlEvent, FetchConfig, Fetcher, Source, SourceKind, crawl_with_state, fetcher_for,
 };
-use patroli_index::{FrontierOp, PostOutcome, PostRecord, RunRecord, SearchIndex, Store};
+use patroli_index::{
+    ActiveRules, FrontierOp, PostOutcome, PostRecord, RunRecord, SearchIndex, Store,
+};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -32,7 +34,9 @@ const ROBOTS: &str = "robots";
 pub struct Pipeline {
     pub store: Store,
     pub index: Arc<SearchIndex>,
-    pub classifier: Arc<Classifier>,
+    /// The rule set in use, shared with the dashboard: an activation there applies to the next
+    /// batch classified here.
+    pub rules: ActiveRules,
     pub fetch: FetchConfig,
     /// Called after every processed URL with the run's counts so far (progress display).
     pub progress: Option<ProgressFn>,
@@ -295,7 +299,7 @@ impl Pipeline {
                 posts.push(p);
             }
         }
-        let classifier = self.classifier.clone();
+        let classifier = self.rules.classifier();
         let posts = tokio::task::spawn_blocking(move || {
             for p in &mut posts {
                 p.verdict = Some(classifier.classify(&p.classified_text()));

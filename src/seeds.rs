@@ -1,10 +1,13 @@
-//! Loading the seeds: the rule pack, the gazetteer and the sources files.
+//! Loading the seeds: the rule pack, the gazetteer, the development corpus and the sources
+//! files.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use patroli_classifier::{Classifier, Gazetteer, LanguageDetection, RulePack, RuleSource};
+use patroli_classifier::{Classifier, Gazetteer, Labeled, LanguageDetection, RuleSource};
 use patroli_crawler::{Source, parse_sources};
+use patroli_index::{ActiveRules, RuleSet};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 
@@ -12,13 +15,18 @@ include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
 pub const EMBEDDED_GAZETTEER: &str = include_str!("../seeds/gazetteer.toml");
 /// The demo sources for the sample web, with `{sample_web}` placeholders.
 pub const DEMO_SOURCES: &str = include_str!("../seeds/sources/demo.toml");
+/// The analysts' labelled development corpus, bundled so the dashboard can evaluate rule sets
+/// on it wherever the binary runs.
+pub const DEV_CORPUS: &str = include_str!("../seeds/corpus/dev.jsonl");
+/// Where the bundled rule pack comes from, as errors and the dashboard name it.
+const EMBEDDED_RULES_FROM: &str = "(built in) seeds/rules";
 
 /// The rule files in `dir` (every `*.toml`, by name), or the bundled pack when `dir` is `None`.
 pub fn rule_sources(dir: Option<&Path>) -> anyhow::Result<Vec<RuleSource>> {
     let Some(dir) = dir else {
         return Ok(EMBEDDED_RULES
             .iter()
-            .map(|(name, text)| RuleSource::new(format!("(built in) seeds/rules/{name}"), *text))
+            .map(|(name, text)| RuleSource::new(format!("{EMBEDDED_RULES_FROM}/{name}"), *text))
             .collect());
     };
     let entries = std::fs::read_dir(dir).with_context(|| {
@@ -63,7 +71,7 @@ pub fn gazetteer(file: Option<&Path>) -> anyhow::Result<Gazetteer> {
 /// in posts and queries exactly as the classifier does.
 pub fn analysis(rules: Option<&Path>) -> anyhow::Result<patroli_index::Analysis> {
     Ok(patroli_index::Analysis {
-        slang: RulePack::parse(&rule_sources(rules)?)?.slang,
+        slang: patroli_classifier::RulePack::parse(&rule_sources(rules)?)?.slang,
     })
 }
 
@@ -72,13 +80,44 @@ pub fn classifier(
     rules: Option<&Path>,
     gazetteer_file: Option<&Path>,
     detection: LanguageDetection,
-) -> anyhow::Result<Classifier> {
-    let pack = RulePack::parse(&rule_sources(rules)?)?;
-    Ok(Classifier::new(
-        pack,
+) -> anyhow::Result<Arc<Classifier>> {
+    Ok(RuleSet::compile(rule_sources(rules)?, &gazetteer(gazetteer_file)?, detection)?.classifier)
+}
+
+/// The rule files as the rule set in use at start, before the store is asked for an activated
+/// one (see `ActiveRules::load_stored`).
+pub fn active_rules(
+    rules: Option<&Path>,
+    gazetteer_file: Option<&Path>,
+    detection: LanguageDetection,
+) -> anyhow::Result<ActiveRules> {
+    let from = rules.map_or_else(
+        || EMBEDDED_RULES_FROM.to_string(),
+        |d| d.display().to_string(),
+    );
+    Ok(ActiveRules::from_files(
+        rule_sources(rules)?,
+        from,
         gazetteer(gazetteer_file)?,
         detection,
     )?)
+}
+
+/// A labelled corpus: JSON Lines `{"id", "text", "label"}` (blank lines skipped); `name` says
+/// where it came from in errors.
+pub fn labelled(name: &str, text: &str) -> anyhow::Result<Vec<Labeled>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| {
+            serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{name}, line {}: expected a JSON object with \"id\", \"text\" and \"label\"",
+                    n + 1
+                )
+            })
+        })
+        .collect()
 }
 
 /// Reads a sources file.
@@ -129,6 +168,18 @@ mod tests {
             demo.iter()
                 .all(|s| s.allow_private && s.hosts() == ["127.0.0.1"])
         );
+    }
+
+    #[test]
+    fn bundled_corpus_parses_and_bad_lines_are_named() {
+        let corpus = labelled("dev.jsonl", DEV_CORPUS).unwrap();
+        assert!(corpus.len() > 100, "{}", corpus.len());
+        let e = labelled(
+            "x.jsonl",
+            "{\"id\":\"a\",\"text\":\"t\",\"label\":\"other\"}\n\nnot json",
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").starts_with("x.jsonl, line 3:"), "{e:#}");
     }
 
     #[test]

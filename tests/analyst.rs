@@ -75,7 +75,9 @@ async fn diff_shows_changes_and_reclassify_applies_them() {
     let old = load(&write_pack(tmp.path(), "v1", 0.6));
     let new = load(&write_pack(tmp.path(), "v2", 0.3));
 
-    let d = analyst::diff(store, &old, &new).await.unwrap();
+    let d = patroli_index::diff(store, old.clone(), new.clone())
+        .await
+        .unwrap();
     assert_eq!(
         (d.old_version.as_str(), d.new_version.as_str(), d.posts),
         ("v1", "v2", 2)
@@ -122,4 +124,69 @@ async fn diff_shows_changes_and_reclassify_applies_them() {
             .ruleset_version,
         "v2"
     );
+}
+
+#[tokio::test]
+async fn the_pipeline_uses_a_rule_set_activated_on_its_handle_and_after_a_restart() {
+    let env = TestEnv::new().await;
+    let store = &env.pipeline.store;
+    // What `patroli run` hands its dashboard: the same handle.
+    let dashboard = env.pipeline.rules.clone();
+    let current = dashboard.current();
+    let files = current.rules.candidate_files(
+        "route.toml",
+        &current.rules.file("route.toml").unwrap().text,
+        Some("2099.1.1"),
+    );
+    dashboard
+        .activate(
+            store,
+            dashboard.compile(files).unwrap(),
+            "route.toml",
+            "ani",
+        )
+        .await
+        .unwrap();
+
+    let snapshot = Snapshot {
+        requested_url: "http://x.test/".into(),
+        final_url: "http://x.test/".into(),
+        status: 200,
+        headers: vec![],
+        body: b"x".to_vec(),
+        sha256: "0".repeat(64),
+        fetched_at: Utc::now(),
+    };
+    let post = CollectedPost {
+        source_id: "s".into(),
+        url: "http://x.test/a".into(),
+        external_id: Some("a".into()),
+        title: None,
+        text: "Kerja sawit di Sarawak lewat jalan tikus".into(),
+        author: None,
+        location: None,
+        published: None,
+    };
+    let saved = store.save_page(&snapshot, &[post]).await.unwrap();
+    env.pipeline
+        .classify_and_index(&[saved[0].0])
+        .await
+        .unwrap();
+    let v = store
+        .post(saved[0].0)
+        .await
+        .unwrap()
+        .unwrap()
+        .verdict
+        .unwrap();
+    assert_eq!(v.ruleset_version, "2099.1.1");
+
+    // A restart starts from the rule files, then loads the activation from the store.
+    let restarted = seeds::active_rules(None, None, LanguageDetection::Off).unwrap();
+    assert_ne!(restarted.current().rules.version(), "2099.1.1");
+    assert!(matches!(
+        restarted.load_stored(store).await.unwrap(),
+        patroli_index::Stored::Loaded(a) if a.version == "2099.1.1" && a.activated_by == "ani"
+    ));
+    assert_eq!(restarted.classifier().version(), "2099.1.1");
 }

@@ -178,7 +178,12 @@ async fn sample_web_crawled_classified_searchable_and_served() {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(store.clone(), env.pipeline.index.clone(), false);
+    let state = AppState::new(
+        store.clone(),
+        env.pipeline.index.clone(),
+        env.pipeline.rules.clone(),
+        false,
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(patroli_dashboard::serve(listener, state, async {
         let _ = stopped.await;

@@ -9,6 +9,7 @@
 //! The classifier is pure: it never reads files, touches the network or the store, and has no
 //! async code. Its callers hand it the rule files' text as [`RuleSource`]s.
 
+mod edit;
 mod engine;
 mod entities;
 mod eval;
@@ -17,13 +18,14 @@ pub mod normalize;
 mod rules;
 mod verdict;
 
+pub use edit::with_version;
 pub use engine::{Classifier, ExampleFailure, ExampleReport, LanguageDetection};
 pub use entities::{Entity, EntityKind, Salary, phone_e164};
 pub use eval::{Confusion, EvalReport, IndicatorStats, Labeled, Miss, POSITIVE_LABEL, evaluate};
 pub use gazetteer::{Destination, Gazetteer, Place};
 pub use rules::{
-    CATEGORIES, Examples, Indicator, Lang, Levels, Location, Near, RuleError, RulePack, RuleSource,
-    Status,
+    CATEGORIES, Examples, Indicator, Lang, Levels, Location, Near, Retired, RuleError, RulePack,
+    RuleSource, Status,
 };
 pub use verdict::{DestinationMatch, FiredIndicator, Level, PlaceMatch, Span, Verdict};
 

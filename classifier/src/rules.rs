@@ -228,6 +228,18 @@ pub struct RulePack {
     /// Tokens read as written (never de-obfuscated or split), e.g. `p3mi`.
     pub keep: Vec<String>,
     pub indicators: Vec<Indicator>,
+    /// Indicators kept in the files for history: not loaded, listed for analysts.
+    pub retired: Vec<Retired>,
+}
+
+/// A retired indicator as written (not validated: it never runs).
+#[derive(Debug, Clone)]
+pub struct Retired {
+    pub id: String,
+    pub category: String,
+    pub weight: f64,
+    pub description: String,
+    pub location: Location,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -235,12 +247,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 impl RulePack {
-    /// Parses and validates the files of a rule pack. Retired indicators are dropped here.
+    /// Parses and validates the files of a rule pack. Retired indicators are set aside here.
     pub fn parse(sources: &[RuleSource]) -> Result<RulePack, RuleError> {
         let mut header: Option<(RulesetHeader, Location)> = None;
         let mut slang = HashMap::new();
         let mut keep = Vec::new();
         let mut indicators = Vec::new();
+        let mut retired = Vec::new();
         for source in sources {
             let file: RuleFile = toml::from_str(&source.text).map_err(|e| RuleError {
                 location: Location {
@@ -292,6 +305,14 @@ impl RulePack {
                     rule: Some(def.get_ref().id.clone()),
                 };
                 if def.get_ref().status == Status::Retired {
+                    let def = def.into_inner();
+                    retired.push(Retired {
+                        id: def.id,
+                        category: def.category,
+                        weight: def.weight,
+                        description: def.description,
+                        location,
+                    });
                     continue;
                 }
                 indicators.push(validate_indicator(
@@ -330,6 +351,7 @@ impl RulePack {
             slang,
             keep,
             indicators,
+            retired,
         })
     }
 }
@@ -518,8 +540,11 @@ mod tests {
     }
 
     #[test]
-    fn drops_retired_indicators() {
+    fn sets_retired_indicators_aside() {
         let file = "[[indicator]]\nid = \"route.old\"\ncategory = \"route\"\nstatus = \"retired\"\nweight = 0.4\ndescription = \"x\"\nkeywords = [\"a\"]\n";
-        assert!(parse(file).unwrap().indicators.is_empty());
+        let pack = parse(file).unwrap();
+        assert!(pack.indicators.is_empty());
+        let ids: Vec<_> = pack.retired.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["route.old"]);
     }
 }

@@ -8,12 +8,17 @@
 //! sources and runs (`operator.rs`, which can ask the scheduler for a run through a
 //! [`RunRequest`] channel) and server-drawn SVG charts (`charts.rs`).
 //!
+//! Analysts tune the rules here too (`/rules`): the rule set in use is the `ActiveRules` handle
+//! in [`AppState`], the same one the binary's pipeline classifies with, so an activation applies
+//! to both at once.
+//!
 //! Crawled text is hostile: templates escape everything, the Content-Security-Policy allows no
 //! script at all, and every page but the login form needs a session. The dashboard holds no SQL:
 //! it talks to the store and the search index through the `index` crate. Every officer action is
 //! written to the audit log.
 
 mod admin;
+mod analyst;
 mod auth;
 mod charts;
 mod error;
@@ -28,7 +33,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::routing::{get, post};
-use patroli_index::{SearchIndex, Store};
+use patroli_classifier::Labeled;
+use patroli_index::{ActiveRules, SearchIndex, Store};
 use tokio::sync::mpsc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -41,6 +47,10 @@ pub use operator::{RunRequest, RunStart, SourceSummary};
 pub struct AppState {
     pub store: Store,
     pub index: Arc<SearchIndex>,
+    /// The rule set in use; share it with the pipeline so activations reach both.
+    pub rules: ActiveRules,
+    /// The analysts' development corpus; evaluations add the officers' judgements to it.
+    corpus: Arc<[Labeled]>,
     /// Set cookies with `Secure` (when served over TLS, directly or behind a proxy).
     pub secure_cookies: bool,
     limiter: Arc<auth::LoginLimiter>,
@@ -52,10 +62,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, index: Arc<SearchIndex>, secure_cookies: bool) -> AppState {
+    pub fn new(
+        store: Store,
+        index: Arc<SearchIndex>,
+        rules: ActiveRules,
+        secure_cookies: bool,
+    ) -> AppState {
         AppState {
             store,
             index,
+            rules,
+            corpus: Arc::new([]),
             secure_cookies,
             limiter: Arc::default(),
             sources: None,
@@ -72,6 +89,12 @@ impl AppState {
     /// Lets admins start runs from the operator page by sending requests to a scheduler.
     pub fn with_scheduler(mut self, requests: mpsc::Sender<RunRequest>) -> AppState {
         self.scheduler = Some(requests);
+        self
+    }
+
+    /// Evaluates rule sets on `corpus` as well as on the officers' judgements.
+    pub fn with_corpus(mut self, corpus: Vec<Labeled>) -> AppState {
+        self.corpus = corpus.into();
         self
     }
 }
@@ -104,6 +127,17 @@ pub fn router(state: AppState) -> Router {
         .route("/operator/run", post(operator::start_run))
         .route("/stats", get(charts::stats))
         .route("/charts/{file}", get(charts::chart))
+        .route("/rules", get(analyst::rules))
+        .route(
+            "/rules/playground",
+            get(analyst::playground_form).post(analyst::playground),
+        )
+        .route("/rules/eval", get(analyst::eval))
+        .route(
+            "/rules/candidate",
+            get(analyst::candidate_form).post(analyst::candidate),
+        )
+        .route("/rules/activate", post(analyst::activate))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
         .fallback(pages::not_found)

@@ -449,9 +449,9 @@ fn facet_group(
 }
 
 /// A piece of text, highlighted or not.
-struct Piece {
-    text: String,
-    mark: Option<String>,
+pub(crate) struct Piece {
+    pub(crate) text: String,
+    pub(crate) mark: Option<String>,
 }
 
 struct HitView {
@@ -500,7 +500,7 @@ fn first_words(text: &str) -> String {
 }
 
 /// Splits `text` into pieces by byte `ranges` (sorted, non-overlapping after clipping).
-fn pieces(text: &str, ranges: &[(usize, usize, String)]) -> Vec<Piece> {
+pub(crate) fn pieces(text: &str, ranges: &[(usize, usize, String)]) -> Vec<Piece> {
     let mut out = Vec::new();
     let mut pos = 0;
     for (s, e, label) in ranges {
@@ -662,12 +662,12 @@ pub async fn search(
     Ok((status, Html(html)).into_response())
 }
 
-struct IndicatorView {
-    id: String,
-    description: String,
-    weight: String,
-    counted: bool,
-    matches: Vec<String>,
+pub(crate) struct IndicatorView {
+    pub(crate) id: String,
+    pub(crate) description: String,
+    pub(crate) weight: String,
+    pub(crate) counted: bool,
+    pub(crate) matches: Vec<String>,
 }
 
 #[derive(Template)]
@@ -709,21 +709,22 @@ struct NetworkView {
     shared: String,
 }
 
-struct VerdictView {
-    score: String,
-    level: String,
-    level_label: String,
-    flagged: bool,
-    kalbar: bool,
-    places: String,
-    destinations: String,
-    ruleset: String,
-    indicators: Vec<IndicatorView>,
-    contacts: String,
-    pay: String,
+/// A verdict as the lead page and the rules playground show it.
+pub(crate) struct VerdictView {
+    pub(crate) score: String,
+    pub(crate) level: String,
+    pub(crate) level_label: String,
+    pub(crate) flagged: bool,
+    pub(crate) kalbar: bool,
+    pub(crate) places: String,
+    pub(crate) destinations: String,
+    pub(crate) ruleset: String,
+    pub(crate) indicators: Vec<IndicatorView>,
+    pub(crate) contacts: String,
+    pub(crate) pay: String,
 }
 
-fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
+pub(crate) fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
     VerdictView {
         score: format!("{:.2}", v.score),
         level: v.level.as_str().to_string(),
@@ -770,7 +771,7 @@ fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
 }
 
 /// Marks for the post text: the first indicator to claim a byte wins, overlaps are clipped.
-fn marks(v: &Verdict) -> Vec<(usize, usize, String)> {
+pub(crate) fn marks(v: &Verdict) -> Vec<(usize, usize, String)> {
     let mut ranges: Vec<(usize, usize, String)> = v
         .indicators
         .iter()
@@ -999,6 +1000,30 @@ pub(crate) async fn require_admin(
         )
         .await?;
     Ok(())
+}
+
+/// Refuses, and audits the attempt as `{action}_refused`, unless the user has one of `roles`.
+/// The caller audits the action itself once it is done.
+pub(crate) async fn require_role(
+    state: &AppState,
+    user: &CurrentUser,
+    roles: &[&str],
+    action: &str,
+) -> Result<(), AppError> {
+    if roles.contains(&user.user.role.as_str()) {
+        return Ok(());
+    }
+    state
+        .store
+        .audit(
+            &user.user.username,
+            &format!("{action}_refused"),
+            None,
+            None,
+            user.remote.as_deref(),
+        )
+        .await?;
+    Err(AppError::Forbidden)
 }
 
 /// The evidence bundle of one post: raw snapshots, manifest with SHA-256 of every file, report.

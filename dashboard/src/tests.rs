@@ -11,6 +11,8 @@ use tower::ServiceExt;
 
 use crate::{AppState, hash_password, router};
 
+mod rules;
+
 struct Fixture {
     _dir: tempfile::TempDir,
     state: AppState,
@@ -57,7 +59,8 @@ async fn fixture() -> Fixture {
         Arc::new(SearchIndex::open(&dir.path().join("index"), &Default::default()).unwrap());
     index.rebuild(&store).await.unwrap();
     Fixture {
-        state: AppState::new(store, index, false),
+        state: AppState::new(store, index, rules::active_rules(), false)
+            .with_corpus(rules::corpus()),
         _dir: dir,
     }
 }

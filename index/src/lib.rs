@@ -1,7 +1,9 @@
 //! The index crate owns persistence: the SQL [`Store`] (the source of truth for posts, evidence
-//! snapshots, verdicts, users, sessions, crawl runs and the append-only audit log) and the
-//! tantivy [`SearchIndex`] derived from it. The queries behind the dashboard's admin, operator and
-//! chart pages are in `admin.rs`.
+//! snapshots, verdicts, users, sessions, crawl runs, activated rule sets and the append-only
+//! audit log) and the tantivy [`SearchIndex`] derived from it. It also holds [`ActiveRules`],
+//! the rule set in use, shared by the pipeline and the dashboard and backed by the store, and
+//! [`diff`], which compares two rule sets over the stored posts. The queries behind the
+//! dashboard's admin, operator and chart pages are in `admin.rs`.
 //!
 //! It is the only crate that contains SQL, and every statement in it is parameterised. The
 //! search index is never the only copy of anything: it follows the store's change sequence from
@@ -14,6 +16,8 @@ mod error;
 pub mod evidence;
 mod feed;
 pub mod fts5;
+mod rulediff;
+mod rulesets;
 mod search;
 mod simhash;
 mod store;
@@ -22,6 +26,11 @@ pub use admin::{AccountChange, Breakdown, FetchErrorRecord, ROLES, UserSummary};
 pub use analysis::Analysis;
 pub use error::{SearchError, StoreError};
 pub use feed::{BATCH_WINDOW, POLL_INTERVAL, feed};
+pub use rulediff::{Change, RuleDiff, diff};
+pub use rulesets::{
+    Activation, ActivationError, ActiveRuleSet, ActiveRules, Origin, RuleSet, Stored,
+    corpus_post_id, file_name,
+};
 pub use search::{
     FacetCounts, Facets, Hit, LANGUAGES, LEVELS, MAX_LIMIT, MAX_QUERY_LEN, QUERY_FIELDS,
     SearchIndex, SearchRequest, SearchResults, Snippet, Sort, parse_date,

@@ -1547,10 +1547,4 @@ impl Store {
             })
             .collect())
     }
-
-    /// The pool, for tests that check invariants directly.
-    #[cfg(test)]
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }

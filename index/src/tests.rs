@@ -84,7 +84,7 @@ async fn snapshots_and_the_audit_log_cannot_be_changed() {
         .await
         .unwrap();
     let tamper = sqlx::query("UPDATE snapshots SET sha256 = 'x'")
-        .execute(store.pool())
+        .execute(&store.pool)
         .await;
     assert!(tamper.unwrap_err().to_string().contains("evidence"));
     store
@@ -92,7 +92,7 @@ async fn snapshots_and_the_audit_log_cannot_be_changed() {
         .await
         .unwrap();
     for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"] {
-        let e = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+        let e = sqlx::query(sql).execute(&store.pool).await.unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
     }
     let entries = store.audit_entries(10).await.unwrap();
@@ -510,7 +510,7 @@ async fn lead_workflow_is_validated_and_its_history_kept() {
         ]
     );
     let tamper = sqlx::query("DELETE FROM lead_events")
-        .execute(store.pool())
+        .execute(&store.pool)
         .await;
     assert!(tamper.unwrap_err().to_string().contains("append-only"));
 }

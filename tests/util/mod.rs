@@ -26,15 +26,14 @@ impl TestEnv {
             )
             .expect("index opens"),
         );
-        let classifier = Arc::new(
-            seeds::classifier(None, None, LanguageDetection::On).expect("built-in rules load"),
-        );
+        let rules =
+            seeds::active_rules(None, None, LanguageDetection::On).expect("built-in rules load");
         TestEnv {
             _dir: dir,
             pipeline: Pipeline {
                 store,
                 index,
-                classifier,
+                rules,
                 fetch: Default::default(),
                 progress: None,
             },
