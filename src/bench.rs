@@ -66,7 +66,7 @@ fn queries(today: NaiveDate) -> Vec<BenchQuery> {
     let mut out = vec![
         q("one word", "sawit", Some("sawit")),
         q("two words", "sawit sarawak", Some("sawit sarawak")),
-        q("phrase", "\"tanpa paspor\"", Some("\"tanpa paspor\"")),
+        q("phrase", "\"paspor dibantu\"", Some("\"paspor dibantu\"")),
         q("phrase 2", "\"jalan tikus\"", Some("\"jalan tikus\"")),
         q("OR", "kapal OR nelayan", Some("kapal OR nelayan")),
         q("NOT", "agen -resmi", Some("agen NOT resmi")),
@@ -94,8 +94,8 @@ fn queries(today: NaiveDate) -> Vec<BenchQuery> {
         f.level = Some("high".into());
     });
     filtered("word + destination", "kerja", Some("kerja"), &|t, f| {
-        t.destination = Some("Malaysia".into());
-        f.destination = Some("Malaysia".into());
+        t.destination = Some("MY".into());
+        f.destination = Some("MY".into());
     });
     filtered(
         "words + Kalbar",

@@ -415,7 +415,7 @@ struct FacetGroup {
 
 /// The facet group of query-string `key`: each value links to the search narrowed to it (or, if
 /// it is the current filter, widened again). Values are shown as they are, or through the
-/// catalogue under `labels` (`status.escalated`).
+/// catalogue under `labels` (`status.escalated`, `country.MY`) when it has them.
 fn facet_group(
     t: &Messages,
     params: &SearchParams,
@@ -436,7 +436,10 @@ fn facet_group(
                 let active = value == current;
                 FacetView {
                     label: match labels {
-                        Some(prefix) => t.get(&format!("{prefix}.{value}")).to_string(),
+                        Some(prefix) => t
+                            .lookup(&format!("{prefix}.{value}"))
+                            .unwrap_or(value)
+                            .to_string(),
                         None => value.clone(),
                     },
                     count: *count,
@@ -620,7 +623,7 @@ pub async fn search(
         })
         .collect();
     let facets = [
-        ("destination", &facets.destinations, None),
+        ("destination", &facets.destinations, Some("country")),
         ("place", &facets.places, None),
         ("lead", &facets.lead_statuses, Some("status")),
         ("language", &facets.languages, Some("language")),

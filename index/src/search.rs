@@ -520,12 +520,31 @@ impl SearchIndex {
                 hint: format!("Use fewer words (at most {MAX_QUERY_LEN} bytes)."),
             });
         }
-        self.parser()
-            .parse_query(q)
-            .map_err(|e| SearchError::BadQuery {
-                message: e.to_string(),
-                hint: hint_for(q),
+        let bad = |e: tantivy::query::QueryParserError| SearchError::BadQuery {
+            message: e.to_string(),
+            hint: hint_for(q),
+        };
+        // tantivy's parser takes `word*` only at the end of a phrase of two or more words; a
+        // single word with a star becomes a prefix query on the unstemmed field here.
+        let (rest, prefixes) = split_prefixes(q);
+        if prefixes.is_empty() {
+            return self.parser().parse_query(q).map_err(bad);
+        }
+        let mut clauses: Vec<Clause> = prefixes
+            .into_iter()
+            .map(|(negated, prefix)| {
+                let term = Term::from_field_text(self.fields.exact, &prefix);
+                let query: Box<dyn Query> =
+                    Box::new(tantivy::query::FuzzyTermQuery::new_prefix(term, 0, false));
+                (if negated { Occur::MustNot } else { Occur::Must }, query)
             })
+            .collect();
+        if rest.trim().is_empty() {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        } else {
+            clauses.push((Occur::Must, self.parser().parse_query(&rest).map_err(bad)?));
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
     /// The filter clauses of a request, without the level (which facets count separately).
@@ -843,6 +862,37 @@ impl SearchIndex {
         out.push_str(rest);
         changed.then_some(out)
     }
+}
+
+/// Takes the single-word prefixes (`berangk*`, `-agen*`) out of a query of plain ANDed words:
+/// the rest of the query, and each prefix (lower case) with whether it is excluded. Queries with
+/// OR, parentheses or fields are left to the parser whole.
+fn split_prefixes(q: &str) -> (String, Vec<(bool, String)>) {
+    if q.contains(" OR ") || q.contains('(') || q.contains(':') {
+        return (q.to_string(), Vec::new());
+    }
+    let mut rest = Vec::new();
+    let mut prefixes = Vec::new();
+    let mut in_quotes = false;
+    for word in q.split_whitespace() {
+        let starts_quote = word.starts_with('"');
+        let closes = word.matches('"').count() % 2 == 1;
+        let bare = word.trim_start_matches('-');
+        let prefix = bare.strip_suffix('*').unwrap_or_default();
+        if !in_quotes
+            && !starts_quote
+            && prefix.chars().count() >= 2
+            && prefix.chars().all(char::is_alphanumeric)
+        {
+            prefixes.push((word.starts_with('-'), prefix.to_lowercase()));
+        } else {
+            rest.push(word);
+        }
+        if closes {
+            in_quotes = !in_quotes;
+        }
+    }
+    (rest.join(" "), prefixes)
 }
 
 /// Every ASCII word one edit away from `w` (Norvig's candidates): deletions, swaps of

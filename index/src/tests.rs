@@ -188,6 +188,11 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     ));
     // The index still answers after bad queries.
     assert_eq!(index.search(&req("pontianak")).unwrap().total, 1);
+    // A single-word prefix, alone, with other words, or excluded.
+    assert_eq!(index.search(&req("pekerj*")).unwrap().total, 1);
+    assert_eq!(index.search(&req("kasir pontia*")).unwrap().total, 1);
+    assert_eq!(index.search(&req("lowongan -pontia*")).unwrap().total, 0);
+    assert_eq!(index.search(&req("\"kebun saw\"*")).unwrap().total, 1);
     // Indonesian stemming: another form of the word finds the post, and is highlighted.
     let r = index.search(&req("pekerjaan")).unwrap();
     assert_eq!(r.total, 1);
