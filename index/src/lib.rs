@@ -1,6 +1,6 @@
 //! The index crate owns persistence: the SQL [`Store`] (the source of truth for posts, evidence
-//! snapshots, verdicts, users, sessions, crawl runs and the append-only audit log) and the
-//! tantivy [`SearchIndex`] derived from it.
+//! snapshots, verdicts, users, sessions, API tokens, crawl runs and the append-only audit log)
+//! and the tantivy [`SearchIndex`] derived from it.
 //!
 //! It is the only crate that contains SQL, and every statement in it is parameterised. The
 //! search index is never the only copy of anything: it follows the store's change sequence from
@@ -14,6 +14,7 @@ mod feed;
 mod search;
 mod simhash;
 mod store;
+mod tokens;
 
 pub use analysis::Analysis;
 pub use error::{SearchError, StoreError};
@@ -27,6 +28,7 @@ pub use store::{
     LeadEvent, LeadStatus, Network, NetworkLink, PostOutcome, PostRecord, RunRecord, Session,
     SnapshotInfo, Store, User,
 };
+pub use tokens::{ApiToken, MAX_TOKEN_LABEL, TokenCheck};
 
 #[cfg(test)]
 mod tests;

@@ -304,7 +304,7 @@ pub struct RunRecord {
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 /// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
@@ -921,7 +921,7 @@ impl Store {
         Ok(())
     }
 
-    fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
+    pub(crate) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
         Ok(User {
             id: r.try_get("id")?,
             username: r.try_get("username")?,
