@@ -8,11 +8,15 @@
 //! Crawled text is hostile: templates escape everything, the Content-Security-Policy allows no
 //! script at all, and every page but the login form needs a session. The dashboard holds no SQL:
 //! it talks to the store and the search index through the `index` crate. Every officer action is
-//! written to the audit log.
+//! written to the audit log. Machine clients use the JSON API under `/api/v1/` with bearer
+//! tokens instead of sessions ([`api`]).
 
+mod api;
 mod auth;
 mod error;
+mod export;
 mod i18n;
+mod leads;
 mod pages;
 
 use std::net::SocketAddr;
@@ -24,6 +28,7 @@ use axum::routing::{get, post};
 use patroli_index::{SearchIndex, Store};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use api::new_api_token;
 pub use auth::{hash_password, random_token, verify_password};
 pub use i18n::Locale;
 
@@ -35,6 +40,8 @@ pub struct AppState {
     /// Set cookies with `Secure` (when served over TLS, directly or behind a proxy).
     pub secure_cookies: bool,
     limiter: Arc<auth::LoginLimiter>,
+    /// Lead exports being built (at most `export::CONCURRENT_EXPORTS`).
+    exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -44,6 +51,7 @@ impl AppState {
             index,
             secure_cookies,
             limiter: Arc::default(),
+            exports: Arc::new(tokio::sync::Semaphore::new(export::CONCURRENT_EXPORTS)),
         }
     }
 }
@@ -66,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(pages::logout))
         .route("/lang/{code}", get(pages::switch_language))
         .route("/search", get(pages::search))
+        .route("/search/export.csv", get(export::page_csv))
+        .route("/search/export.jsonl", get(export::page_jsonl))
         .route("/leads/{id}", get(pages::lead))
         .route("/leads/{id}/workflow", post(pages::workflow))
         .route("/leads/{id}/evidence.zip", get(pages::evidence))
@@ -73,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit.csv", get(pages::audit_csv))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
+        .nest("/api/v1", api::router())
         .fallback(pages::not_found)
         .with_state(state);
     for (name, value) in headers {
