@@ -549,3 +549,5 @@ async fn only_admins_see_and_export_the_audit_log() {
     let last = f.state.store.audit_entries(1).await.unwrap();
     assert_eq!(last[0].action, "audit_export");
 }
+
+mod api;
