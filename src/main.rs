@@ -227,6 +227,20 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Create an API token for a machine client acting as this user (printed once); or list
+    /// the user's tokens, or revoke one.
+    Token {
+        name: String,
+        /// What the token is for, e.g. the client system's name.
+        #[arg(long, default_value = "", conflicts_with_all = ["revoke", "list"])]
+        label: String,
+        /// Revoke the token with this id (see --list); it stops working at once.
+        #[arg(long, conflicts_with = "list")]
+        revoke: Option<i64>,
+        /// List the user's tokens: id, label, created, last used, revoked.
+        #[arg(long)]
+        list: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -498,6 +512,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .await?;
             println!("user {name} added with role {}", role.as_str());
         }
+        Command::User(UserCommand::Token {
+            name,
+            label,
+            revoke,
+            list,
+        }) => user_token(&ctx, &name, &label, revoke, list).await?,
         Command::Networks { limit, json } => {
             let store = ctx.store().await?;
             let networks = store.largest_networks(limit).await?;
@@ -732,6 +752,77 @@ async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> any
     feeder.await?;
     served?;
     println!("stopped");
+    Ok(())
+}
+
+/// `patroli user token`: a new token printed once (the store keeps only its hash), the user's
+/// tokens listed, or one revoked. Each is audited with the CLI as actor.
+async fn user_token(
+    ctx: &Ctx,
+    name: &str,
+    label: &str,
+    revoke: Option<i64>,
+    list: bool,
+) -> anyhow::Result<()> {
+    let store = ctx.store().await?;
+    if list {
+        let tokens = store.api_tokens(name).await?;
+        store
+            .audit("cli", "api_token_list", Some(name), None, None)
+            .await?;
+        let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
+            d.map_or("-".to_string(), |d| {
+                d.format("%Y-%m-%d %H:%M UTC").to_string()
+            })
+        };
+        for t in &tokens {
+            println!(
+                "{}\t{}\tcreated {}\tlast used {}\t{}",
+                t.id,
+                t.label,
+                when(Some(t.created_at)),
+                when(t.last_used_at),
+                t.revoked_at.map_or("live".to_string(), |_| format!(
+                    "revoked {}",
+                    when(t.revoked_at)
+                ))
+            );
+        }
+        if tokens.is_empty() {
+            println!("{name} has no API tokens");
+        }
+        return Ok(());
+    }
+    if let Some(id) = revoke {
+        store.revoke_api_token(name, id).await?;
+        store
+            .audit(
+                "cli",
+                "api_token_revoke",
+                Some(name),
+                Some(&format!("token {id}")),
+                None,
+            )
+            .await?;
+        println!("API token {id} of {name} revoked");
+        return Ok(());
+    }
+    let token = patroli_dashboard::new_api_token();
+    let id = store.create_api_token(name, &token, label).await?;
+    store
+        .audit(
+            "cli",
+            "api_token_create",
+            Some(name),
+            Some(&format!("token {id} {label:?}")),
+            None,
+        )
+        .await?;
+    eprintln!(
+        "API token {id} for {name}: it acts with {name}'s role; it is shown only now, so store it \
+         in the client's secret store (send it as `Authorization: Bearer <token>`)"
+    );
+    println!("{token}");
     Ok(())
 }
 

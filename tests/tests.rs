@@ -6,4 +6,5 @@ mod crawler;
 mod end_to_end;
 mod resume;
 mod scheduler;
+mod tokens;
 mod util;

@@ -186,6 +186,15 @@ impl CurrentUser {
             .await?;
         Err(AppError::Forbidden)
     }
+
+    /// The user as the actor of an action the pages share with the API.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            user: &self.user,
+            remote: self.remote.as_deref(),
+            token: None,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -212,6 +221,47 @@ impl FromRequestParts<AppState> for CurrentUser {
             Ok(None) => Err(to_login()),
             Err(e) => Err(AppError::from(e).into_page(locale)),
         }
+    }
+}
+
+/// Who is acting, however they authenticated (a session on the pages, a bearer token on the
+/// API): the user whose role is checked, and the actor written to the audit log.
+pub struct Actor<'a> {
+    pub user: &'a User,
+    pub remote: Option<&'a str>,
+    /// The API token the request carried, so the audit log says the action came through it.
+    pub token: Option<i64>,
+}
+
+impl Actor<'_> {
+    /// Officers and admins work leads; analysts read them.
+    pub fn may_work_leads(&self) -> bool {
+        matches!(self.user.role.as_str(), "officer" | "admin")
+    }
+
+    /// Appends to the audit log as this user; `detail` ends with "via API token N" when the
+    /// request came through a token.
+    pub async fn audit(
+        &self,
+        store: &patroli_index::Store,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), patroli_index::StoreError> {
+        let detail = match (self.token, detail) {
+            (None, d) => d.map(str::to_string),
+            (Some(id), None) => Some(format!("via API token {id}")),
+            (Some(id), Some(d)) => Some(format!("{d}; via API token {id}")),
+        };
+        store
+            .audit(
+                &self.user.username,
+                action,
+                target,
+                detail.as_deref(),
+                self.remote,
+            )
+            .await
     }
 }
 

@@ -15,15 +15,19 @@
 //! Crawled text is hostile: templates escape everything, the Content-Security-Policy allows no
 //! script at all, and every page but the login form needs a session. The dashboard holds no SQL:
 //! it talks to the store and the search index through the `index` crate. Every officer action is
-//! written to the audit log.
+//! written to the audit log. Machine clients use the JSON API under `/api/v1/` with bearer
+//! tokens instead of sessions ([`api`]).
 
 mod admin;
 mod analyst;
+mod api;
 mod auth;
 mod charts;
 mod error;
+mod export;
 mod i18n;
 mod layout;
+mod leads;
 mod operator;
 mod pages;
 
@@ -38,6 +42,7 @@ use patroli_index::{ActiveRules, SearchIndex, Store};
 use tokio::sync::mpsc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use api::new_api_token;
 pub use auth::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, hash_password, random_token, verify_password};
 pub use i18n::Locale;
 pub use operator::{RunRequest, RunStart, SourceSummary};
@@ -59,6 +64,8 @@ pub struct AppState {
     sources: Option<Arc<[SourceSummary]>>,
     /// The line to the scheduler, when one runs in this process (`patroli run`).
     scheduler: Option<mpsc::Sender<RunRequest>>,
+    /// Lead exports being built (at most `export::CONCURRENT_EXPORTS`).
+    exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -77,6 +84,7 @@ impl AppState {
             limiter: Arc::default(),
             sources: None,
             scheduler: None,
+            exports: Arc::new(tokio::sync::Semaphore::new(export::CONCURRENT_EXPORTS)),
         }
     }
 
@@ -117,6 +125,8 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(pages::logout))
         .route("/lang/{code}", get(pages::switch_language))
         .route("/search", get(pages::search))
+        .route("/search/export.csv", get(export::page_csv))
+        .route("/search/export.jsonl", get(export::page_jsonl))
         .route("/leads/{id}", get(pages::lead))
         .route("/leads/{id}/workflow", post(pages::workflow))
         .route("/leads/{id}/evidence.zip", get(pages::evidence))
@@ -140,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rules/activate", post(analyst::activate))
         .route("/static/app.css", get(pages::stylesheet))
         .route("/metrics", get(pages::metrics))
+        .nest("/api/v1", api::router())
         .fallback(pages::not_found)
         .with_state(state);
     for (name, value) in headers {

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use patroli_classifier::Verdict;
 use patroli_index::{
-    CLOSE_REASONS, ESCALATION_TARGETS, LANGUAGES, LeadChange, LeadEvent, LeadStatus, SearchError,
-    SearchRequest, SnapshotInfo, Sort, parse_date,
+    CLOSE_REASONS, ESCALATION_TARGETS, LANGUAGES, LeadEvent, LeadStatus, SearchError,
+    SearchRequest, SearchResults, SnapshotInfo, Sort, parse_date,
 };
 use serde::Deserialize;
 
@@ -21,11 +21,12 @@ use crate::auth::{
 };
 use crate::error::AppError;
 use crate::i18n::{Locale, Messages};
+use crate::leads::{self, ChangeRequest};
 
 /// Results per search page.
-const PAGE_SIZE: usize = 20;
+pub(crate) const PAGE_SIZE: usize = 20;
 /// Deepest page offered (bounds the work a single request can ask for).
-const MAX_PAGE: usize = 500;
+pub(crate) const MAX_PAGE: usize = 500;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -310,6 +311,7 @@ pub struct SearchParams {
     sort: String,
 }
 
+/// The search the page, its exports and the API ask for, as query-string parameters.
 impl SearchParams {
     fn flagged_only(&self) -> bool {
         self.flagged.as_deref() == Some("1")
@@ -335,9 +337,14 @@ impl SearchParams {
         ]
     }
 
-    /// The search request these parameters ask for; a date or lead status that does not parse
-    /// is a bad query, with the fix in its hint.
-    fn request(&self, page: usize) -> Result<SearchRequest, SearchError> {
+    /// The page asked for (1 when none).
+    pub(crate) fn page(&self) -> usize {
+        self.page.unwrap_or(1)
+    }
+
+    /// The search request these parameters ask for, `per_page` results on page `page`; a date,
+    /// lead status or order that does not parse is a bad query, with the fix in its hint.
+    fn request(&self, page: usize, per_page: usize) -> Result<SearchRequest, SearchError> {
         let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
         let date = |v: &str| some(v).map(|d| parse_date(&d)).transpose();
         let lead_status = match some(&self.lead) {
@@ -347,10 +354,17 @@ impl SearchParams {
                 hint: "Use new, in_review, escalated or closed.".into(),
             })?),
         };
+        let sort = match some(&self.sort) {
+            None => Sort::default(),
+            Some(s) => Sort::parse(&s).ok_or_else(|| SearchError::BadQuery {
+                message: format!("there is no order {s:?}"),
+                hint: "Use relevance, score or recent.".into(),
+            })?,
+        };
         Ok(SearchRequest {
             query: self.q.clone(),
-            limit: PAGE_SIZE,
-            offset: (page - 1) * PAGE_SIZE,
+            limit: per_page,
+            offset: (page - 1) * per_page,
             flagged_only: self.flagged_only(),
             kalbar_only: self.kalbar_only(),
             level: some(&self.level),
@@ -362,13 +376,47 @@ impl SearchParams {
             lead_status,
             from: date(&self.from)?,
             to: date(&self.to)?,
-            sort: Sort::parse(&self.sort).unwrap_or_default(),
+            sort,
         })
     }
 
-    /// The link to the same search with `changes` applied (key, value; an empty value clears
-    /// the filter) on `page`.
-    fn link_with(&self, changes: &[(&str, &str)], page: usize) -> String {
+    /// Runs the search for `per_page` results on page `page`, off the async executor (tantivy's
+    /// work is CPU-bound). A bad query is `AppError::BadInput` with its hint.
+    pub(crate) async fn search(
+        &self,
+        state: &AppState,
+        page: usize,
+        per_page: usize,
+    ) -> Result<SearchResults, AppError> {
+        let request = self.request(page, per_page)?;
+        let index = state.index.clone();
+        Ok(tokio::task::spawn_blocking(move || index.search(&request))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??)
+    }
+
+    /// The search as the audit log records it: the query and every filter set.
+    pub(crate) fn audit_detail(&self) -> String {
+        let mut detail = format!(
+            "q={:?} flagged={} kalbar={}",
+            self.q,
+            self.flagged_only(),
+            self.kalbar_only()
+        );
+        for (key, value) in self.valued() {
+            if !value.is_empty() {
+                detail.push_str(&format!(" {key}={value:?}"));
+            }
+        }
+        detail
+    }
+
+    /// The query string of the same search with `changes` applied (key, value; an empty value
+    /// clears the filter), without the page.
+    fn query_with(
+        &self,
+        changes: &[(&str, &str)],
+    ) -> url::form_urlencoded::Serializer<'static, String> {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         s.append_pair("q", &self.q);
         for (key, on) in [
@@ -388,8 +436,20 @@ impl SearchParams {
                 s.append_pair(key, value);
             }
         }
+        s
+    }
+
+    /// The link to the same search with `changes` applied on `page`.
+    fn link_with(&self, changes: &[(&str, &str)], page: usize) -> String {
+        let mut s = self.query_with(changes);
         s.append_pair("page", &page.to_string());
         format!("/search?{}", s.finish())
+    }
+
+    /// The link that downloads every result of this search (all pages) as `format`: `csv` or
+    /// `jsonl`.
+    fn export_link(&self, format: &str) -> String {
+        format!("/search/export.{format}?{}", self.query_with(&[]).finish())
     }
 
     /// The link to another page of the same search.
@@ -493,6 +553,9 @@ struct SearchPage<'a> {
     facets: Vec<FacetGroup>,
     /// The corrected query the results are for, when the typed one found nothing.
     corrected: Option<String>,
+    /// Links that download every result of this search.
+    export_csv: String,
+    export_jsonl: String,
 }
 
 /// A title for a post without one (channel messages): its first words.
@@ -538,46 +601,24 @@ pub async fn search(
     Query(params): Query<SearchParams>,
 ) -> Result<Response, AppError> {
     let t = user.locale.messages();
-    let page = params.page.unwrap_or(1).clamp(1, MAX_PAGE);
-    let result = match params.request(page) {
-        Ok(request) => {
-            let index = state.index.clone();
-            tokio::task::spawn_blocking(move || index.search(&request))
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))?
-        }
-        Err(e) => Err(e),
-    };
-    let mut detail = format!(
-        "q={:?} flagged={} kalbar={}",
-        params.q,
-        params.flagged_only(),
-        params.kalbar_only()
-    );
-    for (key, value) in params.valued() {
-        if !value.is_empty() {
-            detail.push_str(&format!(" {key}={value:?}"));
-        }
-    }
-    detail.push_str(&format!(" page={page}"));
-    state
-        .store
+    let page = params.page().clamp(1, MAX_PAGE);
+    let result = params.search(&state, page, PAGE_SIZE).await;
+    user.actor()
         .audit(
-            &user.user.username,
+            &state.store,
             "search",
             None,
-            Some(&detail),
-            user.remote.as_deref(),
+            Some(&format!("{} page={page}", params.audit_detail())),
         )
         .await?;
     let (results, error, status) = match result {
         Ok(r) => (Some(r), None, StatusCode::OK),
-        Err(SearchError::BadQuery { message, hint }) => (
+        Err(AppError::BadInput { message, hint, .. }) => (
             None,
             Some(format!("{}: {message}. {hint}", t.get("search.bad_query"))),
             StatusCode::BAD_REQUEST,
         ),
-        Err(e) => return Err(AppError::Internal(e.to_string())),
+        Err(e) => return Err(e),
     };
     let (total, hits, facets, corrected) = match results {
         Some(r) => (r.total, r.hits, r.facets, r.corrected),
@@ -660,6 +701,8 @@ pub async fn search(
             .collect(),
         facets,
         corrected,
+        export_csv: params.export_link("csv"),
+        export_jsonl: params.export_link("jsonl"),
     }
     .render()?;
     Ok((status, Html(html)).into_response())
@@ -794,28 +837,15 @@ pub async fn lead(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let t = user.locale.messages();
-    let not_found = || AppError::NotFound.into_page(user.locale);
     let Ok(id) = id.parse::<i64>() else {
-        return Ok(not_found());
+        return Ok(AppError::NotFound.into_page(user.locale));
     };
-    let Some(post) = state.store.post(id).await? else {
-        return Ok(not_found());
+    let data = match leads::load(&state, &user.actor(), id).await {
+        Ok(data) => data,
+        Err(e) => return Ok(e.into_page(user.locale)),
     };
-    state
-        .store
-        .audit(
-            &user.user.username,
-            "view_lead",
-            Some(&id.to_string()),
-            None,
-            user.remote.as_deref(),
-        )
-        .await?;
-    let snapshots = state.store.snapshots_of(id).await?;
-    let network = state
-        .store
-        .network_of(id)
-        .await?
+    let network = data
+        .network
         .into_iter()
         .map(|l| NetworkView {
             id: l.post_id,
@@ -828,8 +858,7 @@ pub async fn lead(
                 .join(", "),
         })
         .collect();
-    let lead = state.store.lead(id).await?;
-    let history = state.store.lead_history(id).await?;
+    let lead = data.lead;
     let labelled = |prefix: &str, keys: &[&'static str]| -> Vec<(&'static str, &str)> {
         keys.iter()
             .map(|k| (*k, t.get_owned(&format!("{prefix}.{k}"))))
@@ -850,7 +879,7 @@ pub async fn lead(
             .get(&format!("status.{}", lead.status.as_str()))
             .to_string(),
     };
-    let reposts = state.store.cluster_of(id).await?.map(|c| {
+    let reposts = data.cluster.map(|c| {
         t.get("lead.reposts")
             .replace("{posts}", &c.posts.len().to_string())
             .replace("{sources}", &c.sources.to_string())
@@ -858,17 +887,13 @@ pub async fn lead(
             .replace("{first}", &c.first_seen.format("%Y-%m-%d").to_string())
             .replace("{last}", &c.last_seen.format("%Y-%m-%d").to_string())
     });
-    let legal_basis = state
-        .store
-        .legal_basis(&post.source_id)
-        .await?
-        .unwrap_or_default();
+    let post = data.post;
     let fmt = |d: Option<chrono::DateTime<chrono::Utc>>| {
         d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_else(|| "–".into())
     };
     let text = pieces(
-        &post.classified_text(),
+        &data.classified_text,
         &post.verdict.as_ref().map(marks).unwrap_or_default(),
     );
     let html = LeadPage {
@@ -881,14 +906,14 @@ pub async fn lead(
         url: Some(post.url.clone())
             .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         source: post.source_id.clone(),
-        legal_basis,
+        legal_basis: data.legal_basis,
         author: post.author.clone().unwrap_or_else(|| "–".into()),
         published: fmt(post.published_at),
         first_seen: fmt(Some(post.first_seen)),
         last_seen: fmt(Some(post.last_seen)),
         text,
         verdict: post.verdict.as_ref().map(|v| verdict_view(t, v)),
-        snapshots,
+        snapshots: data.snapshots,
         network,
         reposts,
         status: lead.status.as_str().to_string(),
@@ -896,8 +921,8 @@ pub async fn lead(
         assignee: lead
             .assignee
             .unwrap_or_else(|| t.get("lead.unassigned").to_string()),
-        history,
-        can_act: may_work_leads(&user),
+        history: data.history,
+        can_act: user.actor().may_work_leads(),
         statuses: labelled("status", &["new", "in_review", "escalated", "closed"]),
         targets: labelled("target", ESCALATION_TARGETS),
         reasons: labelled("reason", CLOSE_REASONS),
@@ -974,10 +999,10 @@ pub async fn audit_csv(
         .into_response())
 }
 
-/// A CSV field, quoted; a leading `=`, `+`, `-` or `@` is prefixed with `'` so spreadsheet
-/// programs do not run crawled or typed text as a formula.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+/// A CSV field, quoted; a leading `=`, `+`, `-`, `@`, tab or carriage return is prefixed with
+/// `'` so spreadsheet programs do not run crawled or typed text as a formula.
+pub(crate) fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_string()
@@ -1035,48 +1060,15 @@ pub async fn evidence(
     user: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    if state.store.post(id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
-    let zip = patroli_index::evidence::bundle(&state.store, &[id], &user.user.username).await?;
-    let detail = format!("{} bytes", zip.len());
-    state
-        .store
-        .audit(
-            &user.user.username,
-            "export_evidence",
-            Some(&id.to_string()),
-            Some(&detail),
-            user.remote.as_deref(),
-        )
-        .await?;
-    let disposition = format!("attachment; filename=\"patroli-bukti-{id}.zip\"");
-    Ok((
-        [
-            (CONTENT_TYPE, "application/zip".to_string()),
-            (axum::http::header::CONTENT_DISPOSITION, disposition),
-        ],
-        zip,
-    )
-        .into_response())
-}
-
-/// Officers and admins work leads; analysts read them.
-fn may_work_leads(user: &CurrentUser) -> bool {
-    matches!(user.user.role.as_str(), "officer" | "admin")
+    leads::evidence(&state, &user.actor(), id).await
 }
 
 #[derive(Deserialize)]
 pub struct WorkflowForm {
     #[serde(default)]
     csrf: String,
-    action: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    target: String,
-    #[serde(default)]
-    note: String,
+    #[serde(flatten)]
+    change: ChangeRequest,
 }
 
 /// Changes a lead: its status (with the unit escalated to or the reason closed), who handles
@@ -1088,68 +1080,9 @@ pub async fn workflow(
     Form(form): Form<WorkflowForm>,
 ) -> Result<Response, AppError> {
     user.check_csrf(&form.csrf)?;
-    if !may_work_leads(&user) {
-        state
-            .store
-            .audit(
-                &user.user.username,
-                "lead_refused",
-                Some(&id.to_string()),
-                Some(&form.action),
-                user.remote.as_deref(),
-            )
-            .await?;
-        return Err(AppError::Forbidden);
-    }
-    if state.store.post(id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
-    let change = match form.action.as_str() {
-        "status" => LeadChange::Status {
-            status: LeadStatus::parse(&form.status)
-                .ok_or(AppError::Invalid("error.lead_invalid"))?,
-            target: Some(form.target.clone()),
-        },
-        "assign" => LeadChange::Assign {
-            to: user.user.username.clone(),
-        },
-        "note" if form.note.len() <= MAX_NOTE_BYTES => LeadChange::Note {
-            text: form.note.clone(),
-        },
-        _ => return Err(AppError::Invalid("error.lead_invalid")),
-    };
-    match state
-        .store
-        .change_lead(id, &user.user.username, &change)
-        .await
-    {
-        // The lead status is a search filter: the feeder picks the change up within its window.
-        Ok(_) => state.index.nudge(),
-        Err(patroli_index::StoreError::Invalid(_)) => {
-            return Err(AppError::Invalid("error.lead_invalid"));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let detail = match &change {
-        LeadChange::Status { status, .. } => format!("{} {}", status.as_str(), form.target),
-        LeadChange::Assign { to } => to.clone(),
-        LeadChange::Note { .. } => format!("{} bytes", form.note.len()),
-    };
-    state
-        .store
-        .audit(
-            &user.user.username,
-            &format!("lead_{}", form.action),
-            Some(&id.to_string()),
-            Some(&detail),
-            user.remote.as_deref(),
-        )
-        .await?;
+    leads::change(&state, &user.actor(), id, &form.change).await?;
     Ok(Redirect::to(&format!("/leads/{id}")).into_response())
 }
-
-/// Longest note accepted.
-const MAX_NOTE_BYTES: usize = 8 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -1161,6 +1094,7 @@ mod tests {
         assert_eq!(csv_field("a \"b\""), "\"a \"\"b\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-2+3"), "\"'-2+3\"");
+        assert_eq!(csv_field("\t=1"), "\"'\t=1\"");
     }
 
     #[test]

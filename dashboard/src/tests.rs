@@ -555,5 +555,6 @@ async fn only_admins_see_and_export_the_audit_log() {
 
 // Accounts, operations and charts, with the helpers above.
 mod admin;
+mod api;
 mod charts;
 mod operator;

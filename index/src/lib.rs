@@ -1,5 +1,5 @@
 //! The index crate owns persistence: the SQL [`Store`] (the source of truth for posts, evidence
-//! snapshots, verdicts, users, sessions, crawl runs, activated rule sets and the append-only
+//! snapshots, verdicts, users, sessions, API tokens, crawl runs, activated rule sets and the append-only
 //! audit log) and the tantivy [`SearchIndex`] derived from it. It also holds [`ActiveRules`],
 //! the rule set in use, shared by the pipeline and the dashboard and backed by the store, and
 //! [`diff`], which compares two rule sets over the stored posts. The queries behind the
@@ -21,6 +21,7 @@ mod rulesets;
 mod search;
 mod simhash;
 mod store;
+mod tokens;
 
 pub use admin::{AccountChange, Breakdown, FetchErrorRecord, ROLES, UserSummary};
 pub use analysis::Analysis;
@@ -40,6 +41,7 @@ pub use store::{
     LeadEvent, LeadStatus, Network, NetworkLink, PostOutcome, PostRecord, RunRecord, Session,
     SnapshotInfo, Store, User,
 };
+pub use tokens::{ApiToken, MAX_TOKEN_LABEL, TokenCheck};
 
 #[cfg(test)]
 mod tests;

@@ -1100,7 +1100,7 @@ impl Store {
         Ok(())
     }
 
-    fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
+    pub(crate) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
         Ok(User {
             id: r.try_get("id")?,
             username: r.try_get("username")?,
