@@ -177,6 +177,24 @@ async fn the_api_takes_bearer_tokens_and_never_cookies() {
 }
 
 #[tokio::test]
+async fn a_disabled_users_tokens_stop_working_at_once() {
+    let f = fixture().await;
+    let t = token(&f.state, "budi").await;
+    let (status, _, _) = send_json(&f.state, api_get("/api/v1/search?q=sawit", &t)).await;
+    assert_eq!(status, StatusCode::OK);
+    f.state.store.set_disabled("budi", true).await.unwrap();
+    let (status, _, body) = send_json(&f.state, api_get("/api/v1/search?q=sawit", &t)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    f.state.store.set_disabled("budi", false).await.unwrap();
+    let (status, _, _) = send_json(&f.state, api_get("/api/v1/search?q=sawit", &t)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "enabled again, the token works again"
+    );
+}
+
+#[tokio::test]
 async fn refused_tokens_lock_the_address_out_for_a_while() {
     let f = fixture().await;
     let good = token(&f.state, "budi").await;
