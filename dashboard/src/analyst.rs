@@ -27,7 +27,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::i18n::Messages;
-use crate::pages::{Piece, VerdictView, marks, pieces, require_role, verdict_view};
+use crate::pages::{Piece, VerdictView, marks, pieces, verdict_view};
 
 /// The roles that tune the rules.
 const TUNERS: &[&str] = &["analyst", "admin"];
@@ -406,7 +406,8 @@ struct EvalPage<'a> {
 /// Precision, recall, F1, the confusion matrix, per-indicator precision and the errors of the
 /// rule set in use on the labelled corpus.
 pub async fn eval(State(state): State<AppState>, user: CurrentUser) -> Result<Response, AppError> {
-    require_role(&state, &user, TUNERS, "rules_eval").await?;
+    user.require_role(&state, TUNERS, "rules_eval", None)
+        .await?;
     let items = corpus(&state).await?;
     let classifier = state.rules.classifier();
     let report = {
@@ -838,7 +839,8 @@ pub async fn candidate_form(
     user: CurrentUser,
     Query(q): Query<CandidateQuery>,
 ) -> Result<Response, AppError> {
-    require_role(&state, &user, TUNERS, "rules_candidate").await?;
+    user.require_role(&state, TUNERS, "rules_candidate", None)
+        .await?;
     let text = state
         .rules
         .current()
@@ -861,7 +863,8 @@ pub async fn candidate(
     Form(form): Form<CandidateForm>,
 ) -> Result<Response, AppError> {
     user.check_csrf(&form.csrf)?;
-    require_role(&state, &user, TUNERS, "rules_candidate").await?;
+    user.require_role(&state, TUNERS, "rules_candidate", None)
+        .await?;
     let current = state.rules.current();
     let checked = check(&state, &current, &form).await?;
     let refusal = refusal(&state, &checked).await?;
@@ -896,7 +899,8 @@ pub async fn activate(
     Form(form): Form<CandidateForm>,
 ) -> Result<Response, AppError> {
     user.check_csrf(&form.csrf)?;
-    require_role(&state, &user, TUNERS, "rules_activate").await?;
+    user.require_role(&state, TUNERS, "rules_activate", None)
+        .await?;
     let current = state.rules.current();
     let checked = check(&state, &current, &form).await?;
     // What the analyst saw was compared with the rule set in use then; if another activation

@@ -163,28 +163,27 @@ impl CurrentUser {
         self.user.role == "admin"
     }
 
-    /// Refuses (403) unless the user is an admin. A refusal is audited as `{action}_refused`,
-    /// with its target, so attempts to reach admin functions leave a trace.
+    /// Refuses (403) unless the user is an admin. See [`CurrentUser::require_role`].
     pub async fn require_admin(
         &self,
         state: &AppState,
         action: &str,
         target: Option<&str>,
     ) -> Result<(), AppError> {
-        if self.is_admin() {
-            return Ok(());
-        }
-        state
-            .store
-            .audit(
-                &self.user.username,
-                &format!("{action}_refused"),
-                target,
-                None,
-                self.remote.as_deref(),
-            )
-            .await?;
-        Err(AppError::Forbidden)
+        self.require_role(state, &["admin"], action, target).await
+    }
+
+    /// Refuses (403) unless the user has one of `roles`; see [`Actor::require_role`].
+    pub async fn require_role(
+        &self,
+        state: &AppState,
+        roles: &[&str],
+        action: &str,
+        target: Option<&str>,
+    ) -> Result<(), AppError> {
+        self.actor()
+            .require_role(&state.store, roles, action, target, None)
+            .await
     }
 
     /// The user as the actor of an action the pages share with the API.
@@ -233,10 +232,27 @@ pub struct Actor<'a> {
     pub token: Option<i64>,
 }
 
+/// Roles that work leads (change status, assign, note, mark); analysts read them.
+pub const LEAD_WORKERS: &[&str] = &["officer", "admin"];
+
 impl Actor<'_> {
-    /// Officers and admins work leads; analysts read them.
-    pub fn may_work_leads(&self) -> bool {
-        matches!(self.user.role.as_str(), "officer" | "admin")
+    /// Refuses (403) unless the user has one of `roles`. A refusal is audited as
+    /// `{action}_refused`, with its target and detail, so attempts to do what a role may not
+    /// leave a trace; the caller audits the action itself once it is done.
+    pub async fn require_role(
+        &self,
+        store: &patroli_index::Store,
+        roles: &[&str],
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), AppError> {
+        if roles.contains(&self.user.role.as_str()) {
+            return Ok(());
+        }
+        self.audit(store, &format!("{action}_refused"), target, detail)
+            .await?;
+        Err(AppError::Forbidden)
     }
 
     /// Appends to the audit log as this user; `detail` ends with "via API token N" when the

@@ -11,7 +11,7 @@ use patroli_index::{
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::auth::Actor;
+use crate::auth::{Actor, LEAD_WORKERS};
 use crate::error::AppError;
 
 /// Longest note accepted.
@@ -123,17 +123,15 @@ pub async fn change(
     request: &ChangeRequest,
 ) -> Result<Lead, AppError> {
     let target = id.to_string();
-    if !actor.may_work_leads() {
-        actor
-            .audit(
-                &state.store,
-                "lead_refused",
-                Some(&target),
-                Some(&request.action),
-            )
-            .await?;
-        return Err(AppError::Forbidden);
-    }
+    actor
+        .require_role(
+            &state.store,
+            LEAD_WORKERS,
+            "lead",
+            Some(&target),
+            Some(&request.action),
+        )
+        .await?;
     if state.store.post(id).await?.is_none() {
         return Err(AppError::NotFound);
     }

@@ -922,7 +922,7 @@ pub async fn lead(
             .assignee
             .unwrap_or_else(|| t.get("lead.unassigned").to_string()),
         history: data.history,
-        can_act: user.actor().may_work_leads(),
+        can_act: crate::auth::LEAD_WORKERS.contains(&user.user.role.as_str()),
         statuses: labelled("status", &["new", "in_review", "escalated", "closed"]),
         targets: labelled("target", ESCALATION_TARGETS),
         reasons: labelled("reason", CLOSE_REASONS),
@@ -1028,30 +1028,6 @@ pub(crate) async fn require_admin(
         )
         .await?;
     Ok(())
-}
-
-/// Refuses, and audits the attempt as `{action}_refused`, unless the user has one of `roles`.
-/// The caller audits the action itself once it is done.
-pub(crate) async fn require_role(
-    state: &AppState,
-    user: &CurrentUser,
-    roles: &[&str],
-    action: &str,
-) -> Result<(), AppError> {
-    if roles.contains(&user.user.role.as_str()) {
-        return Ok(());
-    }
-    state
-        .store
-        .audit(
-            &user.user.username,
-            &format!("{action}_refused"),
-            None,
-            None,
-            user.remote.as_deref(),
-        )
-        .await?;
-    Err(AppError::Forbidden)
 }
 
 /// The evidence bundle of one post: raw snapshots, manifest with SHA-256 of every file, report.
