@@ -288,6 +288,68 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
+/// Posts stored one at a time while the feeder runs, to time how soon each is searchable.
+const FRESHNESS_TRIALS: usize = 20;
+
+/// How long a post stored the way a crawl stores it takes to become searchable, with the feeder
+/// task running as under `patroli run`.
+async fn freshness(
+    store: &Store,
+    index: &Arc<SearchIndex>,
+    classifier: &Classifier,
+    generator: &mut Generator,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let feeder = tokio::spawn(patroli_index::feed(index.clone(), store.clone(), async {
+        let _ = stopped.await;
+    }));
+    let mut waits = Vec::with_capacity(FRESHNESS_TRIALS);
+    for trial in 0..FRESHNESS_TRIALS {
+        let mut post = generator.post();
+        let marker = format!("penandauji{trial}x{}", generator.rng.u32(..));
+        post.text.push(' ');
+        post.text.push_str(&marker);
+        let verdict = classifier.classify(&post.text);
+        let body = post.text.clone().into_bytes();
+        let snapshot = Snapshot {
+            requested_url: post.url.clone(),
+            final_url: post.url.clone(),
+            status: 200,
+            headers: Vec::new(),
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
+            body,
+            fetched_at: Utc::now(),
+        };
+        let start = Instant::now();
+        let id = store.save_page(&snapshot, &[post]).await?[0].0;
+        store.save_verdicts(&[(id, &verdict)]).await?;
+        index.nudge();
+        let query = SearchRequest {
+            query: marker,
+            limit: 1,
+            ..Default::default()
+        };
+        while index.search(&query)?.total == 0 {
+            anyhow::ensure!(
+                start.elapsed() < Duration::from_secs(30),
+                "a stored post was not searchable after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        waits.push(start.elapsed());
+    }
+    let _ = stop.send(());
+    feeder.await?;
+    waits.sort();
+    println!(
+        "\nFreshness: a post stored and classified while the feeder runs is searchable after {} ms (median) and {} ms at most, over {FRESHNESS_TRIALS} posts (the feeder waits {} ms after a nudge to batch).",
+        ms(percentile(&waits, 50.0)),
+        ms(*waits.last().expect("trials ran")),
+        patroli_index::BATCH_WINDOW.as_millis()
+    );
+    Ok(())
+}
+
 /// Options of a run.
 pub struct Options {
     pub posts: usize,
@@ -500,6 +562,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         ms(percentile(&all_f, 99.0)),
         percentile(&all_f, 50.0).as_secs_f64() / percentile(&all_t, 50.0).as_secs_f64().max(1e-9)
     );
+    freshness(&store, &index, &classifier, &mut generator).await?;
     println!(
         "\nThe store and index are kept in {} (serve them with `patroli serve --data-dir {}`).",
         store_dir.display(),
