@@ -136,6 +136,14 @@ enum Command {
     /// Apply the active rule set (the last one activated in the dashboard, else --rules or the
     /// built-in pack) to every stored post.
     Reclassify,
+    /// Write a consistent copy of the store (posts, evidence, verdicts, users, audit log) to a
+    /// new file while patroli keeps running. The search index needs no backup: it is rebuilt
+    /// from the store.
+    Backup {
+        /// The new file (restore: put it in a data folder as patroli.db).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -518,6 +526,15 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             revoke,
             list,
         }) => user_token(&ctx, &name, &label, revoke, list).await?,
+        Command::Backup { out } => {
+            ctx.store().await?.backup_to(&out).await?;
+            println!(
+                "backed up the store to {} ({} bytes); restore it as DATA_DIR/{}",
+                out.display(),
+                std::fs::metadata(&out)?.len(),
+                patroli_index::DB_FILE
+            );
+        }
         Command::Networks { limit, json } => {
             let store = ctx.store().await?;
             let networks = store.largest_networks(limit).await?;

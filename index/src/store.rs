@@ -942,6 +942,23 @@ impl Store {
         .await?)
     }
 
+    /// Writes a consistent copy of the whole store to `file` while it stays in use (SQLite's
+    /// `VACUUM INTO`: one read transaction, so the copy is a single point in time even with
+    /// crawls writing). Refuses to overwrite an existing file.
+    pub async fn backup_to(&self, file: &Path) -> Result<(), StoreError> {
+        if file.exists() {
+            return Err(StoreError::Invalid(format!(
+                "{} already exists; choose a new file name for the backup",
+                file.display()
+            )));
+        }
+        sqlx::query("VACUUM INTO ?")
+            .bind(file.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Number of stored posts.
     pub async fn count_posts(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM posts")

@@ -704,3 +704,21 @@ async fn the_feeder_makes_new_verdicts_searchable_without_being_asked() {
     stop.send(()).unwrap();
     feeder.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_backup_is_a_whole_store_that_opens() {
+    let (dir, store) = store().await;
+    store
+        .save_page(&snapshot("x"), &[post("a", "Kerja sawit Sarawak")])
+        .await
+        .unwrap();
+    let copy = dir.path().join("backup");
+    std::fs::create_dir(&copy).unwrap();
+    let file = copy.join(crate::DB_FILE);
+    store.backup_to(&file).await.unwrap();
+    let restored = Store::open(&copy).await.unwrap();
+    assert_eq!(restored.count_posts().await.unwrap(), 1);
+    assert_eq!(restored.snapshots_of(1).await.unwrap().len(), 1);
+    let again = store.backup_to(&file).await.unwrap_err();
+    assert!(again.to_string().contains("already exists"), "{again}");
+}
