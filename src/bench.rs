@@ -378,8 +378,12 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             .await?;
     }
     let mut generator = Generator::new(opts.seed)?;
-    let (mut store_time, mut fts_time, mut classify_time) =
-        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut store_time, mut verdict_time, mut fts_time, mut classify_time) = (
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+        Duration::ZERO,
+    );
     let mut done = 0;
     eprintln!(
         "generating, classifying and storing {} posts ({} sentences to draw from)…",
@@ -414,11 +418,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                     .map(|(id, _)| id),
             );
         }
+        store_time += t.elapsed();
+        let t = Instant::now();
         let pairs: Vec<(i64, &Verdict)> = ids.iter().copied().zip(verdicts.iter()).collect();
         for batch in pairs.chunks(1_000) {
             store.save_verdicts(batch).await?;
         }
-        store_time += t.elapsed();
+        verdict_time += t.elapsed();
 
         let rows: Vec<Fts5Post> = posts
             .iter()
@@ -474,12 +480,18 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         rate(opts.posts, classify_time)
     );
     println!(
-        "| patroli store (SQLite: posts, evidence, sightings, repost bands, verdicts) | {:.1} s | {} | {} |",
+        "| patroli store: pages (posts, evidence snapshots, sightings, repost clusters) | {:.1} s | {} | {} |",
         store_time.as_secs_f64(),
         rate(opts.posts, store_time),
         mib(disk_size(&store_file)
             + disk_size(&store_dir.join(format!("{}-wal", patroli_index::DB_FILE))))
     );
+    println!(
+        "| patroli store: verdicts (with explanations and contacts) | {:.1} s | {} | (above) |",
+        verdict_time.as_secs_f64(),
+        rate(opts.posts, verdict_time)
+    );
+    let store_time = store_time + verdict_time;
     println!(
         "| patroli index (tantivy, from the store) | {:.1} s | {} | {} |",
         index_time.as_secs_f64(),
