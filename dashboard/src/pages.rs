@@ -650,7 +650,12 @@ pub async fn search(
                     .unwrap_or_default(),
                 lead_label: t.get(&format!("status.{}", h.lead_status)).to_string(),
                 lead_status: h.lead_status,
-                destinations: h.destinations.join(", "),
+                destinations: h
+                    .destinations
+                    .iter()
+                    .map(|c| t.lookup(&format!("country.{c}")).unwrap_or(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 snippet: pieces(&h.snippet.text, &ranges),
             }
         })
