@@ -22,7 +22,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use regex::RegexSet;
 use regex_automata::meta::Regex;
+use regex_automata::util::look::{Look, LookMatcher};
 use regex_automata::{Anchored, Input};
+use regex_syntax::hir::{Hir, HirKind};
 
 use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
@@ -39,20 +41,68 @@ enum Owner {
     Audience,
     /// A literal prefix of pattern `n`: where it occurs, the pattern is tried.
     Trigger(usize),
+    /// A required literal of pattern `n`: unless one occurs, the pattern is not tried.
+    Required(usize),
+}
+
+impl Owner {
+    /// Literals taken from patterns count wherever they occur, word boundaries or not.
+    fn is_pattern_literal(self) -> bool {
+        matches!(self, Owner::Trigger(_) | Owner::Required(_))
+    }
+}
+
+/// A compiled pattern and what is known about where its matches can be.
+struct Pattern {
+    regex: Regex,
+    /// The indicator it belongs to.
+    owner: usize,
+    /// Whether it is only tried once one of its required literals occurred.
+    has_required: bool,
+    /// Whether every match starts at a Unicode word boundary.
+    at_word_boundary: bool,
 }
 
 /// Most literal prefixes taken from one pattern; a pattern with more goes to the `RegexSet`.
 const MAX_TRIGGERS: usize = 64;
 
-/// The literal prefixes every match of `pattern` starts with, when there are few enough.
-fn literal_prefixes(pattern: &str) -> Option<Vec<String>> {
+/// Shortest literal worth a required-literal check: shorter ones occur in most posts, so checking
+/// for them would cost more Aho-Corasick matches than it saves searches.
+const MIN_REQUIRED_LEN: usize = 3;
+
+/// What the literals of a pattern tell about where its matches can be.
+struct PatternLiterals {
+    /// Every match starts with one of these.
+    prefixes: Vec<String>,
+    /// Every match contains one of these (after its prefix), when such a set was found.
+    required: Option<Vec<String>>,
+    /// Every match starts at a Unicode word boundary (the pattern begins with `\b`).
+    at_word_boundary: bool,
+}
+
+impl PatternLiterals {
+    /// None when the pattern has no usable literal prefix.
+    fn of(pattern: &str) -> Option<PatternLiterals> {
+        let hir = regex_syntax::parse(pattern).ok()?;
+        Some(PatternLiterals {
+            prefixes: prefix_literals(&hir)?,
+            required: required_literals(&hir),
+            at_word_boundary: hir
+                .properties()
+                .look_set_prefix()
+                .contains(regex_syntax::hir::Look::WordUnicode),
+        })
+    }
+}
+
+/// The literal prefixes every match of `hir` starts with, when there are few enough.
+fn prefix_literals(hir: &Hir) -> Option<Vec<String>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::parse(pattern).ok()?;
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)
         .limit_total(MAX_TRIGGERS);
-    let seq = extractor.extract(&hir);
+    let seq = extractor.extract(hir);
     let literals = seq.literals()?;
     if literals.is_empty()
         || literals.len() > MAX_TRIGGERS
@@ -64,6 +114,22 @@ fn literal_prefixes(pattern: &str) -> Option<Vec<String>> {
         .iter()
         .map(|l| String::from_utf8(l.as_bytes().to_vec()).ok())
         .collect()
+}
+
+/// Literals one of which every match contains beyond its prefix: the prefixes of one later part
+/// of the pattern's top-level sequence (`\b(lewat|ikut)\s+(\S+\s+){0,2}(hutan|sungai)\b` →
+/// `hutan`, `sungai`), the part whose shortest literal is longest. Every part of a sequence must
+/// match, and a part whose matches may be empty has no such literals, so the set is necessary.
+fn required_literals(hir: &Hir) -> Option<Vec<String>> {
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    let shortest = |set: &Vec<String>| set.iter().map(String::len).min().unwrap_or(0);
+    let mut sets = parts.iter().filter_map(prefix_literals);
+    // The first part with literals is the one the prefixes come from: no news.
+    sets.next()?;
+    sets.filter(|set| shortest(set) >= MIN_REQUIRED_LEN)
+        .max_by_key(|set| (shortest(set), std::cmp::Reverse(set.len())))
 }
 
 /// Indicator indices named by ids or categories.
@@ -105,11 +171,10 @@ pub struct Classifier {
     keyword_owners: Vec<Vec<Owner>>,
     /// Whether a keyword needs a word boundary at its (start, end).
     keyword_bounds: Vec<(bool, bool)>,
-    /// Patterns without a literal prefix, and their indices in `pattern_regexes`.
+    /// Patterns without a literal prefix, and their indices in `patterns`.
     fallback: RegexSet,
     fallback_ids: Vec<usize>,
-    pattern_regexes: Vec<Regex>,
-    pattern_owner: Vec<usize>,
+    patterns: Vec<Pattern>,
     conditions: Vec<Conditions>,
     gazetteer: Gazetteer,
     detector: Option<LanguageDetector>,
@@ -167,8 +232,7 @@ impl Classifier {
         for k in &gazetteer.audience {
             add(k, Owner::Audience);
         }
-        let mut pattern_owner = Vec::new();
-        let mut pattern_regexes = Vec::new();
+        let mut patterns = Vec::new();
         let mut fallback_ids = Vec::new();
         let mut fallback_patterns = Vec::new();
         for (i, ind) in pack.indicators.iter().enumerate() {
@@ -178,29 +242,42 @@ impl Classifier {
                     location: ind.location.clone(),
                     message: format!("invalid regex {p:?}: {e}"),
                 })?;
-                let id = pattern_regexes.len();
-                match literal_prefixes(p) {
-                    Some(prefixes) => {
-                        for prefix in prefixes {
+                let id = patterns.len();
+                let mut pattern = Pattern {
+                    regex: re,
+                    owner: i,
+                    has_required: false,
+                    at_word_boundary: false,
+                };
+                match PatternLiterals::of(p) {
+                    Some(literals) => {
+                        for prefix in literals.prefixes {
                             by_keyword
                                 .entry(prefix)
                                 .or_default()
                                 .push(Owner::Trigger(id));
                         }
+                        for required in literals.required.iter().flatten() {
+                            by_keyword
+                                .entry(required.clone())
+                                .or_default()
+                                .push(Owner::Required(id));
+                        }
+                        pattern.has_required = literals.required.is_some();
+                        pattern.at_word_boundary = literals.at_word_boundary;
                     }
                     None => {
                         fallback_ids.push(id);
                         fallback_patterns.push(p.as_str());
                     }
                 }
-                pattern_regexes.push(re);
-                pattern_owner.push(i);
+                patterns.push(pattern);
             }
         }
         let keyword_bounds = by_keyword
             .iter()
             .map(|(k, owners)| {
-                if owners.iter().all(|o| matches!(o, Owner::Trigger(_))) {
+                if owners.iter().all(|o| o.is_pattern_literal()) {
                     return (false, false);
                 }
                 let first = k.chars().next().is_some_and(|c| !is_cjk(c));
@@ -263,8 +340,7 @@ impl Classifier {
             keyword_bounds,
             fallback,
             fallback_ids,
-            pattern_regexes,
-            pattern_owner,
+            patterns,
             conditions,
             gazetteer,
             detector,
@@ -323,6 +399,8 @@ impl Classifier {
         let t = norm.text();
         // (pattern, position) for every occurrence of a pattern's literal prefix.
         let mut starts: Vec<(usize, usize)> = Vec::new();
+        // For every pattern with required literals, where the last one starts (+1; 0: none).
+        let mut required_last = vec![0; self.patterns.len()];
         for m in self.keywords.find_overlapping_iter(t) {
             let k = m.pattern().as_usize();
             let owners = &self.keyword_owners[k];
@@ -330,6 +408,7 @@ impl Classifier {
             for owner in owners {
                 match *owner {
                     Owner::Trigger(p) => starts.push((p, m.start())),
+                    Owner::Required(p) => required_last[p] = required_last[p].max(m.start() + 1),
                     _ if !bounded => {}
                     Owner::Indicator(i) => hits[i].push((m.start(), m.end())),
                     Owner::Place(i) => places.push((i, (m.start(), m.end()))),
@@ -342,17 +421,25 @@ impl Classifier {
         starts.dedup();
         for group in starts.chunk_by(|a, b| a.0 == b.0) {
             let p = group[0].0;
+            let pattern = &self.patterns[p];
+            // A match starting at `s` holds a required literal after its prefix, past `s`.
+            let limit = if pattern.has_required {
+                required_last[p]
+            } else {
+                usize::MAX
+            };
             anchored_matches(
-                &self.pattern_regexes[p],
+                pattern,
                 t,
-                group.iter().map(|&(_, s)| s),
-                &mut hits[self.pattern_owner[p]],
+                group.iter().map(|&(_, s)| s).take_while(|&s| s + 1 < limit),
+                &mut hits[pattern.owner],
             );
         }
         for f in self.fallback.matches(t).iter() {
-            let p = self.fallback_ids[f];
-            hits[self.pattern_owner[p]].extend(
-                self.pattern_regexes[p]
+            let pattern = &self.patterns[self.fallback_ids[f]];
+            hits[pattern.owner].extend(
+                pattern
+                    .regex
                     .find_iter(t)
                     .filter(|m| !m.is_empty())
                     .map(|m| (m.start(), m.end())),
@@ -562,21 +649,25 @@ impl Classifier {
     }
 }
 
-/// The matches `re.find_iter(t)` would give, found by anchored searches at `starts` (ascending),
-/// the only positions where a match can begin.
+/// The matches `pattern.regex.find_iter(t)` would give, found by anchored searches at `starts`
+/// (ascending), the only positions where a match can begin. A start that is not on a word
+/// boundary is skipped without a search when the pattern begins with `\b`.
 fn anchored_matches(
-    re: &Regex,
+    pattern: &Pattern,
     t: &str,
     starts: impl Iterator<Item = usize>,
     out: &mut Vec<(usize, usize)>,
 ) {
+    let looks = LookMatcher::new();
     let mut next = 0;
     for s in starts {
-        if s < next {
+        if s < next
+            || (pattern.at_word_boundary && !looks.matches(Look::WordUnicode, t.as_bytes(), s))
+        {
             continue;
         }
         let input = Input::new(t).range(s..).anchored(Anchored::Yes);
-        if let Some(m) = re.search(&input) {
+        if let Some(m) = pattern.regex.search(&input) {
             out.push((s, m.end()));
             next = m.end();
         }
