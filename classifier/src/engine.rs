@@ -1,7 +1,9 @@
 //! The compiled rule engine. One Aho-Corasick pass finds every keyword, every gazetteer name and
 //! the literal prefixes of the patterns; a pattern with a literal prefix is only tried, anchored,
-//! where one of its prefixes occurred. Patterns without a usable literal prefix go through one
-//! `RegexSet` pass, and only those that matched are re-scanned. Then conditions and scoring.
+//! where one of its prefixes occurred. The same pass looks for the literals a pattern's matches
+//! must contain (its required literals): a pattern none of whose required literals occurred is
+//! not run at all. Patterns with neither go through one `RegexSet` pass, and only those that
+//! matched are re-scanned. Then conditions and scoring.
 //!
 //! Why the prefilter rather than one `RegexSet` over every pattern: analysts' patterns use
 //! bounded repeats (`(\S+\s+){0,6}`, `[^\n]{0,30}`) whose combined automaton explodes; measured
@@ -66,14 +68,11 @@ struct Pattern {
 /// Most literal prefixes taken from one pattern; a pattern with more goes to the `RegexSet`.
 const MAX_TRIGGERS: usize = 64;
 
-/// Shortest literal worth a required-literal check: shorter ones occur in most posts, so checking
-/// for them would cost more Aho-Corasick matches than it saves searches.
-const MIN_REQUIRED_LEN: usize = 3;
-
 /// What the literals of a pattern tell about where its matches can be.
+#[derive(Default)]
 struct PatternLiterals {
-    /// Every match starts with one of these.
-    prefixes: Vec<String>,
+    /// Every match starts with one of these, when such a set was found.
+    prefixes: Option<Vec<String>>,
     /// Every match contains one of these (after its prefix), when such a set was found.
     required: Option<Vec<String>>,
     /// Every match starts at a Unicode word boundary (the pattern begins with `\b`).
@@ -81,17 +80,19 @@ struct PatternLiterals {
 }
 
 impl PatternLiterals {
-    /// None when the pattern has no usable literal prefix.
-    fn of(pattern: &str) -> Option<PatternLiterals> {
-        let hir = regex_syntax::parse(pattern).ok()?;
-        Some(PatternLiterals {
-            prefixes: prefix_literals(&hir)?,
-            required: required_literals(&hir),
+    fn of(pattern: &str) -> PatternLiterals {
+        let Ok(hir) = regex_syntax::parse(pattern) else {
+            return PatternLiterals::default();
+        };
+        let prefixes = prefix_literals(&hir);
+        PatternLiterals {
+            required: required_literals(&hir, prefixes.is_some()),
+            prefixes,
             at_word_boundary: hir
                 .properties()
                 .look_set_prefix()
                 .contains(regex_syntax::hir::Look::WordUnicode),
-        })
+        }
     }
 }
 
@@ -116,20 +117,23 @@ fn prefix_literals(hir: &Hir) -> Option<Vec<String>> {
         .collect()
 }
 
-/// Literals one of which every match contains beyond its prefix: the prefixes of one later part
-/// of the pattern's top-level sequence (`\b(lewat|ikut)\s+(\S+\s+){0,2}(hutan|sungai)\b` →
-/// `hutan`, `sungai`), the part whose shortest literal is longest. Every part of a sequence must
-/// match, and a part whose matches may be empty has no such literals, so the set is necessary.
-fn required_literals(hir: &Hir) -> Option<Vec<String>> {
+/// Literals one of which every match contains: the prefixes of one part of the pattern's
+/// top-level sequence (`\b(lewat|ikut)\s+(\S+\s+){0,2}(hutan|sungai)\b` → `hutan`, `sungai`),
+/// the part whose shortest literal is longest (even one-byte literals such as `$` save more
+/// searches than their Aho-Corasick matches cost, measured on the built-in pack). Every part of a sequence must match, and a part
+/// whose matches may be empty has no such literals, so the set is necessary. With `after_prefix`
+/// the first part with literals, where the pattern's prefixes come from, is left out: the set
+/// then says something new, and its literals start after the start of the match.
+fn required_literals(hir: &Hir, after_prefix: bool) -> Option<Vec<String>> {
     let HirKind::Concat(parts) = hir.kind() else {
         return None;
     };
     let shortest = |set: &Vec<String>| set.iter().map(String::len).min().unwrap_or(0);
     let mut sets = parts.iter().filter_map(prefix_literals);
-    // The first part with literals is the one the prefixes come from: no news.
-    sets.next()?;
-    sets.filter(|set| shortest(set) >= MIN_REQUIRED_LEN)
-        .max_by_key(|set| (shortest(set), std::cmp::Reverse(set.len())))
+    if after_prefix {
+        sets.next()?;
+    }
+    sets.max_by_key(|set| (shortest(set), std::cmp::Reverse(set.len())))
 }
 
 /// Indicator indices named by ids or categories.
@@ -171,7 +175,10 @@ pub struct Classifier {
     keyword_owners: Vec<Vec<Owner>>,
     /// Whether a keyword needs a word boundary at its (start, end).
     keyword_bounds: Vec<(bool, bool)>,
-    /// Patterns without a literal prefix, and their indices in `patterns`.
+    /// Patterns with required literals but no literal prefix, run on the whole text when one of
+    /// their required literals occurred.
+    unprefixed: Vec<usize>,
+    /// Patterns with neither, and their indices in `patterns`.
     fallback: RegexSet,
     fallback_ids: Vec<usize>,
     patterns: Vec<Pattern>,
@@ -233,6 +240,7 @@ impl Classifier {
             add(k, Owner::Audience);
         }
         let mut patterns = Vec::new();
+        let mut unprefixed = Vec::new();
         let mut fallback_ids = Vec::new();
         let mut fallback_patterns = Vec::new();
         for (i, ind) in pack.indicators.iter().enumerate() {
@@ -243,35 +251,28 @@ impl Classifier {
                     message: format!("invalid regex {p:?}: {e}"),
                 })?;
                 let id = patterns.len();
-                let mut pattern = Pattern {
-                    regex: re,
-                    owner: i,
-                    has_required: false,
-                    at_word_boundary: false,
-                };
-                match PatternLiterals::of(p) {
-                    Some(literals) => {
-                        for prefix in literals.prefixes {
-                            by_keyword
-                                .entry(prefix)
-                                .or_default()
-                                .push(Owner::Trigger(id));
-                        }
-                        for required in literals.required.iter().flatten() {
-                            by_keyword
-                                .entry(required.clone())
-                                .or_default()
-                                .push(Owner::Required(id));
-                        }
-                        pattern.has_required = literals.required.is_some();
-                        pattern.at_word_boundary = literals.at_word_boundary;
+                let literals = PatternLiterals::of(p);
+                let mut add_owner = |keys: &Option<Vec<String>>, owner: Owner| {
+                    for key in keys.iter().flatten() {
+                        by_keyword.entry(key.clone()).or_default().push(owner);
                     }
-                    None => {
+                };
+                add_owner(&literals.prefixes, Owner::Trigger(id));
+                add_owner(&literals.required, Owner::Required(id));
+                match (&literals.prefixes, &literals.required) {
+                    (Some(_), _) => {}
+                    (None, Some(_)) => unprefixed.push(id),
+                    (None, None) => {
                         fallback_ids.push(id);
                         fallback_patterns.push(p.as_str());
                     }
                 }
-                patterns.push(pattern);
+                patterns.push(Pattern {
+                    regex: re,
+                    owner: i,
+                    has_required: literals.required.is_some(),
+                    at_word_boundary: literals.at_word_boundary,
+                });
             }
         }
         let keyword_bounds = by_keyword
@@ -338,6 +339,7 @@ impl Classifier {
             keywords,
             keyword_owners,
             keyword_bounds,
+            unprefixed,
             fallback,
             fallback_ids,
             patterns,
@@ -435,8 +437,17 @@ impl Classifier {
                 &mut hits[pattern.owner],
             );
         }
-        for f in self.fallback.matches(t).iter() {
-            let pattern = &self.patterns[self.fallback_ids[f]];
+        let unprefixed = self.unprefixed.iter().filter(|&&p| required_last[p] > 0);
+        let fallback = self
+            .fallback
+            .matches(t)
+            .into_iter()
+            .map(|f| self.fallback_ids[f]);
+        for pattern in unprefixed
+            .copied()
+            .chain(fallback)
+            .map(|p| &self.patterns[p])
+        {
             hits[pattern.owner].extend(
                 pattern
                     .regex
@@ -658,12 +669,9 @@ fn anchored_matches(
     starts: impl Iterator<Item = usize>,
     out: &mut Vec<(usize, usize)>,
 ) {
-    let looks = LookMatcher::new();
     let mut next = 0;
     for s in starts {
-        if s < next
-            || (pattern.at_word_boundary && !looks.matches(Look::WordUnicode, t.as_bytes(), s))
-        {
+        if s < next || (pattern.at_word_boundary && !is_word_boundary(t.as_bytes(), s)) {
             continue;
         }
         let input = Input::new(t).range(s..).anchored(Anchored::Yes);
@@ -672,6 +680,18 @@ fn anchored_matches(
             next = m.end();
         }
     }
+}
+
+/// Whether `at` is a word boundary of `t` as the regex `\b` sees it (Unicode), deciding between
+/// ASCII neighbours without the Unicode tables: there the word characters are `[0-9A-Za-z_]`.
+fn is_word_boundary(t: &[u8], at: usize) -> bool {
+    let before = at.checked_sub(1).map(|i| t[i]);
+    let after = t.get(at).copied();
+    if before.is_none_or(|b| b.is_ascii()) && after.is_none_or(|b| b.is_ascii()) {
+        let word = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+        return word(before) != word(after);
+    }
+    LookMatcher::new().matches(Look::WordUnicode, t, at)
 }
 
 /// Sorts spans and merges those that overlap, so one stretch of text is reported once.
