@@ -12,7 +12,7 @@
 //! letters, number separators, number words) collect their edits first and touch the vector only
 //! when there are some.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use unicode_normalization::UnicodeNormalization;
@@ -85,12 +85,20 @@ impl Hasher for Fnv {
 
 type FnvBuild = BuildHasherDefault<Fnv>;
 
+/// What the slang table and the keep list say about one token.
+#[derive(Debug, Clone, Default)]
+struct TokenRule {
+    /// Read as written: never de-obfuscated or split (`p3mi`, `bp3mi`, `mp3`).
+    keep: bool,
+    /// What the token stands for (`yg` → `yang`).
+    slang: Option<String>,
+}
+
 /// Expands chat slang and undoes obfuscation. Built once from the rule set's slang table.
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
-    slang: HashMap<String, String, FnvBuild>,
-    /// Tokens read as written: never de-obfuscated or split (`p3mi`, `bp3mi`, `mp3`).
-    keep: HashSet<String, FnvBuild>,
+    /// The slang table and the keep list, by lower-case token: one lookup per token.
+    rules: HashMap<String, TokenRule, FnvBuild>,
     /// Characters in the longest slang or keep token: longer tokens are not looked up.
     longest_key: usize,
 }
@@ -152,22 +160,15 @@ impl Normalizer {
     /// A normaliser with the given slang table (keys are single lower-case tokens) and tokens to
     /// keep as written.
     pub fn new(slang: HashMap<String, String>, keep: impl IntoIterator<Item = String>) -> Self {
-        let slang: HashMap<String, String, FnvBuild> = slang
-            .into_iter()
-            .map(|(k, v)| (k.to_lowercase(), v.to_lowercase()))
-            .collect();
-        let keep: HashSet<String, FnvBuild> = keep.into_iter().map(|k| k.to_lowercase()).collect();
-        let longest_key = slang
-            .keys()
-            .chain(&keep)
-            .map(|k: &String| k.chars().count())
-            .max()
-            .unwrap_or(0);
-        Normalizer {
-            slang,
-            keep,
-            longest_key,
+        let mut rules: HashMap<String, TokenRule, FnvBuild> = HashMap::default();
+        for (k, v) in slang {
+            rules.entry(k.to_lowercase()).or_default().slang = Some(v.to_lowercase());
         }
+        for k in keep {
+            rules.entry(k.to_lowercase()).or_default().keep = true;
+        }
+        let longest_key = rules.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+        Normalizer { rules, longest_key }
     }
 
     /// Normalises `input`; see the module documentation for what that means.
@@ -219,8 +220,9 @@ impl Normalizer {
         let end = i + units[i..].iter().take_while(|u| token_char(u)).count();
         end - start <= self.longest_key
             && self
-                .keep
-                .contains(&units[start..end].iter().map(|u| u.ch).collect::<String>())
+                .rules
+                .get(&units[start..end].iter().map(|u| u.ch).collect::<String>())
+                .is_some_and(|r| r.keep)
     }
 
     /// Splits numbers glued to units (`12jt` → `12 jt`, `rm3500` → `rm 3500`), expands
@@ -244,9 +246,10 @@ impl Normalizer {
             if token.len() <= self.longest_key {
                 word.extend(token.iter().map(|u| u.ch));
             }
+            let rule = self.rules.get(&word);
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
             let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
-            if self.keep.contains(&word) {
+            if rule.is_some_and(|r| r.keep) {
                 out.extend_from_slice(token);
             } else if digits > 0
                 && digits < token.len()
@@ -292,33 +295,28 @@ impl Normalizer {
                     .collect();
                 self.push_word(&copy, &mut out);
             } else {
-                self.push_word(token, &mut out);
+                // The whole token, looked up already.
+                let short = token.len() <= self.longest_key && word.len() <= MAX_SLANG_BYTES;
+                let slang = rule.filter(|_| short).and_then(|r| r.slang.as_deref());
+                push_expanded(token, slang, &mut out);
             }
             i = j;
         }
         out
     }
 
-    /// Pushes a (non-empty) token, or its slang expansion, spanning the whole token, when it
-    /// has one.
+    /// Pushes a part of a token, or its slang expansion.
     fn push_word(&self, token: &[Unit], out: &mut Vec<Unit>) {
-        let expansion = if token.len() <= self.longest_key {
+        let slang = if token.len() <= self.longest_key {
             self.slang_of(token)
         } else {
             None
         };
-        match expansion {
-            Some(expansion) => {
-                let start = token[0].start;
-                let end = token[token.len() - 1].end;
-                out.extend(expansion.chars().map(|ch| Unit { ch, start, end }));
-            }
-            None => out.extend_from_slice(token),
-        }
+        push_expanded(token, slang, out);
     }
 
     /// The slang expansion of a token, looked up without allocating.
-    fn slang_of(&self, token: &[Unit]) -> Option<&String> {
+    fn slang_of(&self, token: &[Unit]) -> Option<&str> {
         let mut buf = [0u8; MAX_SLANG_BYTES];
         let mut len = 0;
         for u in token {
@@ -329,9 +327,48 @@ impl Normalizer {
             u.ch.encode_utf8(&mut buf[len..]);
             len += n;
         }
-        self.slang.get(std::str::from_utf8(&buf[..len]).ok()?)
+        self.rules
+            .get(std::str::from_utf8(&buf[..len]).ok()?)?
+            .slang
+            .as_deref()
     }
 }
+
+/// Appends `ch` to UTF-8 bytes; cheaper than `String::push` for ASCII.
+fn push_utf8(buf: &mut Vec<u8>, ch: char) {
+    if ch.is_ascii() {
+        buf.push(ch as u8);
+    } else {
+        buf.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+}
+
+/// Pushes a (non-empty) token, or its slang expansion spanning the whole token.
+fn push_expanded(token: &[Unit], slang: Option<&str>, out: &mut Vec<Unit>) {
+    match slang {
+        Some(expansion) => {
+            let start = token[0].start;
+            let end = token[token.len() - 1].end;
+            out.extend(expansion.chars().map(|ch| Unit { ch, start, end }));
+        }
+        None => out.extend_from_slice(token),
+    }
+}
+
+/// What `fold` makes of each ASCII character: letters and digits in lower case, punctuation
+/// kept, the rest (controls, white space) a space.
+const ASCII_FOLD: [u8; 128] = {
+    let mut table = [b' '; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c.is_ascii_punctuation() {
+            table[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
 
 /// NFKC, lower case, and decorative symbols (emojis, dingbats, box drawing) to spaces. ASCII
 /// characters, which NFKC leaves alone, are folded byte by byte without decoding.
@@ -342,13 +379,8 @@ fn fold(input: &str) -> Vec<Unit> {
     while start < bytes.len() {
         let b = bytes[start];
         if b.is_ascii() {
-            let ch = if b.is_ascii_alphanumeric() || b.is_ascii_punctuation() {
-                b.to_ascii_lowercase() as char
-            } else {
-                ' '
-            };
             units.push(Unit {
-                ch,
+                ch: ASCII_FOLD[usize::from(b)] as char,
                 start,
                 end: start + 1,
             });
@@ -375,28 +407,28 @@ fn fold(input: &str) -> Vec<Unit> {
     units
 }
 
-/// Joins letters written one by one with separators: `W A` → `wa`, `j.a.p.r.i` → `japri`.
+/// Joins letters written one by one with separators: `W A` → `wa`, `j.a.p.r.i` → `japri`. A
+/// single letter is a word of one letter; the separator between two single letters goes when it
+/// is exactly one separator.
 fn join_spaced_letters(units: &mut Vec<Unit>) {
-    let single_letter = |i: usize| -> bool {
-        let u = &units[i];
-        is_spelled_letter(u.ch)
-            && (i == 0 || !is_word_char(units[i - 1].ch))
-            && units.get(i + 1).is_none_or(|n| !is_word_char(n.ch))
-    };
     let mut separators = Vec::new();
+    let mut last_single: Option<usize> = None;
     let mut i = 0;
     while i < units.len() {
-        if !single_letter(i) {
+        if !is_word_char(units[i].ch) {
             i += 1;
             continue;
         }
-        // Extend the run: letter (sep letter)*, exactly one separator between letters.
-        let mut j = i;
-        while j + 2 < units.len() && letter_separator(units[j + 1].ch) && single_letter(j + 2) {
-            j += 2;
+        let start = i;
+        while i < units.len() && is_word_char(units[i].ch) {
+            i += 1;
         }
-        separators.extend((i + 1..j).step_by(2));
-        i = j + 1;
+        if i - start == 1 && is_spelled_letter(units[start].ch) {
+            if last_single.is_some_and(|p| p + 2 == start && letter_separator(units[p + 1].ch)) {
+                separators.push(start - 1);
+            }
+            last_single = Some(start);
+        }
     }
     remove(units, &separators);
 }
@@ -572,6 +604,16 @@ fn number_word(token: &[Unit]) -> Option<NumberWord> {
 /// Number words become digits: `dua belas juta` → `12 juta`, `seratus lima puluh` → `150`,
 /// `setengah juta` → `0.5 juta`. Thousand and million words stay as the units patterns expect.
 fn number_words(units: Vec<Unit>) -> Vec<Unit> {
+    // Most texts have none: look before collecting the tokens.
+    let starts_run = |(s, e): (usize, usize)| {
+        matches!(
+            number_word(&units[s..e]),
+            Some(NumberWord::Digit(_) | NumberWord::Half)
+        )
+    };
+    if !Tokens::new(&units).any(starts_run) {
+        return units;
+    }
     let toks: Vec<(usize, usize)> = Tokens::new(&units).collect();
     let word = |k: usize| number_word(&units[toks[k].0..toks[k].1]);
     let mut replace: Vec<(usize, usize, String)> = Vec::new();
@@ -628,11 +670,14 @@ fn number_words(units: Vec<Unit>) -> Vec<Unit> {
     out
 }
 
+/// A guess at the average word length, in characters, to size the word list.
+const WORD_LEN_GUESS: usize = 4;
+
 /// The normalised text and its maps, with one space between words and none at the ends.
 fn build(units: &[Unit]) -> Normalized {
-    let mut text = String::with_capacity(units.len());
+    let mut text = Vec::with_capacity(units.len());
     let mut spans = Vec::with_capacity(units.len());
-    let mut word_starts = Vec::new();
+    let mut word_starts = Vec::with_capacity(units.len() / WORD_LEN_GUESS);
     let mut prev_word = false;
     // The first white space after a word, written once the next word comes.
     let mut space: Option<&Unit> = None;
@@ -644,7 +689,7 @@ fn build(units: &[Unit]) -> Normalized {
             continue;
         }
         if let Some(s) = space.take() {
-            text.push(' ');
+            text.push(b' ');
             spans.push((s.start, s.end));
             prev_word = false;
         }
@@ -653,11 +698,16 @@ fn build(units: &[Unit]) -> Normalized {
             word_starts.push(text.len());
         }
         prev_word = word;
-        text.push(u.ch);
-        spans.extend(std::iter::repeat_n((u.start, u.end), u.ch.len_utf8()));
+        push_utf8(&mut text, u.ch);
+        let span = (u.start, u.end);
+        if u.ch.is_ascii() {
+            spans.push(span);
+        } else {
+            spans.resize(spans.len() + u.ch.len_utf8(), span);
+        }
     }
     Normalized {
-        text,
+        text: String::from_utf8(text).expect("written from chars"),
         spans,
         word_starts,
     }
