@@ -13,10 +13,9 @@
 //! Why anchored runs at the prefix positions rather than a scan of the whole text: every match
 //! of such a pattern starts with one of its prefixes (that is what the literal extractor
 //! guarantees, and what the regex crate's own prefilters rely on), so its matches can only start
-//! where the Aho-Corasick pass saw a prefix. Trying the pattern there, left to right and skipping
-//! positions inside the previous match, gives exactly the matches of `find_iter` — without the
-//! unanchored scan to the end of the text and the reverse scan for each match's start, which
-//! were a third of the engine's time.
+//! where the Aho-Corasick pass saw a prefix, and anchored searches there give exactly the
+//! matches of `find_iter` (see [`crate::anchored`]) without the unanchored scan to the end of the
+//! text and the reverse scan for each match's start, which were a third of the engine's time.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,10 +23,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use regex::RegexSet;
 use regex_automata::meta::Regex;
-use regex_automata::util::look::{Look, LookMatcher};
-use regex_automata::{Anchored, Input};
 use regex_syntax::hir::{Hir, HirKind};
 
+use crate::anchored::{anchored_at, each_match, is_word_boundary};
 use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
 use crate::normalize::{Normalized, Normalizer, is_cjk};
@@ -669,29 +667,12 @@ fn anchored_matches(
     starts: impl Iterator<Item = usize>,
     out: &mut Vec<(usize, usize)>,
 ) {
-    let mut next = 0;
-    for s in starts {
-        if s < next || (pattern.at_word_boundary && !is_word_boundary(t.as_bytes(), s)) {
-            continue;
-        }
-        let input = Input::new(t).range(s..).anchored(Anchored::Yes);
-        if let Some(m) = pattern.regex.search(&input) {
-            out.push((s, m.end()));
-            next = m.end();
-        }
-    }
-}
-
-/// Whether `at` is a word boundary of `t` as the regex `\b` sees it (Unicode), deciding between
-/// ASCII neighbours without the Unicode tables: there the word characters are `[0-9A-Za-z_]`.
-fn is_word_boundary(t: &[u8], at: usize) -> bool {
-    let before = at.checked_sub(1).map(|i| t[i]);
-    let after = t.get(at).copied();
-    if before.is_none_or(|b| b.is_ascii()) && after.is_none_or(|b| b.is_ascii()) {
-        let word = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
-        return word(before) != word(after);
-    }
-    LookMatcher::new().matches(Look::WordUnicode, t, at)
+    let starts = starts.filter(|&s| !pattern.at_word_boundary || is_word_boundary(t.as_bytes(), s));
+    each_match(starts, |s| {
+        let end = pattern.regex.search(&anchored_at(t, s))?.end();
+        out.push((s, end));
+        Some(end)
+    });
 }
 
 /// Sorts spans and merges those that overlap, so one stretch of text is reported once.
