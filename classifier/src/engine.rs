@@ -153,6 +153,13 @@ struct Conditions {
     excludes: Vec<usize>,
 }
 
+impl Conditions {
+    /// No condition at all.
+    fn is_empty(&self) -> bool {
+        self.near.is_none() && self.requires.is_empty() && self.excludes.is_empty()
+    }
+}
+
 /// Whether language detection runs. Without it, language-scoped rules see every text as
 /// Indonesian/Malay unless it contains Chinese characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,9 +374,9 @@ impl Classifier {
 
     /// The language bucket of a text (for rules and for the store).
     pub fn detect_language(&self, text: &str) -> Lang {
-        let cjk = text.chars().filter(|c| is_cjk(*c)).count();
-        let letters = text.chars().filter(|c| c.is_alphabetic()).count().max(1);
-        if cjk * 2 >= letters {
+        let cjk = cjk_count(text);
+        // Only worth counting the letters when there is Chinese or Japanese to weigh them with.
+        if cjk > 0 && cjk * 2 >= text.chars().filter(|c| c.is_alphabetic()).count() {
             return Lang::Zh;
         }
         match self
@@ -389,7 +396,7 @@ impl Classifier {
     pub fn classify(&self, text: &str) -> Verdict {
         let norm = self.normalizer.normalize(text);
         let lang = self.detect_language(text);
-        let has_cjk = text.chars().any(is_cjk);
+        let has_cjk = cjk_count(text) > 0;
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
 
         let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.indicators.len()];
@@ -458,6 +465,9 @@ impl Classifier {
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
         for (i, ind) in self.indicators.iter().enumerate() {
+            if hits[i].is_empty() {
+                continue;
+            }
             if !ind.lang.is_empty() && !ind.lang.iter().any(|l| present(*l)) {
                 hits[i].retain(|&(s, _)| {
                     let (os, _) = norm.original_span(s, s + 1);
@@ -468,7 +478,7 @@ impl Classifier {
                     ind.lang.contains(&l)
                 });
             }
-            hits[i] = merge_overlaps(std::mem::take(&mut hits[i]));
+            merge_overlaps(&mut hits[i]);
         }
 
         let fired = self.apply_conditions(&norm, hits);
@@ -554,13 +564,16 @@ impl Classifier {
     fn apply_conditions(
         &self,
         norm: &Normalized,
-        raw: Vec<Vec<(usize, usize)>>,
+        mut raw: Vec<Vec<(usize, usize)>>,
     ) -> Vec<Vec<(usize, usize)>> {
-        let mut out = raw.clone();
+        // Conditions look at what fired before any of them applied: work on copies of the
+        // indicators they hold, and put them back after.
+        let mut edited: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
         for (i, cond) in self.conditions.iter().enumerate() {
-            if out[i].is_empty() {
+            if raw[i].is_empty() || cond.is_empty() {
                 continue;
             }
+            let mut kept = raw[i].clone();
             if let Some((targets, within)) = &cond.near {
                 let anchors: Vec<usize> = targets
                     .iter()
@@ -568,7 +581,7 @@ impl Classifier {
                     .flat_map(|&j| raw[j].iter().flat_map(|&(s, e)| [s, e.saturating_sub(1)]))
                     .map(|p| norm.word_index(p))
                     .collect();
-                out[i].retain(|&(s, e)| {
+                kept.retain(|&(s, e)| {
                     let (ws, we) = (norm.word_index(s), norm.word_index(e.saturating_sub(1)));
                     anchors
                         .iter()
@@ -578,13 +591,17 @@ impl Classifier {
             let fired_any =
                 |targets: &[usize]| targets.iter().any(|&j| j != i && !raw[j].is_empty());
             if !cond.requires.is_empty() && !fired_any(&cond.requires) {
-                out[i].clear();
+                kept.clear();
             }
             if !cond.excludes.is_empty() && fired_any(&cond.excludes) {
-                out[i].clear();
+                kept.clear();
             }
+            edited.push((i, kept));
         }
-        out
+        for (i, kept) in edited {
+            raw[i] = kept;
+        }
+        raw
     }
 
     /// Per category, the strongest positive and the strongest negative active weight count.
@@ -676,16 +693,23 @@ fn anchored_matches(
 }
 
 /// Sorts spans and merges those that overlap, so one stretch of text is reported once.
-fn merge_overlaps(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+fn merge_overlaps(spans: &mut Vec<(usize, usize)>) {
     spans.sort_unstable();
-    let mut out: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-    for (s, e) in spans {
-        match out.last_mut() {
-            Some(last) if s < last.1 => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
+    spans.dedup_by(|next, kept| {
+        let overlaps = next.0 < kept.1;
+        if overlaps {
+            kept.1 = kept.1.max(next.1);
         }
+        overlaps
+    });
+}
+
+/// How many characters of `text` are Chinese or Japanese; ASCII text is told at once.
+fn cjk_count(text: &str) -> usize {
+    if text.is_ascii() {
+        return 0;
     }
-    out
+    text.chars().filter(|c| is_cjk(*c)).count()
 }
 
 /// The sentence or line of `text` around byte `pos`.
