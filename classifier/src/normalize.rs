@@ -177,9 +177,12 @@ impl Normalizer {
         self.deobfuscate(&mut units);
         join_spaced_letters(&mut units);
         collapse_elongation(&mut units);
-        let mut units = self.expand_tokens(&units);
+        let expanded = self.expand_tokens(&units);
+        let mut units = expanded.units;
         number_separators(&mut units);
-        let units = number_words(units);
+        if expanded.number_words {
+            units = number_words(units);
+        }
         build(&units)
     }
 
@@ -227,13 +230,16 @@ impl Normalizer {
 
     /// Splits numbers glued to units (`12jt` → `12 jt`, `rm3500` → `rm 3500`), expands
     /// reduplication (`laki2` → `laki laki`) and slang tokens.
-    fn expand_tokens(&self, units: &[Unit]) -> Vec<Unit> {
-        let mut out = Vec::with_capacity(units.len() + units.len() / 8);
+    fn expand_tokens(&self, units: &[Unit]) -> Expanded {
+        let mut out = Expanded {
+            units: Vec::with_capacity(units.len() + units.len() / 8),
+            number_words: false,
+        };
         let mut word = String::new();
         let mut i = 0;
         while i < units.len() {
             if !is_token_char(units[i].ch) {
-                out.push(units[i]);
+                out.units.push(units[i]);
                 i += 1;
                 continue;
             }
@@ -250,17 +256,14 @@ impl Normalizer {
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
             let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
             if rule.is_some_and(|r| r.keep) {
-                out.extend_from_slice(token);
+                out.push(token, None);
             } else if digits > 0
                 && digits < token.len()
                 && token[digits..].iter().all(|u| u.ch.is_alphabetic())
             {
                 // A number glued to a word: `12jt`, `30wpm`.
-                out.extend_from_slice(&token[..digits]);
-                out.push(Unit {
-                    ch: ' ',
-                    ..token[digits]
-                });
+                out.push(&token[..digits], None);
+                out.push_space(token[digits]);
                 self.push_word(&token[digits..], &mut out);
             } else if letters > 0
                 && letters < token.len()
@@ -270,20 +273,14 @@ impl Normalizer {
                     .any(|p| p.chars().eq(token[..letters].iter().map(|u| u.ch)))
             {
                 // A currency glued before a number: `rm3500`, `usd1000`.
-                out.extend_from_slice(&token[..letters]);
-                out.push(Unit {
-                    ch: ' ',
-                    ..token[letters]
-                });
-                out.extend_from_slice(&token[letters..]);
+                out.push(&token[..letters], None);
+                out.push_space(token[letters]);
+                out.push(&token[letters..], None);
             } else if letters >= 2 && letters + 1 == token.len() && token[letters].ch == '2' {
                 // Reduplication shorthand: `laki2` → `laki laki`, `org2` → `orang orang`.
                 let base = &token[..letters];
                 self.push_word(base, &mut out);
-                out.push(Unit {
-                    ch: ' ',
-                    ..token[letters]
-                });
+                out.push_space(token[letters]);
                 let mark = token[letters];
                 let copy: Vec<Unit> = base
                     .iter()
@@ -298,7 +295,7 @@ impl Normalizer {
                 // The whole token, looked up already.
                 let short = token.len() <= self.longest_key && word.len() <= MAX_SLANG_BYTES;
                 let slang = rule.filter(|_| short).and_then(|r| r.slang.as_deref());
-                push_expanded(token, slang, &mut out);
+                out.push(token, slang);
             }
             i = j;
         }
@@ -306,13 +303,13 @@ impl Normalizer {
     }
 
     /// Pushes a part of a token, or its slang expansion.
-    fn push_word(&self, token: &[Unit], out: &mut Vec<Unit>) {
+    fn push_word(&self, token: &[Unit], out: &mut Expanded) {
         let slang = if token.len() <= self.longest_key {
             self.slang_of(token)
         } else {
             None
         };
-        push_expanded(token, slang, out);
+        out.push(token, slang);
     }
 
     /// The slang expansion of a token, looked up without allocating.
@@ -343,15 +340,38 @@ fn push_utf8(buf: &mut Vec<u8>, ch: char) {
     }
 }
 
-/// Pushes a (non-empty) token, or its slang expansion spanning the whole token.
-fn push_expanded(token: &[Unit], slang: Option<&str>, out: &mut Vec<Unit>) {
-    match slang {
-        Some(expansion) => {
-            let start = token[0].start;
-            let end = token[token.len() - 1].end;
-            out.extend(expansion.chars().map(|ch| Unit { ch, start, end }));
+/// Text with slang expanded and glued tokens split, and whether a number word is in it.
+struct Expanded {
+    units: Vec<Unit>,
+    /// Whether a word of the text could start a run of number words. Words are only ever
+    /// pushed whole, between characters that are not in words, so looking at each push sees
+    /// every word; number separators, the step in between, change no letters.
+    number_words: bool,
+}
+
+impl Expanded {
+    /// Pushes a (non-empty) token, or its slang expansion spanning the whole token.
+    fn push(&mut self, token: &[Unit], slang: Option<&str>) {
+        match slang {
+            Some(expansion) => {
+                let start = token[0].start;
+                let end = token[token.len() - 1].end;
+                self.units
+                    .extend(expansion.chars().map(|ch| Unit { ch, start, end }));
+                self.number_words |= expansion
+                    .split(|c| !is_token_char(c))
+                    .any(|w| starts_number_run(number_word(w.as_bytes())));
+            }
+            None => {
+                self.units.extend_from_slice(token);
+                self.number_words |= starts_number_run(number_word_of(token));
+            }
         }
-        None => out.extend_from_slice(token),
+    }
+
+    /// Pushes a space that stands for `unit`.
+    fn push_space(&mut self, unit: Unit) {
+        self.units.push(Unit { ch: ' ', ..unit });
     }
 }
 
@@ -568,19 +588,21 @@ enum NumberWord {
 const LONGEST_NUMBER_WORD: usize = 8;
 
 /// The number word a token spells, if any.
-fn number_word(token: &[Unit]) -> Option<NumberWord> {
-    use NumberWord::{Digit, Half, Times};
+fn number_word_of(token: &[Unit]) -> Option<NumberWord> {
     let mut buf = [0u8; LONGEST_NUMBER_WORD];
-    if !(2..=LONGEST_NUMBER_WORD).contains(&token.len()) {
+    if token.len() > LONGEST_NUMBER_WORD || !token.iter().all(|u| u.ch.is_ascii()) {
         return None;
     }
     for (b, u) in buf.iter_mut().zip(token) {
-        if !u.ch.is_ascii_lowercase() {
-            return None;
-        }
         *b = u.ch as u8;
     }
-    Some(match &buf[..token.len()] {
+    number_word(&buf[..token.len()])
+}
+
+/// The number word `word` is, if any.
+fn number_word(word: &[u8]) -> Option<NumberWord> {
+    use NumberWord::{Digit, Half, Times};
+    Some(match word {
         b"satu" | b"se" => Digit(1),
         b"dua" => Digit(2),
         b"tiga" => Digit(3),
@@ -601,21 +623,16 @@ fn number_word(token: &[Unit]) -> Option<NumberWord> {
     })
 }
 
+/// Whether a number word can start a run of them (a digit or `setengah`).
+fn starts_number_run(word: Option<NumberWord>) -> bool {
+    matches!(word, Some(NumberWord::Digit(_) | NumberWord::Half))
+}
+
 /// Number words become digits: `dua belas juta` → `12 juta`, `seratus lima puluh` → `150`,
 /// `setengah juta` → `0.5 juta`. Thousand and million words stay as the units patterns expect.
 fn number_words(units: Vec<Unit>) -> Vec<Unit> {
-    // Most texts have none: look before collecting the tokens.
-    let starts_run = |(s, e): (usize, usize)| {
-        matches!(
-            number_word(&units[s..e]),
-            Some(NumberWord::Digit(_) | NumberWord::Half)
-        )
-    };
-    if !Tokens::new(&units).any(starts_run) {
-        return units;
-    }
     let toks: Vec<(usize, usize)> = Tokens::new(&units).collect();
-    let word = |k: usize| number_word(&units[toks[k].0..toks[k].1]);
+    let word = |k: usize| number_word_of(&units[toks[k].0..toks[k].1]);
     let mut replace: Vec<(usize, usize, String)> = Vec::new();
     let mut k = 0;
     while k < toks.len() {
@@ -780,6 +797,17 @@ mod tests {
         check("lima juta dua ratus", "5 juta 200");
         check("setengah juta", "0.5 juta");
         check("satu orang", "1 orang");
+    }
+
+    #[test]
+    fn reads_number_words_that_slang_expands_to() {
+        let slang = [("dw", "dua"), ("sbln", "setengah bulan")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let n = Normalizer::new(slang, Vec::new());
+        assert_eq!(n.normalize("gaji dw belas juta").text(), "gaji 12 juta");
+        assert_eq!(n.normalize("sbln").text(), "0.5 bulan");
     }
 
     #[test]
