@@ -399,68 +399,16 @@ impl Classifier {
         let has_cjk = cjk_count(text) > 0;
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
 
-        let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.indicators.len()];
-        let mut places: Vec<(usize, (usize, usize))> = Vec::new();
-        let mut destinations: Vec<(usize, (usize, usize))> = Vec::new();
-        let mut audience = false;
         let t = norm.text();
-        // (pattern, position) for every occurrence of a pattern's literal prefix.
-        let mut starts: Vec<(usize, usize)> = Vec::new();
-        // For every pattern with required literals, where the last one starts (+1; 0: none).
-        let mut required_last = vec![0; self.patterns.len()];
-        for m in self.keywords.find_overlapping_iter(t) {
-            let k = m.pattern().as_usize();
-            let owners = &self.keyword_owners[k];
-            let bounded = on_word_boundaries(t, m.start(), m.end(), self.keyword_bounds[k]);
-            for owner in owners {
-                match *owner {
-                    Owner::Trigger(p) => starts.push((p, m.start())),
-                    Owner::Required(p) => required_last[p] = required_last[p].max(m.start() + 1),
-                    _ if !bounded => {}
-                    Owner::Indicator(i) => hits[i].push((m.start(), m.end())),
-                    Owner::Place(i) => places.push((i, (m.start(), m.end()))),
-                    Owner::Destination(i) => destinations.push((i, (m.start(), m.end()))),
-                    Owner::Audience => audience = true,
-                }
-            }
-        }
-        starts.sort_unstable();
-        starts.dedup();
-        for group in starts.chunk_by(|a, b| a.0 == b.0) {
-            let p = group[0].0;
-            let pattern = &self.patterns[p];
-            // A match starting at `s` holds a required literal after its prefix, past `s`.
-            let limit = if pattern.has_required {
-                required_last[p]
-            } else {
-                usize::MAX
-            };
-            anchored_matches(
-                pattern,
-                t,
-                group.iter().map(|&(_, s)| s).take_while(|&s| s + 1 < limit),
-                &mut hits[pattern.owner],
-            );
-        }
-        let unprefixed = self.unprefixed.iter().filter(|&&p| required_last[p] > 0);
-        let fallback = self
-            .fallback
-            .matches(t)
-            .into_iter()
-            .map(|f| self.fallback_ids[f]);
-        for pattern in unprefixed
-            .copied()
-            .chain(fallback)
-            .map(|p| &self.patterns[p])
-        {
-            hits[pattern.owner].extend(
-                pattern
-                    .regex
-                    .find_iter(t)
-                    .filter(|m| !m.is_empty())
-                    .map(|m| (m.start(), m.end())),
-            );
-        }
+        let Scan {
+            mut hits,
+            places,
+            destinations,
+            audience,
+            starts,
+            required_last,
+        } = self.scan(t);
+        self.match_patterns(t, starts, &required_last, &mut hits);
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
@@ -557,6 +505,88 @@ impl Classifier {
             entities,
             salaries: salaries(&norm, text),
             ruleset_version: self.version.clone(),
+        }
+    }
+
+    /// The one Aho-Corasick pass over the normalised text `t`.
+    fn scan(&self, t: &str) -> Scan {
+        let mut scan = Scan {
+            hits: vec![Vec::new(); self.indicators.len()],
+            places: Vec::new(),
+            destinations: Vec::new(),
+            audience: false,
+            starts: Vec::new(),
+            required_last: vec![0; self.patterns.len()],
+        };
+        for m in self.keywords.find_overlapping_iter(t) {
+            let k = m.pattern().as_usize();
+            let owners = &self.keyword_owners[k];
+            let bounded = on_word_boundaries(t, m.start(), m.end(), self.keyword_bounds[k]);
+            let span = (m.start(), m.end());
+            for owner in owners {
+                match *owner {
+                    Owner::Trigger(p) => scan.starts.push((p, m.start())),
+                    Owner::Required(p) => {
+                        scan.required_last[p] = scan.required_last[p].max(m.start() + 1);
+                    }
+                    _ if !bounded => {}
+                    Owner::Indicator(i) => scan.hits[i].push(span),
+                    Owner::Place(i) => scan.places.push((i, span)),
+                    Owner::Destination(i) => scan.destinations.push((i, span)),
+                    Owner::Audience => scan.audience = true,
+                }
+            }
+        }
+        scan
+    }
+
+    /// Adds the matches of the patterns in `t` to `hits`, running each pattern only where the
+    /// scan says it can match: anchored at the `starts` of its prefixes, before its last
+    /// required literal, or on the whole text when a required literal occurred (`required_last`)
+    /// or the `RegexSet` matched.
+    fn match_patterns(
+        &self,
+        t: &str,
+        mut starts: Vec<(usize, usize)>,
+        required_last: &[usize],
+        hits: &mut [Vec<(usize, usize)>],
+    ) {
+        starts.sort_unstable();
+        starts.dedup();
+        for group in starts.chunk_by(|a, b| a.0 == b.0) {
+            let p = group[0].0;
+            let pattern = &self.patterns[p];
+            // A match starting at `s` holds a required literal after its prefix, past `s`.
+            let limit = if pattern.has_required {
+                required_last[p]
+            } else {
+                usize::MAX
+            };
+            anchored_matches(
+                pattern,
+                t,
+                group.iter().map(|&(_, s)| s).take_while(|&s| s + 1 < limit),
+                &mut hits[pattern.owner],
+            );
+        }
+        let unprefixed = self.unprefixed.iter().filter(|&&p| required_last[p] > 0);
+        let fallback = self
+            .fallback
+            .matches(t)
+            .into_iter()
+            .map(|f| self.fallback_ids[f]);
+        for pattern in unprefixed
+            .copied()
+            .chain(fallback)
+            .map(|p| &self.patterns[p])
+        {
+            hits[pattern.owner].extend(
+                pattern
+                    .regex
+                    .find_iter(t)
+                    .filter(|m| !m.is_empty())
+                    .map(|m| (m.start(), m.end())),
+            );
         }
     }
 
@@ -690,6 +720,46 @@ fn anchored_matches(
         out.push((s, end));
         Some(end)
     });
+}
+
+/// What the Aho-Corasick pass found in a normalised text.
+struct Scan {
+    /// Keyword matches, per indicator.
+    hits: Vec<Vec<(usize, usize)>>,
+    places: Vec<(usize, (usize, usize))>,
+    destinations: Vec<(usize, (usize, usize))>,
+    audience: bool,
+    /// (pattern, position) for every occurrence of a pattern's literal prefix.
+    starts: Vec<(usize, usize)>,
+    /// For every pattern with required literals, where the last one starts (+1; 0: none).
+    required_last: Vec<usize>,
+}
+
+#[cfg(test)]
+impl Classifier {
+    /// The pattern matches in `text`, per indicator, found as the engine finds them and by
+    /// running every pattern over the whole normalised text: they must be the same.
+    pub(crate) fn pattern_matches_both_ways(&self, text: &str) -> [Vec<Vec<(usize, usize)>>; 2] {
+        let norm = self.normalizer.normalize(text);
+        let t = norm.text();
+        let scan = self.scan(t);
+        let mut found = vec![Vec::new(); self.indicators.len()];
+        self.match_patterns(t, scan.starts, &scan.required_last, &mut found);
+        let mut every = vec![Vec::new(); self.indicators.len()];
+        for pattern in &self.patterns {
+            every[pattern.owner].extend(
+                pattern
+                    .regex
+                    .find_iter(t)
+                    .filter(|m| !m.is_empty())
+                    .map(|m| (m.start(), m.end())),
+            );
+        }
+        for spans in found.iter_mut().chain(every.iter_mut()) {
+            spans.sort_unstable();
+        }
+        [found, every]
+    }
 }
 
 /// Sorts spans and merges those that overlap, so one stretch of text is reported once.
