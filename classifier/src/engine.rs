@@ -71,7 +71,8 @@ const MAX_TRIGGERS: usize = 64;
 struct PatternLiterals {
     /// Every match starts with one of these, when such a set was found.
     prefixes: Option<Vec<String>>,
-    /// Every match contains one of these (after its prefix), when such a set was found.
+    /// Every match contains one of these (after its prefix, if it has prefixes), when such a
+    /// set was found.
     required: Option<Vec<String>>,
     /// Every match starts at a Unicode word boundary (the pattern begins with `\b`).
     at_word_boundary: bool,
@@ -117,11 +118,13 @@ fn prefix_literals(hir: &Hir) -> Option<Vec<String>> {
 
 /// Literals one of which every match contains: the prefixes of one part of the pattern's
 /// top-level sequence (`\b(lewat|ikut)\s+(\S+\s+){0,2}(hutan|sungai)\b` → `hutan`, `sungai`),
-/// the part whose shortest literal is longest (even one-byte literals such as `$` save more
-/// searches than their Aho-Corasick matches cost, measured on the built-in pack). Every part of a sequence must match, and a part
+/// the part whose shortest literal is longest. Every part of a sequence must match, and a part
 /// whose matches may be empty has no such literals, so the set is necessary. With `after_prefix`
 /// the first part with literals, where the pattern's prefixes come from, is left out: the set
 /// then says something new, and its literals start after the start of the match.
+///
+/// Even sets of one-byte literals (`$`) are used: on the built-in pack they save more searches
+/// than their Aho-Corasick matches cost.
 fn required_literals(hir: &Hir, after_prefix: bool) -> Option<Vec<String>> {
     let HirKind::Concat(parts) = hir.kind() else {
         return None;
