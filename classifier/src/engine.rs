@@ -1,19 +1,31 @@
 //! The compiled rule engine. One Aho-Corasick pass finds every keyword, every gazetteer name and
-//! the literal prefixes of the patterns; only patterns whose prefix occurred are run, for their
-//! spans. Patterns without a usable literal prefix go through one `RegexSet` pass, and only those
-//! that matched are re-scanned. Then conditions and scoring.
+//! the literal prefixes of the patterns; a pattern with a literal prefix is only tried, anchored,
+//! where one of its prefixes occurred. The same pass looks for the literals a pattern's matches
+//! must contain (its required literals): a pattern none of whose required literals occurred is
+//! not run at all. Patterns with neither go through one `RegexSet` pass, and only those that
+//! matched are re-scanned. Then conditions and scoring.
 //!
 //! Why the prefilter rather than one `RegexSet` over every pattern: analysts' patterns use
 //! bounded repeats (`(\S+\s+){0,6}`, `[^\n]{0,30}`) whose combined automaton explodes; measured
 //! on the development corpus, one set over the pack ran ~10× slower than the patterns one by
 //! one, while the literal prefilter skips most patterns for most posts.
+//!
+//! Why anchored runs at the prefix positions rather than a scan of the whole text: every match
+//! of such a pattern starts with one of its prefixes (that is what the literal extractor
+//! guarantees, and what the regex crate's own prefilters rely on), so its matches can only start
+//! where the Aho-Corasick pass saw a prefix, and anchored searches there give exactly the
+//! matches of `find_iter` (see [`crate::anchored`]) without the unanchored scan to the end of the
+//! text and the reverse scan for each match's start, which were a third of the engine's time.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
-use regex::{Regex, RegexSet};
+use regex::RegexSet;
+use regex_automata::meta::Regex;
+use regex_syntax::hir::{Hir, HirKind};
 
+use crate::anchored::{anchored_at, each_match, is_word_boundary};
 use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
 use crate::normalize::{Normalized, Normalizer, is_cjk};
@@ -27,22 +39,70 @@ enum Owner {
     Place(usize),
     Destination(usize),
     Audience,
-    /// A literal prefix of pattern `n`: when it occurs, the pattern is run.
+    /// A literal prefix of pattern `n`: where it occurs, the pattern is tried.
     Trigger(usize),
+    /// A required literal of pattern `n`: unless one occurs, the pattern is not tried.
+    Required(usize),
+}
+
+impl Owner {
+    /// Literals taken from patterns count wherever they occur, word boundaries or not.
+    fn is_pattern_literal(self) -> bool {
+        matches!(self, Owner::Trigger(_) | Owner::Required(_))
+    }
+}
+
+/// A compiled pattern and what is known about where its matches can be.
+struct Pattern {
+    regex: Regex,
+    /// The indicator it belongs to.
+    owner: usize,
+    /// Whether it is only tried once one of its required literals occurred.
+    has_required: bool,
+    /// Whether every match starts at a Unicode word boundary.
+    at_word_boundary: bool,
 }
 
 /// Most literal prefixes taken from one pattern; a pattern with more goes to the `RegexSet`.
 const MAX_TRIGGERS: usize = 64;
 
-/// The literal prefixes every match of `pattern` starts with, when there are few enough.
-fn literal_prefixes(pattern: &str) -> Option<Vec<String>> {
+/// What the literals of a pattern tell about where its matches can be.
+#[derive(Default)]
+struct PatternLiterals {
+    /// Every match starts with one of these, when such a set was found.
+    prefixes: Option<Vec<String>>,
+    /// Every match contains one of these (after its prefix, if it has prefixes), when such a
+    /// set was found.
+    required: Option<Vec<String>>,
+    /// Every match starts at a Unicode word boundary (the pattern begins with `\b`).
+    at_word_boundary: bool,
+}
+
+impl PatternLiterals {
+    fn of(pattern: &str) -> PatternLiterals {
+        let Ok(hir) = regex_syntax::parse(pattern) else {
+            return PatternLiterals::default();
+        };
+        let prefixes = prefix_literals(&hir);
+        PatternLiterals {
+            required: required_literals(&hir, prefixes.is_some()),
+            prefixes,
+            at_word_boundary: hir
+                .properties()
+                .look_set_prefix()
+                .contains(regex_syntax::hir::Look::WordUnicode),
+        }
+    }
+}
+
+/// The literal prefixes every match of `hir` starts with, when there are few enough.
+fn prefix_literals(hir: &Hir) -> Option<Vec<String>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::parse(pattern).ok()?;
     let mut extractor = Extractor::new();
     extractor
         .kind(ExtractKind::Prefix)
         .limit_total(MAX_TRIGGERS);
-    let seq = extractor.extract(&hir);
+    let seq = extractor.extract(hir);
     let literals = seq.literals()?;
     if literals.is_empty()
         || literals.len() > MAX_TRIGGERS
@@ -54,6 +114,27 @@ fn literal_prefixes(pattern: &str) -> Option<Vec<String>> {
         .iter()
         .map(|l| String::from_utf8(l.as_bytes().to_vec()).ok())
         .collect()
+}
+
+/// Literals one of which every match contains: the prefixes of one part of the pattern's
+/// top-level sequence (`\b(lewat|ikut)\s+(\S+\s+){0,2}(hutan|sungai)\b` → `hutan`, `sungai`),
+/// the part whose shortest literal is longest. Every part of a sequence must match, and a part
+/// whose matches may be empty has no such literals, so the set is necessary. With `after_prefix`
+/// the first part with literals, where the pattern's prefixes come from, is left out: the set
+/// then says something new, and its literals start after the start of the match.
+///
+/// Even sets of one-byte literals (`$`) are used: on the built-in pack they save more searches
+/// than their Aho-Corasick matches cost.
+fn required_literals(hir: &Hir, after_prefix: bool) -> Option<Vec<String>> {
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    let shortest = |set: &Vec<String>| set.iter().map(String::len).min().unwrap_or(0);
+    let mut sets = parts.iter().filter_map(prefix_literals);
+    if after_prefix {
+        sets.next()?;
+    }
+    sets.max_by_key(|set| (shortest(set), std::cmp::Reverse(set.len())))
 }
 
 /// Indicator indices named by ids or categories.
@@ -73,6 +154,13 @@ struct Conditions {
     near: Option<(Vec<usize>, usize)>,
     requires: Vec<usize>,
     excludes: Vec<usize>,
+}
+
+impl Conditions {
+    /// No condition at all.
+    fn is_empty(&self) -> bool {
+        self.near.is_none() && self.requires.is_empty() && self.excludes.is_empty()
+    }
 }
 
 /// Whether language detection runs. Without it, language-scoped rules see every text as
@@ -95,11 +183,13 @@ pub struct Classifier {
     keyword_owners: Vec<Vec<Owner>>,
     /// Whether a keyword needs a word boundary at its (start, end).
     keyword_bounds: Vec<(bool, bool)>,
-    /// Patterns without a literal prefix, and their indices in `pattern_regexes`.
+    /// Patterns with required literals but no literal prefix, run on the whole text when one of
+    /// their required literals occurred.
+    unprefixed: Vec<usize>,
+    /// Patterns with neither, and their indices in `patterns`.
     fallback: RegexSet,
     fallback_ids: Vec<usize>,
-    pattern_regexes: Vec<Regex>,
-    pattern_owner: Vec<usize>,
+    patterns: Vec<Pattern>,
     conditions: Vec<Conditions>,
     gazetteer: Gazetteer,
     detector: Option<LanguageDetector>,
@@ -157,9 +247,10 @@ impl Classifier {
         for k in &gazetteer.audience {
             add(k, Owner::Audience);
         }
-        let mut pattern_owner = Vec::new();
-        let mut pattern_regexes = Vec::new();
+        let mut patterns = Vec::new();
+        let mut unprefixed = Vec::new();
         let mut fallback_ids = Vec::new();
+        let mut fallback_patterns = Vec::new();
         for (i, ind) in pack.indicators.iter().enumerate() {
             for p in &ind.patterns {
                 // Validated when the pack was parsed; compile errors here are still reported.
@@ -167,26 +258,35 @@ impl Classifier {
                     location: ind.location.clone(),
                     message: format!("invalid regex {p:?}: {e}"),
                 })?;
-                let id = pattern_regexes.len();
-                match literal_prefixes(p) {
-                    Some(prefixes) => {
-                        for prefix in prefixes {
-                            by_keyword
-                                .entry(prefix)
-                                .or_default()
-                                .push(Owner::Trigger(id));
-                        }
+                let id = patterns.len();
+                let literals = PatternLiterals::of(p);
+                let mut add_owner = |keys: &Option<Vec<String>>, owner: Owner| {
+                    for key in keys.iter().flatten() {
+                        by_keyword.entry(key.clone()).or_default().push(owner);
                     }
-                    None => fallback_ids.push(id),
+                };
+                add_owner(&literals.prefixes, Owner::Trigger(id));
+                add_owner(&literals.required, Owner::Required(id));
+                match (&literals.prefixes, &literals.required) {
+                    (Some(_), _) => {}
+                    (None, Some(_)) => unprefixed.push(id),
+                    (None, None) => {
+                        fallback_ids.push(id);
+                        fallback_patterns.push(p.as_str());
+                    }
                 }
-                pattern_regexes.push(re);
-                pattern_owner.push(i);
+                patterns.push(Pattern {
+                    regex: re,
+                    owner: i,
+                    has_required: literals.required.is_some(),
+                    at_word_boundary: literals.at_word_boundary,
+                });
             }
         }
         let keyword_bounds = by_keyword
             .iter()
             .map(|(k, owners)| {
-                if owners.iter().all(|o| matches!(o, Owner::Trigger(_))) {
+                if owners.iter().all(|o| o.is_pattern_literal()) {
                     return (false, false);
                 }
                 let first = k.chars().next().is_some_and(|c| !is_cjk(c));
@@ -209,8 +309,7 @@ impl Classifier {
                 message: format!("cannot compile the keywords: {e}"),
             })?;
         let keyword_owners = by_keyword.into_values().collect();
-        let fallback = RegexSet::new(fallback_ids.iter().map(|&id| pattern_regexes[id].as_str()))
-            .map_err(|e| RuleError {
+        let fallback = RegexSet::new(&fallback_patterns).map_err(|e| RuleError {
             location: Location {
                 file: "(rule pack)".into(),
                 line: None,
@@ -248,10 +347,10 @@ impl Classifier {
             keywords,
             keyword_owners,
             keyword_bounds,
+            unprefixed,
             fallback,
             fallback_ids,
-            pattern_regexes,
-            pattern_owner,
+            patterns,
             conditions,
             gazetteer,
             detector,
@@ -278,9 +377,9 @@ impl Classifier {
 
     /// The language bucket of a text (for rules and for the store).
     pub fn detect_language(&self, text: &str) -> Lang {
-        let cjk = text.chars().filter(|c| is_cjk(*c)).count();
-        let letters = text.chars().filter(|c| c.is_alphabetic()).count().max(1);
-        if cjk * 2 >= letters {
+        let cjk = cjk_count(text);
+        // Only worth counting the letters when there is Chinese or Japanese to weigh them with.
+        if cjk > 0 && cjk * 2 >= text.chars().filter(|c| c.is_alphabetic()).count() {
             return Lang::Zh;
         }
         match self
@@ -300,46 +399,26 @@ impl Classifier {
     pub fn classify(&self, text: &str) -> Verdict {
         let norm = self.normalizer.normalize(text);
         let lang = self.detect_language(text);
-        let has_cjk = text.chars().any(is_cjk);
+        let has_cjk = cjk_count(text) > 0;
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
 
-        let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.indicators.len()];
-        let mut places: Vec<(usize, (usize, usize))> = Vec::new();
-        let mut destinations: Vec<(usize, (usize, usize))> = Vec::new();
-        let mut audience = false;
         let t = norm.text();
-        let mut triggered = vec![false; self.pattern_regexes.len()];
-        for m in self.keywords.find_overlapping_iter(t) {
-            let k = m.pattern().as_usize();
-            let owners = &self.keyword_owners[k];
-            let bounded = on_word_boundaries(t, m.start(), m.end(), self.keyword_bounds[k]);
-            for owner in owners {
-                match *owner {
-                    Owner::Trigger(p) => triggered[p] = true,
-                    _ if !bounded => {}
-                    Owner::Indicator(i) => hits[i].push((m.start(), m.end())),
-                    Owner::Place(i) => places.push((i, (m.start(), m.end()))),
-                    Owner::Destination(i) => destinations.push((i, (m.start(), m.end()))),
-                    Owner::Audience => audience = true,
-                }
-            }
-        }
-        for f in self.fallback.matches(t).iter() {
-            triggered[self.fallback_ids[f]] = true;
-        }
-        for (p, _) in triggered.iter().enumerate().filter(|(_, on)| **on) {
-            let i = self.pattern_owner[p];
-            hits[i].extend(
-                self.pattern_regexes[p]
-                    .find_iter(t)
-                    .filter(|m| !m.is_empty())
-                    .map(|m| (m.start(), m.end())),
-            );
-        }
+        let Scan {
+            mut hits,
+            places,
+            destinations,
+            audience,
+            starts,
+            required_last,
+        } = self.scan(t);
+        self.match_patterns(t, starts, &required_last, &mut hits);
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
         for (i, ind) in self.indicators.iter().enumerate() {
+            if hits[i].is_empty() {
+                continue;
+            }
             if !ind.lang.is_empty() && !ind.lang.iter().any(|l| present(*l)) {
                 hits[i].retain(|&(s, _)| {
                     let (os, _) = norm.original_span(s, s + 1);
@@ -350,7 +429,7 @@ impl Classifier {
                     ind.lang.contains(&l)
                 });
             }
-            hits[i] = merge_overlaps(std::mem::take(&mut hits[i]));
+            merge_overlaps(&mut hits[i]);
         }
 
         let fired = self.apply_conditions(&norm, hits);
@@ -432,17 +511,102 @@ impl Classifier {
         }
     }
 
+    /// The one Aho-Corasick pass over the normalised text `t`.
+    fn scan(&self, t: &str) -> Scan {
+        let mut scan = Scan {
+            hits: vec![Vec::new(); self.indicators.len()],
+            places: Vec::new(),
+            destinations: Vec::new(),
+            audience: false,
+            starts: Vec::new(),
+            required_last: vec![0; self.patterns.len()],
+        };
+        for m in self.keywords.find_overlapping_iter(t) {
+            let k = m.pattern().as_usize();
+            let owners = &self.keyword_owners[k];
+            let bounded = on_word_boundaries(t, m.start(), m.end(), self.keyword_bounds[k]);
+            let span = (m.start(), m.end());
+            for owner in owners {
+                match *owner {
+                    Owner::Trigger(p) => scan.starts.push((p, m.start())),
+                    Owner::Required(p) => {
+                        scan.required_last[p] = scan.required_last[p].max(m.start() + 1);
+                    }
+                    _ if !bounded => {}
+                    Owner::Indicator(i) => scan.hits[i].push(span),
+                    Owner::Place(i) => scan.places.push((i, span)),
+                    Owner::Destination(i) => scan.destinations.push((i, span)),
+                    Owner::Audience => scan.audience = true,
+                }
+            }
+        }
+        scan
+    }
+
+    /// Adds the matches of the patterns in `t` to `hits`, running each pattern only where the
+    /// scan says it can match: anchored at the `starts` of its prefixes, before its last
+    /// required literal, or on the whole text when a required literal occurred (`required_last`)
+    /// or the `RegexSet` matched.
+    fn match_patterns(
+        &self,
+        t: &str,
+        mut starts: Vec<(usize, usize)>,
+        required_last: &[usize],
+        hits: &mut [Vec<(usize, usize)>],
+    ) {
+        starts.sort_unstable();
+        starts.dedup();
+        for group in starts.chunk_by(|a, b| a.0 == b.0) {
+            let p = group[0].0;
+            let pattern = &self.patterns[p];
+            // A match starting at `s` holds a required literal after its prefix, past `s`.
+            let limit = if pattern.has_required {
+                required_last[p]
+            } else {
+                usize::MAX
+            };
+            anchored_matches(
+                pattern,
+                t,
+                group.iter().map(|&(_, s)| s).take_while(|&s| s + 1 < limit),
+                &mut hits[pattern.owner],
+            );
+        }
+        let unprefixed = self.unprefixed.iter().filter(|&&p| required_last[p] > 0);
+        let fallback = self
+            .fallback
+            .matches(t)
+            .into_iter()
+            .map(|f| self.fallback_ids[f]);
+        for pattern in unprefixed
+            .copied()
+            .chain(fallback)
+            .map(|p| &self.patterns[p])
+        {
+            hits[pattern.owner].extend(
+                pattern
+                    .regex
+                    .find_iter(t)
+                    .filter(|m| !m.is_empty())
+                    .map(|m| (m.start(), m.end())),
+            );
+        }
+    }
+
     /// Applies `near`, then `requires` and `excludes` (against what fired before conditions).
     fn apply_conditions(
         &self,
         norm: &Normalized,
-        raw: Vec<Vec<(usize, usize)>>,
+        mut raw: Vec<Vec<(usize, usize)>>,
     ) -> Vec<Vec<(usize, usize)>> {
-        let mut out = raw.clone();
+        // Conditions look at what fired before any of them applied: work on copies of the
+        // indicators they hold, and put them back after.
+        let mut edited: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
         for (i, cond) in self.conditions.iter().enumerate() {
-            if out[i].is_empty() {
+            if raw[i].is_empty() || cond.is_empty() {
                 continue;
             }
+            let mut kept = raw[i].clone();
             if let Some((targets, within)) = &cond.near {
                 let anchors: Vec<usize> = targets
                     .iter()
@@ -450,7 +614,7 @@ impl Classifier {
                     .flat_map(|&j| raw[j].iter().flat_map(|&(s, e)| [s, e.saturating_sub(1)]))
                     .map(|p| norm.word_index(p))
                     .collect();
-                out[i].retain(|&(s, e)| {
+                kept.retain(|&(s, e)| {
                     let (ws, we) = (norm.word_index(s), norm.word_index(e.saturating_sub(1)));
                     anchors
                         .iter()
@@ -460,13 +624,17 @@ impl Classifier {
             let fired_any =
                 |targets: &[usize]| targets.iter().any(|&j| j != i && !raw[j].is_empty());
             if !cond.requires.is_empty() && !fired_any(&cond.requires) {
-                out[i].clear();
+                kept.clear();
             }
             if !cond.excludes.is_empty() && fired_any(&cond.excludes) {
-                out[i].clear();
+                kept.clear();
             }
+            edited.push((i, kept));
         }
-        out
+        for (i, kept) in edited {
+            raw[i] = kept;
+        }
+        raw
     }
 
     /// Per category, the strongest positive and the strongest negative active weight count.
@@ -540,17 +708,81 @@ impl Classifier {
     }
 }
 
-/// Sorts spans and merges those that overlap, so one stretch of text is reported once.
-fn merge_overlaps(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
-    spans.sort_unstable();
-    let mut out: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-    for (s, e) in spans {
-        match out.last_mut() {
-            Some(last) if s < last.1 => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
+/// The matches `pattern.regex.find_iter(t)` would give, found by anchored searches at `starts`
+/// (ascending), the only positions where a match can begin. A start that is not on a word
+/// boundary is skipped without a search when the pattern begins with `\b`.
+fn anchored_matches(
+    pattern: &Pattern,
+    t: &str,
+    starts: impl Iterator<Item = usize>,
+    out: &mut Vec<(usize, usize)>,
+) {
+    let starts = starts.filter(|&s| !pattern.at_word_boundary || is_word_boundary(t.as_bytes(), s));
+    each_match(starts, |s| {
+        let end = pattern.regex.search(&anchored_at(t, s))?.end();
+        out.push((s, end));
+        Some(end)
+    });
+}
+
+/// What the Aho-Corasick pass found in a normalised text.
+struct Scan {
+    /// Keyword matches, per indicator.
+    hits: Vec<Vec<(usize, usize)>>,
+    places: Vec<(usize, (usize, usize))>,
+    destinations: Vec<(usize, (usize, usize))>,
+    audience: bool,
+    /// (pattern, position) for every occurrence of a pattern's literal prefix.
+    starts: Vec<(usize, usize)>,
+    /// For every pattern with required literals, where the last one starts (+1; 0: none).
+    required_last: Vec<usize>,
+}
+
+#[cfg(test)]
+impl Classifier {
+    /// The pattern matches in `text`, per indicator, found as the engine finds them and by
+    /// running every pattern over the whole normalised text: they must be the same.
+    pub(crate) fn pattern_matches_both_ways(&self, text: &str) -> [Vec<Vec<(usize, usize)>>; 2] {
+        let norm = self.normalizer.normalize(text);
+        let t = norm.text();
+        let scan = self.scan(t);
+        let mut found = vec![Vec::new(); self.indicators.len()];
+        self.match_patterns(t, scan.starts, &scan.required_last, &mut found);
+        let mut every = vec![Vec::new(); self.indicators.len()];
+        for pattern in &self.patterns {
+            every[pattern.owner].extend(
+                pattern
+                    .regex
+                    .find_iter(t)
+                    .filter(|m| !m.is_empty())
+                    .map(|m| (m.start(), m.end())),
+            );
         }
+        for spans in found.iter_mut().chain(every.iter_mut()) {
+            spans.sort_unstable();
+        }
+        [found, every]
     }
-    out
+}
+
+/// Sorts spans and merges those that overlap, so one stretch of text is reported once.
+fn merge_overlaps(spans: &mut Vec<(usize, usize)>) {
+    spans.sort_unstable();
+    spans.dedup_by(|next, kept| {
+        let overlaps = next.0 < kept.1;
+        if overlaps {
+            kept.1 = kept.1.max(next.1);
+        }
+        overlaps
+    });
+}
+
+/// How many characters of `text` are Chinese or Japanese; ASCII text is told at once.
+fn cjk_count(text: &str) -> usize {
+    if text.is_ascii() {
+        return 0;
+    }
+    text.chars().filter(|c| is_cjk(*c)).count()
 }
 
 /// The sentence or line of `text` around byte `pos`.

@@ -5,8 +5,11 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use regex_automata::meta;
+use regex_automata::util::captures::Captures;
 use serde::{Deserialize, Serialize};
 
+use crate::anchored::{anchored_at, each_match, is_word_boundary};
 use crate::normalize::Normalized;
 use crate::verdict::Span;
 
@@ -77,15 +80,50 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 /// Amounts in the normalised text (numbers already canonical: `12000000`, `1.5`).
-static MONEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:(?P<pre>\brp|\bidr|\brm|\bmyr|\bringgit|\busd|\bus|\$)\s*\$?\s*(?P<n1>\d+(?:\.\d+)?)(?:\s*(?P<m1>juta|jt|ribu|rb|k)\b)?",
-        r"|\b(?P<n2>\d+(?:\.\d+)?)\s*(?P<m2>juta|jt|ribu|rb|k)?\s*(?P<post>usd|dolar|dollar|ringgit|rm|myr|rupiah)\b",
-        r"|\b(?P<n3>\d+(?:\.\d+)?)\s*(?P<m3>juta|jt)\b)",
-        r"(?P<period>\s*(?:/|per|se|tiap|setiap|a|an)\s*(?:bulan|bln|month|mo|hari|day|jam|hour|minggu|week|tahun|year|thn))?"
-    ))
-    .expect("static regex")
-});
+const MONEY_PATTERN: &str = concat!(
+    r"(?:(?P<pre>\brp|\bidr|\brm|\bmyr|\bringgit|\busd|\bus|\$)\s*\$?\s*(?P<n1>\d+(?:\.\d+)?)(?:\s*(?P<m1>juta|jt|ribu|rb|k)\b)?",
+    r"|\b(?P<n2>\d+(?:\.\d+)?)\s*(?P<m2>juta|jt|ribu|rb|k)?\s*(?P<post>usd|dolar|dollar|ringgit|rm|myr|rupiah)\b",
+    r"|\b(?P<n3>\d+(?:\.\d+)?)\s*(?P<m3>juta|jt)\b)",
+    r"(?P<period>\s*(?:/|per|se|tiap|setiap|a|an)\s*(?:bulan|bln|month|mo|hari|day|jam|hour|minggu|week|tahun|year|thn))?"
+);
+static MONEY: LazyLock<meta::Regex> =
+    LazyLock::new(|| meta::Regex::new(MONEY_PATTERN).expect("static regex"));
+
+/// Currencies written before the amount in `MONEY` (its `pre` group, `$` aside).
+const CURRENCY_PREFIXES: &[&str] = &["rp", "idr", "rm", "myr", "ringgit", "usd", "us"];
+
+/// Where a `MONEY` match can start: at `$`, or where a word starts with a currency of
+/// [`CURRENCY_PREFIXES`] or with a digit (`char::is_numeric` takes in every `\d`). Each
+/// alternative of `MONEY` starts so; `amounts_found_where_they_can_start` holds this against the
+/// regex.
+fn money_starts(t: &str) -> impl Iterator<Item = usize> {
+    let bytes = t.as_bytes();
+    (0..bytes.len()).filter(move |&i| match bytes[i] {
+        b'$' => true,
+        b'0'..=b'9' => is_word_boundary(bytes, i),
+        b'r' | b'i' | b'm' | b'u' => {
+            is_word_boundary(bytes, i)
+                && CURRENCY_PREFIXES
+                    .iter()
+                    .any(|p| bytes[i..].starts_with(p.as_bytes()))
+        }
+        // The first byte of a character outside ASCII.
+        0xC0.. => t[i..].chars().next().is_some_and(char::is_numeric) && is_word_boundary(bytes, i),
+        _ => false,
+    })
+}
+
+/// Calls `f` with the captures of each match of `MONEY` in `t`, the matches `captures_iter`
+/// would give, searching only where one can start (see [`crate::anchored`]).
+fn each_money_match(t: &str, mut f: impl FnMut(&Captures)) {
+    let mut caps = MONEY.create_captures();
+    each_match(money_starts(t), |s| {
+        MONEY.search_captures(&anchored_at(t, s), &mut caps);
+        let end = caps.get_match()?.end();
+        f(&caps);
+        Some(end)
+    });
+}
 
 fn span(text: &str, start: usize, end: usize) -> Span {
     Span {
@@ -188,58 +226,54 @@ pub fn entities(text: &str) -> Vec<Entity> {
 
 /// Salary amounts in a normalised text, with spans in the original.
 pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
-    let t = norm.text();
     let mut out = Vec::new();
-    for c in MONEY.captures_iter(t) {
-        let pick = |a: &str, b: &str, d: &str| {
-            c.name(a)
-                .or_else(|| c.name(b))
-                .or_else(|| c.name(d))
-                .map(|m| m.as_str())
-        };
-        let Some(n) = pick("n1", "n2", "n3").and_then(|n| n.parse::<f64>().ok()) else {
-            continue;
-        };
-        let multiplier = match pick("m1", "m2", "m3") {
-            Some("juta" | "jt") => 1_000_000.0,
-            Some("ribu" | "rb" | "k") => 1_000.0,
-            _ => 1.0,
-        };
-        let currency = match c.name("pre").or_else(|| c.name("post")).map(|m| m.as_str()) {
-            Some("rm" | "myr" | "ringgit") => "MYR",
-            Some("usd" | "us" | "$" | "dolar" | "dollar") => "USD",
-            _ => "IDR",
-        };
-        let amount = n * multiplier;
-        // Bare small numbers with `juta` only are IDR; anything under 50 in a currency is a count.
-        if amount < 50.0 {
-            continue;
-        }
-        let period = c.name("period").map(|p| {
-            let p = p.as_str();
-            if p.contains("jam") || p.contains("hour") {
-                "hour"
-            } else if p.contains("hari") || p.contains("day") {
-                "day"
-            } else if p.contains("minggu") || p.contains("week") {
-                "week"
-            } else if p.contains("tahun") || p.contains("year") || p.contains("thn") {
-                "year"
-            } else {
-                "month"
-            }
-            .to_string()
-        });
-        let whole = c.get(0).expect("match");
-        let (s, e) = norm.original_span(whole.start(), whole.end());
-        out.push(Salary {
-            amount,
-            currency: currency.to_string(),
-            period,
-            span: span(original, s, e),
-        });
-    }
+    each_money_match(norm.text(), |c| out.extend(salary(c, norm, original)));
     out
+}
+
+/// The salary a match of `MONEY` promises, if it is one.
+fn salary(c: &Captures, norm: &Normalized, original: &str) -> Option<Salary> {
+    let t = norm.text();
+    let group = |name: &str| c.get_group_by_name(name).map(|s| &t[s]);
+    let pick = |a: &str, b: &str, d: &str| group(a).or_else(|| group(b)).or_else(|| group(d));
+    let n = pick("n1", "n2", "n3")?.parse::<f64>().ok()?;
+    let multiplier = match pick("m1", "m2", "m3") {
+        Some("juta" | "jt") => 1_000_000.0,
+        Some("ribu" | "rb" | "k") => 1_000.0,
+        _ => 1.0,
+    };
+    let currency = match group("pre").or_else(|| group("post")) {
+        Some("rm" | "myr" | "ringgit") => "MYR",
+        Some("usd" | "us" | "$" | "dolar" | "dollar") => "USD",
+        _ => "IDR",
+    };
+    let amount = n * multiplier;
+    // Bare small numbers with `juta` only are IDR; anything under 50 in a currency is a count.
+    if amount < 50.0 {
+        return None;
+    }
+    let period = group("period").map(|p| {
+        if p.contains("jam") || p.contains("hour") {
+            "hour"
+        } else if p.contains("hari") || p.contains("day") {
+            "day"
+        } else if p.contains("minggu") || p.contains("week") {
+            "week"
+        } else if p.contains("tahun") || p.contains("year") || p.contains("thn") {
+            "year"
+        } else {
+            "month"
+        }
+        .to_string()
+    });
+    let whole = c.get_match().expect("a match");
+    let (s, e) = norm.original_span(whole.start(), whole.end());
+    Some(Salary {
+        amount,
+        currency: currency.to_string(),
+        period,
+        span: span(original, s, e),
+    })
 }
 
 #[cfg(test)]
@@ -352,5 +386,46 @@ mod tests {
             )]
         );
         assert!(check("umur 18-35 thn, 2 orang").is_empty());
+    }
+
+    /// The anchored search for amounts finds what `captures_iter` over the whole text finds:
+    /// `money_starts` misses no place where a match can start.
+    fn same_money_matches(t: &str) {
+        let spans = |groups: &mut dyn Iterator<Item = Option<(usize, usize)>>| groups.collect();
+        let expected: Vec<Vec<_>> = Regex::new(MONEY_PATTERN)
+            .expect("pattern compiles")
+            .captures_iter(t)
+            .map(|c| spans(&mut c.iter().map(|g| g.map(|m| (m.start(), m.end())))))
+            .collect();
+        let mut found: Vec<Vec<_>> = Vec::new();
+        each_money_match(t, |c| {
+            found.push(spans(&mut c.iter().map(|g| g.map(|s| (s.start, s.end)))));
+        });
+        assert_eq!(found, expected, "{t:?}");
+    }
+
+    #[test]
+    fn amounts_found_where_they_can_start() {
+        for t in [
+            "gaji rp 9500000 per bulan, rm3500 / bulan, $1500/month",
+            "1.5 juta usd 2 ringgit sehari, us 300 a day, idr5 juta",
+            "x12 juta 12x juta é12 juta 12 juta柬 _12 juta ١٢ juta",
+            "$$12 rp$ 5 myr 80 rm 80 rmx 80",
+        ] {
+            same_money_matches(t);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn amounts_in_any_text(
+            words in proptest::collection::vec(
+                "rp|idr|rm|myr|ringgit|usd|us|dolar|rupiah|[$]|juta|jt|ribu|rb|k|per|se|a|bulan|hari|thn|[/._x]|[0-9]{1,4}|[0-9][.][0-9]|é|١٢|柬",
+                0..16,
+            ),
+            glue in "[ ]{0,2}",
+        ) {
+            same_money_matches(&words.join(&glue));
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! The classifier is pure: it never reads files, touches the network or the store, and has no
 //! async code. Its callers hand it the rule files' text as [`RuleSource`]s.
 
+mod anchored;
 mod edit;
 mod engine;
 mod entities;

@@ -4,8 +4,16 @@
 //! `gajiii`, emojis between words, `12jt`. The normaliser undoes that before matching and keeps,
 //! for every normalised character, the byte range of the original text it came from, so a match
 //! found in normalised text is reported as a span of what the recruiter actually wrote.
+//!
+//! It runs once per post on the engine's hot path, so the steps work in place on one vector of
+//! [`Unit`]s where they can (only slang expansion, which may lengthen the text, writes a second
+//! one), look tokens up without allocating, and fold ASCII characters, most of what they see,
+//! without Unicode normalisation. Steps that rarely apply (de-obfuscation, joining spaced
+//! letters, number separators, number words) collect their edits first and touch the vector only
+//! when there are some.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -21,9 +29,7 @@ struct Unit {
 #[derive(Debug, Clone)]
 pub struct Normalized {
     text: String,
-    /// For every byte of `text`, the index of its unit.
-    byte_unit: Vec<u32>,
-    /// Original byte range of every unit.
+    /// For every byte of `text`, the original byte range of the character it belongs to.
     spans: Vec<(usize, usize)>,
     /// Byte offsets in `text` where words start (for `near` distances).
     word_starts: Vec<usize>,
@@ -41,9 +47,7 @@ impl Normalized {
         if start >= end || end > self.text.len() {
             return (0, 0);
         }
-        let first = self.byte_unit[start] as usize;
-        let last = self.byte_unit[end - 1] as usize;
-        (self.spans[first].0, self.spans[last].1)
+        (self.spans[start].0, self.spans[end - 1].1)
     }
 
     /// The index of the word that contains (or follows) byte `pos` of the normalised text.
@@ -55,12 +59,46 @@ impl Normalized {
     }
 }
 
+/// FNV-1a, for the token tables: several times faster than the default SipHash on short tokens,
+/// and safe here because the tables' keys come from the rule pack and lookups never insert, so
+/// no text can make the tables degrade.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FnvBuild = BuildHasherDefault<Fnv>;
+
+/// What the slang table and the keep list say about one token.
+#[derive(Debug, Clone, Default)]
+struct TokenRule {
+    /// Read as written: never de-obfuscated or split (`p3mi`, `bp3mi`, `mp3`).
+    keep: bool,
+    /// What the token stands for (`yg` → `yang`).
+    slang: Option<String>,
+}
+
 /// Expands chat slang and undoes obfuscation. Built once from the rule set's slang table.
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
-    slang: HashMap<String, String>,
-    /// Tokens read as written: never de-obfuscated or split (`p3mi`, `bp3mi`, `mp3`).
-    keep: HashSet<String>,
+    /// The slang table and the keep list, by lower-case token: one lookup per token.
+    rules: HashMap<String, TokenRule, FnvBuild>,
     /// Characters in the longest slang or keep token: longer tokens are not looked up.
     longest_key: usize,
 }
@@ -69,6 +107,9 @@ pub struct Normalizer {
 const UNIT_PREFIXES: &[&str] = &[
     "rp", "rm", "usd", "us", "idr", "myr", "sgd", "ntd", "nt", "hkd", "thb",
 ];
+
+/// Longest slang token, in UTF-8 bytes, that is looked up; longer ones are kept as written.
+const MAX_SLANG_BYTES: usize = 32;
 
 /// Digits and symbols that stand for letters when written inside a word (`g4ji`, `m@laysia`).
 fn leet(c: char) -> Option<char> {
@@ -105,76 +146,105 @@ fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
 }
 
+/// A character of a token: a word character outside the scripts written without spaces.
+fn is_token_char(c: char) -> bool {
+    is_word_char(c) && !is_cjk(c)
+}
+
+/// A letter that can be obfuscated or spelled out (not Chinese or Japanese).
+fn is_spelled_letter(c: char) -> bool {
+    c.is_alphabetic() && !is_cjk(c)
+}
+
 impl Normalizer {
     /// A normaliser with the given slang table (keys are single lower-case tokens) and tokens to
     /// keep as written.
     pub fn new(slang: HashMap<String, String>, keep: impl IntoIterator<Item = String>) -> Self {
-        let slang: HashMap<String, String> = slang
-            .into_iter()
-            .map(|(k, v)| (k.to_lowercase(), v.to_lowercase()))
-            .collect();
-        let keep: HashSet<String> = keep.into_iter().map(|k| k.to_lowercase()).collect();
-        let longest_key = slang
-            .keys()
-            .chain(&keep)
-            .map(|k: &String| k.chars().count())
-            .max()
-            .unwrap_or(0);
-        Normalizer {
-            slang,
-            keep,
-            longest_key,
+        let mut rules: HashMap<String, TokenRule, FnvBuild> = HashMap::default();
+        for (k, v) in slang {
+            rules.entry(k.to_lowercase()).or_default().slang = Some(v.to_lowercase());
         }
+        for k in keep {
+            rules.entry(k.to_lowercase()).or_default().keep = true;
+        }
+        let longest_key = rules.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+        Normalizer { rules, longest_key }
     }
 
     /// Normalises `input`; see the module documentation for what that means.
     pub fn normalize(&self, input: &str) -> Normalized {
-        let units = fold(input);
-        let protected = self.protected(&units);
-        let units = deobfuscate(units, &protected);
-        let units = join_spaced_letters(units);
-        let units = collapse_elongation(units);
-        let units = self.expand_tokens(units);
-        let units = number_separators(units);
-        let units = number_words(units);
-        let units = squeeze_spaces(units);
-        build(units)
+        let mut units = fold(input);
+        self.deobfuscate(&mut units);
+        join_spaced_letters(&mut units);
+        collapse_elongation(&mut units);
+        let expanded = self.expand_tokens(&units);
+        let mut units = expanded.units;
+        number_separators(&mut units);
+        if expanded.number_words {
+            units = number_words(units);
+        }
+        build(&units)
     }
 
-    /// Marks the units of tokens in the keep list.
-    fn protected(&self, units: &[Unit]) -> Vec<bool> {
-        let mut out = vec![false; units.len()];
-        if self.keep.is_empty() {
-            return out;
-        }
-        let mut word = String::new();
-        for (s, e) in tokens(units) {
-            if e - s > self.longest_key {
+    /// Reads digits and symbols inside words as the letters they imitate, and a hyphen between
+    /// letters as a space (`iming-iming`, `m-paspor`), except in tokens of the keep list.
+    ///
+    /// Each change depends only on the folded text: a character changes only when the characters
+    /// on both sides are letters, which never change, so the edits can be found first and made
+    /// after. A kept token is looked up only around a digit that would change.
+    fn deobfuscate(&self, units: &mut [Unit]) {
+        let letter = |u: Option<&Unit>| u.is_some_and(|u| is_spelled_letter(u.ch));
+        let mut edits = Vec::new();
+        for i in 1..units.len() {
+            let c = units[i].ch;
+            let Some(replacement) = (if c == '-' { Some(' ') } else { leet(c) }) else {
                 continue;
-            }
-            word.clear();
-            word.extend(units[s..e].iter().map(|u| u.ch));
-            if self.keep.contains(&word) {
-                out[s..e].iter_mut().for_each(|p| *p = true);
+            };
+            if letter(units.get(i - 1))
+                && letter(units.get(i + 1))
+                && !(c.is_ascii_digit() && self.in_kept_token(units, i))
+            {
+                edits.push((i, replacement));
             }
         }
-        out
+        for (i, ch) in edits {
+            units[i].ch = ch;
+        }
+    }
+
+    /// Whether unit `i` lies in a token of the keep list.
+    fn in_kept_token(&self, units: &[Unit], i: usize) -> bool {
+        let token_char = |u: &Unit| is_token_char(u.ch);
+        let start = i - units[..i]
+            .iter()
+            .rev()
+            .take_while(|u| token_char(u))
+            .count();
+        let end = i + units[i..].iter().take_while(|u| token_char(u)).count();
+        end - start <= self.longest_key
+            && self
+                .rules
+                .get(&units[start..end].iter().map(|u| u.ch).collect::<String>())
+                .is_some_and(|r| r.keep)
     }
 
     /// Splits numbers glued to units (`12jt` → `12 jt`, `rm3500` → `rm 3500`), expands
     /// reduplication (`laki2` → `laki laki`) and slang tokens.
-    fn expand_tokens(&self, units: Vec<Unit>) -> Vec<Unit> {
-        let mut out = Vec::with_capacity(units.len() + units.len() / 8);
+    fn expand_tokens(&self, units: &[Unit]) -> Expanded {
+        let mut out = Expanded {
+            units: Vec::with_capacity(units.len() + units.len() / 8),
+            number_words: false,
+        };
         let mut word = String::new();
         let mut i = 0;
         while i < units.len() {
-            if !is_word_char(units[i].ch) || is_cjk(units[i].ch) {
-                out.push(units[i]);
+            if !is_token_char(units[i].ch) {
+                out.units.push(units[i]);
                 i += 1;
                 continue;
             }
             let mut j = i;
-            while j < units.len() && is_word_char(units[j].ch) && !is_cjk(units[j].ch) {
+            while j < units.len() && is_token_char(units[j].ch) {
                 j += 1;
             }
             let token = &units[i..j];
@@ -182,47 +252,35 @@ impl Normalizer {
             if token.len() <= self.longest_key {
                 word.extend(token.iter().map(|u| u.ch));
             }
+            let rule = self.rules.get(&word);
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
             let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
-            if self.keep.contains(&word) {
-                out.extend_from_slice(token);
+            if rule.is_some_and(|r| r.keep) {
+                out.push(token, None);
             } else if digits > 0
                 && digits < token.len()
                 && token[digits..].iter().all(|u| u.ch.is_alphabetic())
             {
                 // A number glued to a word: `12jt`, `30wpm`.
-                out.extend_from_slice(&token[..digits]);
-                out.push(Unit {
-                    ch: ' ',
-                    ..token[digits]
-                });
+                out.push(&token[..digits], None);
+                out.push_space(token[digits]);
                 self.push_word(&token[digits..], &mut out);
             } else if letters > 0
                 && letters < token.len()
                 && token[letters..].iter().all(|u| u.ch.is_ascii_digit())
-                && UNIT_PREFIXES.contains(
-                    &token[..letters]
-                        .iter()
-                        .map(|u| u.ch)
-                        .collect::<String>()
-                        .as_str(),
-                )
+                && UNIT_PREFIXES
+                    .iter()
+                    .any(|p| p.chars().eq(token[..letters].iter().map(|u| u.ch)))
             {
                 // A currency glued before a number: `rm3500`, `usd1000`.
-                out.extend_from_slice(&token[..letters]);
-                out.push(Unit {
-                    ch: ' ',
-                    ..token[letters]
-                });
-                out.extend_from_slice(&token[letters..]);
+                out.push(&token[..letters], None);
+                out.push_space(token[letters]);
+                out.push(&token[letters..], None);
             } else if letters >= 2 && letters + 1 == token.len() && token[letters].ch == '2' {
                 // Reduplication shorthand: `laki2` → `laki laki`, `org2` → `orang orang`.
                 let base = &token[..letters];
                 self.push_word(base, &mut out);
-                out.push(Unit {
-                    ch: ' ',
-                    ..token[letters]
-                });
+                out.push_space(token[letters]);
                 let mark = token[letters];
                 let copy: Vec<Unit> = base
                     .iter()
@@ -234,58 +292,126 @@ impl Normalizer {
                     .collect();
                 self.push_word(&copy, &mut out);
             } else {
-                self.push_word(token, &mut out);
+                // The whole token, looked up already.
+                let short = token.len() <= self.longest_key && word.len() <= MAX_SLANG_BYTES;
+                let slang = rule.filter(|_| short).and_then(|r| r.slang.as_deref());
+                out.push(token, slang);
             }
             i = j;
         }
         out
     }
 
-    fn push_word(&self, token: &[Unit], out: &mut Vec<Unit>) {
-        let mut buf = [0u8; 32];
-        let expansion = if token.len() <= self.longest_key {
-            let mut len = 0;
-            for u in token {
-                let n = u.ch.len_utf8();
-                if len + n > buf.len() {
-                    len = usize::MAX;
-                    break;
-                }
-                u.ch.encode_utf8(&mut buf[len..]);
-                len += n;
-            }
-            std::str::from_utf8(buf.get(..len).unwrap_or_default())
-                .ok()
-                .filter(|w| !w.is_empty())
-                .and_then(|w| self.slang.get(w))
+    /// Pushes a part of a token, or its slang expansion.
+    fn push_word(&self, token: &[Unit], out: &mut Expanded) {
+        let slang = if token.len() <= self.longest_key {
+            self.slang_of(token)
         } else {
             None
         };
-        match expansion {
-            Some(expansion) => {
-                let start = token[0].start;
-                let end = token[token.len() - 1].end;
-                out.extend(expansion.chars().map(|ch| Unit { ch, start, end }));
+        out.push(token, slang);
+    }
+
+    /// The slang expansion of a token, looked up without allocating.
+    fn slang_of(&self, token: &[Unit]) -> Option<&str> {
+        let mut buf = [0u8; MAX_SLANG_BYTES];
+        let mut len = 0;
+        for u in token {
+            let n = u.ch.len_utf8();
+            if len + n > buf.len() {
+                return None;
             }
-            None => out.extend_from_slice(token),
+            u.ch.encode_utf8(&mut buf[len..]);
+            len += n;
         }
+        self.rules
+            .get(std::str::from_utf8(&buf[..len]).ok()?)?
+            .slang
+            .as_deref()
     }
 }
 
-/// NFKC, lower case, and decorative symbols (emojis, dingbats, box drawing) to spaces.
+/// Appends `ch` to UTF-8 bytes; cheaper than `String::push` for ASCII.
+fn push_utf8(buf: &mut Vec<u8>, ch: char) {
+    if ch.is_ascii() {
+        buf.push(ch as u8);
+    } else {
+        buf.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+}
+
+/// Text with slang expanded and glued tokens split, and whether a number word is in it.
+struct Expanded {
+    units: Vec<Unit>,
+    /// Whether a word of the text could start a run of number words. Words are only ever
+    /// pushed whole, between characters that are not in words, so looking at each push sees
+    /// every word; number separators, the step in between, change no letters.
+    number_words: bool,
+}
+
+impl Expanded {
+    /// Pushes a (non-empty) token, or its slang expansion spanning the whole token.
+    fn push(&mut self, token: &[Unit], slang: Option<&str>) {
+        match slang {
+            Some(expansion) => {
+                let start = token[0].start;
+                let end = token[token.len() - 1].end;
+                self.units
+                    .extend(expansion.chars().map(|ch| Unit { ch, start, end }));
+                self.number_words |= expansion
+                    .split(|c| !is_token_char(c))
+                    .any(|w| starts_number_run(number_word(w.as_bytes())));
+            }
+            None => {
+                self.units.extend_from_slice(token);
+                self.number_words |= starts_number_run(number_word_of(token));
+            }
+        }
+    }
+
+    /// Pushes a space that stands for `unit`.
+    fn push_space(&mut self, unit: Unit) {
+        self.units.push(Unit { ch: ' ', ..unit });
+    }
+}
+
+/// What `fold` makes of each ASCII character: letters and digits in lower case, punctuation
+/// kept, the rest (controls, white space) a space.
+const ASCII_FOLD: [u8; 128] = {
+    let mut table = [b' '; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c.is_ascii_punctuation() {
+            table[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
+
+/// NFKC, lower case, and decorative symbols (emojis, dingbats, box drawing) to spaces. ASCII
+/// characters, which NFKC leaves alone, are folded byte by byte without decoding.
 fn fold(input: &str) -> Vec<Unit> {
     let mut units = Vec::with_capacity(input.len());
-    for (start, c) in input.char_indices() {
-        let end = start + c.len_utf8();
-        if c.is_ascii() {
-            let ch = if c.is_ascii_alphanumeric() || c.is_ascii_punctuation() {
-                c.to_ascii_lowercase()
-            } else {
-                ' '
-            };
-            units.push(Unit { ch, start, end });
+    let bytes = input.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let b = bytes[start];
+        if b.is_ascii() {
+            units.push(Unit {
+                ch: ASCII_FOLD[usize::from(b)] as char,
+                start,
+                end: start + 1,
+            });
+            start += 1;
             continue;
         }
+        let c = input[start..]
+            .chars()
+            .next()
+            .expect("`start` is on a character boundary");
+        let end = start + c.len_utf8();
         for n in std::iter::once(c).nfkc() {
             for ch in n.to_lowercase() {
                 let ch = if ch.is_alphanumeric() || kept_punctuation(ch) {
@@ -296,137 +422,125 @@ fn fold(input: &str) -> Vec<Unit> {
                 units.push(Unit { ch, start, end });
             }
         }
+        start = end;
     }
     units
 }
 
-/// Reads digits and symbols inside words as the letters they imitate, and a hyphen between
-/// letters as a space (`iming-iming`, `m-paspor`).
-fn deobfuscate(mut units: Vec<Unit>, protected: &[bool]) -> Vec<Unit> {
-    let letter = |u: Option<&Unit>| u.is_some_and(|u| u.ch.is_alphabetic() && !is_cjk(u.ch));
-    for i in 1..units.len() {
-        if protected[i] {
-            continue;
-        }
-        if units[i].ch == '-' && letter(units.get(i - 1)) && letter(units.get(i + 1)) {
-            units[i].ch = ' ';
-            continue;
-        }
-        let Some(l) = leet(units[i].ch) else { continue };
-        let inside = letter(units.get(i - 1)) && letter(units.get(i + 1));
-        if inside {
-            units[i].ch = l;
-        }
-    }
-    units
-}
-
-/// Joins letters written one by one with separators: `W A` → `wa`, `j.a.p.r.i` → `japri`.
-fn join_spaced_letters(units: Vec<Unit>) -> Vec<Unit> {
-    let single_letter = |i: usize| -> bool {
-        let u = &units[i];
-        u.ch.is_alphabetic()
-            && !is_cjk(u.ch)
-            && (i == 0 || !is_word_char(units[i - 1].ch))
-            && units.get(i + 1).is_none_or(|n| !is_word_char(n.ch))
-    };
-    let mut drop = vec![false; units.len()];
+/// Joins letters written one by one with separators: `W A` → `wa`, `j.a.p.r.i` → `japri`. A
+/// single letter is a word of one letter; the separator between two single letters goes when it
+/// is exactly one separator.
+fn join_spaced_letters(units: &mut Vec<Unit>) {
+    let mut separators = Vec::new();
+    let mut last_single: Option<usize> = None;
     let mut i = 0;
     while i < units.len() {
-        if !single_letter(i) {
+        if !is_word_char(units[i].ch) {
             i += 1;
             continue;
         }
-        // Extend the run: letter (sep letter)*, exactly one separator between letters.
-        let mut run = vec![i];
-        let mut j = i;
-        while j + 2 < units.len() && letter_separator(units[j + 1].ch) && single_letter(j + 2) {
-            j += 2;
-            run.push(j);
+        let start = i;
+        while i < units.len() && is_word_char(units[i].ch) {
+            i += 1;
         }
-        if run.len() >= 2 {
-            for &k in &run[..run.len() - 1] {
-                drop[k + 1] = true;
+        if i - start == 1 && is_spelled_letter(units[start].ch) {
+            if last_single.is_some_and(|p| p + 2 == start && letter_separator(units[p + 1].ch)) {
+                separators.push(start - 1);
             }
+            last_single = Some(start);
         }
-        i = j + 1;
     }
-    units
-        .into_iter()
-        .zip(drop)
-        .filter_map(|(u, d)| (!d).then_some(u))
-        .collect()
+    remove(units, &separators);
+}
+
+/// Removes the units at `indices` (ascending).
+fn remove(units: &mut Vec<Unit>, indices: &[usize]) {
+    if indices.is_empty() {
+        return;
+    }
+    let mut next = indices.iter().peekable();
+    let mut i = 0;
+    units.retain(|_| {
+        let keep = next.next_if_eq(&&i).is_none();
+        i += 1;
+        keep
+    });
 }
 
 /// Collapses a letter repeated three or more times: `gajiii` → `gaji`, `bisaaa` → `bisa`.
-fn collapse_elongation(units: Vec<Unit>) -> Vec<Unit> {
-    let mut out: Vec<Unit> = Vec::with_capacity(units.len());
-    let mut i = 0;
+fn collapse_elongation(units: &mut Vec<Unit>) {
+    // Nothing moves before the first run of three.
+    let Some(first) = units
+        .windows(3)
+        .position(|w| is_spelled_letter(w[0].ch) && w[0].ch == w[1].ch && w[1].ch == w[2].ch)
+    else {
+        return;
+    };
+    let mut kept = first;
+    let mut i = first;
     while i < units.len() {
         let c = units[i].ch;
         let mut j = i + 1;
         while j < units.len() && units[j].ch == c {
             j += 1;
         }
-        if c.is_alphabetic() && !is_cjk(c) && j - i >= 3 {
-            out.push(Unit {
+        if is_spelled_letter(c) && j - i >= 3 {
+            units[kept] = Unit {
                 ch: c,
                 start: units[i].start,
                 end: units[j - 1].end,
-            });
+            };
+            kept += 1;
         } else {
-            out.extend_from_slice(&units[i..j]);
+            units.copy_within(i..j, kept);
+            kept += j - i;
         }
         i = j;
     }
-    out
+    units.truncate(kept);
 }
 
-/// One space between words, none at the ends.
-fn squeeze_spaces(units: Vec<Unit>) -> Vec<Unit> {
-    let mut out: Vec<Unit> = Vec::with_capacity(units.len());
-    for u in units {
-        if u.ch.is_whitespace() {
-            if out.last().is_some_and(|p| p.ch != ' ') {
-                out.push(Unit { ch: ' ', ..u });
-            }
-        } else {
-            out.push(u);
-        }
-    }
-    if out.last().is_some_and(|u| u.ch == ' ') {
-        out.pop();
-    }
-    out
+/// Token boundaries: (start, end) unit indices of every run of token characters.
+struct Tokens<'a> {
+    units: &'a [Unit],
+    pos: usize,
 }
 
-/// Byte-free token boundaries: (start, end) unit indices of every run of word characters.
-fn tokens(units: &[Unit]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < units.len() {
-        if is_word_char(units[i].ch) && !is_cjk(units[i].ch) {
-            let s = i;
-            while i < units.len() && is_word_char(units[i].ch) && !is_cjk(units[i].ch) {
-                i += 1;
-            }
-            out.push((s, i));
-        } else {
-            i += 1;
-        }
+impl<'a> Tokens<'a> {
+    fn new(units: &'a [Unit]) -> Self {
+        Tokens { units, pos: 0 }
     }
-    out
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let units = self.units;
+        let mut start = self.pos;
+        while start < units.len() && !is_token_char(units[start].ch) {
+            start += 1;
+        }
+        if start == units.len() {
+            return None;
+        }
+        let mut end = start + 1;
+        while end < units.len() && is_token_char(units[end].ch) {
+            end += 1;
+        }
+        self.pos = end;
+        Some((start, end))
+    }
 }
 
 /// Thousands separators dropped and decimal commas made points: `12.000.000` → `12000000`,
 /// `1,5` → `1.5`. Digit groups that fit neither shape (phone numbers) are left alone.
-fn number_separators(units: Vec<Unit>) -> Vec<Unit> {
-    let digit = |i: usize| units.get(i).is_some_and(|u| u.ch.is_ascii_digit());
-    let sep = |i: usize| units.get(i).is_some_and(|u| u.ch == '.' || u.ch == ',');
-    let mut drop = vec![false; units.len()];
-    let mut decimal = vec![false; units.len()];
+fn number_separators(units: &mut Vec<Unit>) {
+    let mut drop = Vec::new();
     let mut i = 0;
     while i < units.len() {
+        let digit = |i: usize| units.get(i).is_some_and(|u| u.ch.is_ascii_digit());
+        let sep = |i: usize| units.get(i).is_some_and(|u| u.ch == '.' || u.ch == ',');
         if !digit(i) || (i > 0 && (digit(i - 1) || units[i - 1].ch.is_alphabetic())) {
             i += 1;
             continue;
@@ -436,100 +550,114 @@ fn number_separators(units: Vec<Unit>) -> Vec<Unit> {
             j += 1;
         }
         let lead = j - i;
-        // Thousands: 1-3 digits, then one or more groups of a separator and exactly 3 digits.
+        // Thousands: 1-3 digits, then one or more groups of a separator and exactly 3 digits,
+        // all with the same separator.
         let mut k = j;
-        let mut groups = Vec::new();
         while sep(k) && (1..=3).all(|d| digit(k + d)) && !digit(k + 4) {
-            groups.push(k);
             k += 4;
         }
-        let same_sep = groups.windows(2).all(|w| units[w[0]].ch == units[w[1]].ch);
-        if lead <= 3 && !groups.is_empty() && same_sep && !(sep(k) && digit(k + 1)) {
-            groups.iter().for_each(|&g| drop[g] = true);
+        let groups = (j..k).step_by(4);
+        let same_sep = groups.clone().all(|g| units[g].ch == units[j].ch);
+        if lead <= 3 && k > j && same_sep && !(sep(k) && digit(k + 1)) {
+            drop.extend(groups);
             i = k;
             continue;
         }
         // Decimal: digits, a separator, one or two digits, then no more digits.
         if sep(j) && digit(j + 1) && !digit(j + 3) && !(sep(j + 2) || sep(j + 3)) {
-            decimal[j] = true;
+            units[j].ch = '.';
             i = j + 1;
             continue;
         }
         i = j;
     }
-    units
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| !drop[*i])
-        .map(|(i, u)| if decimal[i] { Unit { ch: '.', ..u } } else { u })
-        .collect()
+    remove(units, &drop);
 }
 
-/// Value of an Indonesian/Malay number word below a thousand, and whether it multiplies.
-fn number_word(w: &str) -> Option<NumberWord> {
-    use NumberWord::{Digit, Times};
-    Some(match w {
-        "satu" | "se" => Digit(1),
-        "dua" => Digit(2),
-        "tiga" => Digit(3),
-        "empat" => Digit(4),
-        "lima" => Digit(5),
-        "enam" => Digit(6),
-        "tujuh" => Digit(7),
-        "delapan" | "lapan" => Digit(8),
-        "sembilan" => Digit(9),
-        "sepuluh" => Digit(10),
-        "sebelas" => Digit(11),
-        "seratus" => Digit(100),
-        "setengah" => Digit(0), // handled as 0.5 below
-        "belas" => Times(0),    // n belas = n + 10
-        "puluh" => Times(10),
-        "ratus" => Times(100),
+/// An Indonesian/Malay number word below a thousand.
+#[derive(Clone, Copy)]
+enum NumberWord {
+    Digit(u32),
+    /// Multiplies the digit before it; `belas` (n + 10) is `Times(0)`.
+    Times(u32),
+    /// `setengah`, one half.
+    Half,
+}
+
+/// Longest number word, `sembilan` / `setengah`, in letters (all ASCII).
+const LONGEST_NUMBER_WORD: usize = 8;
+
+/// The number word a token spells, if any.
+fn number_word_of(token: &[Unit]) -> Option<NumberWord> {
+    let mut buf = [0u8; LONGEST_NUMBER_WORD];
+    if token.len() > LONGEST_NUMBER_WORD || !token.iter().all(|u| u.ch.is_ascii()) {
+        return None;
+    }
+    for (b, u) in buf.iter_mut().zip(token) {
+        *b = u.ch as u8;
+    }
+    number_word(&buf[..token.len()])
+}
+
+/// The number word `word` is, if any.
+fn number_word(word: &[u8]) -> Option<NumberWord> {
+    use NumberWord::{Digit, Half, Times};
+    Some(match word {
+        b"satu" | b"se" => Digit(1),
+        b"dua" => Digit(2),
+        b"tiga" => Digit(3),
+        b"empat" => Digit(4),
+        b"lima" => Digit(5),
+        b"enam" => Digit(6),
+        b"tujuh" => Digit(7),
+        b"delapan" | b"lapan" => Digit(8),
+        b"sembilan" => Digit(9),
+        b"sepuluh" => Digit(10),
+        b"sebelas" => Digit(11),
+        b"seratus" => Digit(100),
+        b"setengah" => Half,
+        b"belas" => Times(0),
+        b"puluh" => Times(10),
+        b"ratus" => Times(100),
         _ => return None,
     })
 }
 
-#[derive(Clone, Copy)]
-enum NumberWord {
-    Digit(u32),
-    Times(u32),
+/// Whether a number word can start a run of them (a digit or `setengah`).
+fn starts_number_run(word: Option<NumberWord>) -> bool {
+    matches!(word, Some(NumberWord::Digit(_) | NumberWord::Half))
 }
 
 /// Number words become digits: `dua belas juta` → `12 juta`, `seratus lima puluh` → `150`,
 /// `setengah juta` → `0.5 juta`. Thousand and million words stay as the units patterns expect.
 fn number_words(units: Vec<Unit>) -> Vec<Unit> {
-    let toks = tokens(&units);
-    // The longest number word, `sembilan` / `setengah`, has 8 letters; words are ASCII.
-    let word = |t: (usize, usize)| -> String {
-        let token = &units[t.0..t.1];
-        if !(2..=8).contains(&token.len()) || !token.iter().all(|u| u.ch.is_ascii_lowercase()) {
-            return String::new();
-        }
-        token.iter().map(|u| u.ch).collect()
-    };
+    let toks: Vec<(usize, usize)> = Tokens::new(&units).collect();
+    let word = |k: usize| number_word_of(&units[toks[k].0..toks[k].1]);
     let mut replace: Vec<(usize, usize, String)> = Vec::new();
     let mut k = 0;
     while k < toks.len() {
-        let first = word(toks[k]);
-        if first == "setengah" {
-            replace.push((toks[k].0, toks[k].1, "0.5".into()));
-            k += 1;
-            continue;
-        }
-        if !matches!(number_word(&first), Some(NumberWord::Digit(_))) {
-            k += 1;
-            continue;
+        match word(k) {
+            Some(NumberWord::Half) => {
+                replace.push((toks[k].0, toks[k].1, "0.5".into()));
+                k += 1;
+                continue;
+            }
+            Some(NumberWord::Digit(_)) => {}
+            _ => {
+                k += 1;
+                continue;
+            }
         }
         // Parse a run: (digit [belas|puluh|ratus])+, adding up groups.
         let (mut total, mut current, mut end) = (0u32, 0u32, k);
         let mut m = k;
-        while m < toks.len() && toks[m].0 <= units.len() {
+        while m < toks.len() {
             // Words in a run are separated by exactly one space.
             if m > k && !(toks[m].0 == toks[m - 1].1 + 1 && units[toks[m - 1].1].ch == ' ') {
                 break;
             }
-            match number_word(&word(toks[m])) {
-                Some(NumberWord::Digit(d)) if d > 0 => {
+            match word(m) {
+                Some(NumberWord::Digit(d)) => {
                     total += current;
                     current = d;
                 }
@@ -559,25 +687,44 @@ fn number_words(units: Vec<Unit>) -> Vec<Unit> {
     out
 }
 
-fn build(units: Vec<Unit>) -> Normalized {
-    let mut text = String::with_capacity(units.len());
-    let mut byte_unit = Vec::with_capacity(units.len());
+/// A guess at the average word length, in characters, to size the word list.
+const WORD_LEN_GUESS: usize = 4;
+
+/// The normalised text and its maps, with one space between words and none at the ends.
+fn build(units: &[Unit]) -> Normalized {
+    let mut text = Vec::with_capacity(units.len());
     let mut spans = Vec::with_capacity(units.len());
-    let mut word_starts = Vec::new();
+    let mut word_starts = Vec::with_capacity(units.len() / WORD_LEN_GUESS);
     let mut prev_word = false;
-    for (i, u) in units.iter().enumerate() {
+    // The first white space after a word, written once the next word comes.
+    let mut space: Option<&Unit> = None;
+    for u in units {
+        if u.ch.is_whitespace() {
+            if space.is_none() && !text.is_empty() {
+                space = Some(u);
+            }
+            continue;
+        }
+        if let Some(s) = space.take() {
+            text.push(b' ');
+            spans.push((s.start, s.end));
+            prev_word = false;
+        }
         let word = is_word_char(u.ch);
         if word && (!prev_word || is_cjk(u.ch)) {
             word_starts.push(text.len());
         }
         prev_word = word;
-        text.push(u.ch);
-        byte_unit.extend(std::iter::repeat_n(i as u32, u.ch.len_utf8()));
-        spans.push((u.start, u.end));
+        push_utf8(&mut text, u.ch);
+        let span = (u.start, u.end);
+        if u.ch.is_ascii() {
+            spans.push(span);
+        } else {
+            spans.resize(spans.len() + u.ch.len_utf8(), span);
+        }
     }
     Normalized {
-        text,
-        byte_unit,
+        text: String::from_utf8(text).expect("written from chars"),
         spans,
         word_starts,
     }
@@ -650,6 +797,17 @@ mod tests {
         check("lima juta dua ratus", "5 juta 200");
         check("setengah juta", "0.5 juta");
         check("satu orang", "1 orang");
+    }
+
+    #[test]
+    fn reads_number_words_that_slang_expands_to() {
+        let slang = [("dw", "dua"), ("sbln", "setengah bulan")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let n = Normalizer::new(slang, Vec::new());
+        assert_eq!(n.normalize("gaji dw belas juta").text(), "gaji 12 juta");
+        assert_eq!(n.normalize("sbln").text(), "0.5 bulan");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Property tests: on any input the normaliser and the engine never panic, every span lies on
-//! character boundaries of the original text and covers what it says, and the same input always
-//! gives the same verdict. Run against the real rule pack in `seeds/`.
+//! character boundaries of the original text and covers what it says, the same input always
+//! gives the same verdict, and the patterns, run only where the engine's prefilter says they can
+//! match, match what they match on the whole text. Run against the real rule pack in `seeds/`.
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -84,6 +85,38 @@ fn check(text: &str) {
         assert_eq!(&text[s.start..s.end], s.text);
     }
     assert_eq!(v, CLASSIFIER.classify(text), "same input, same verdict");
+    let [found, every] = CLASSIFIER.pattern_matches_both_ways(text);
+    assert_eq!(found, every, "pattern matches in {text:?}");
+}
+
+/// The posts of the development corpus and the sample web.
+fn seed_posts() -> Vec<String> {
+    let seeds = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds"));
+    let dev = std::fs::read_to_string(seeds.join("corpus/dev.jsonl")).expect("dev corpus");
+    let mut posts: Vec<String> = dev
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .map(|v| v["text"].as_str().expect("text").to_string())
+        .collect();
+    let sample = std::fs::read_to_string(seeds.join("sample-web/posts.toml")).expect("posts");
+    let sample: toml::Value = toml::from_str(&sample).expect("posts parse");
+    posts.extend(
+        sample["post"]
+            .as_array()
+            .expect("post array")
+            .iter()
+            .map(|p| p["text"].as_str().expect("text").to_string()),
+    );
+    posts
+}
+
+#[test]
+fn seed_posts_hold() {
+    let posts = seed_posts();
+    assert!(posts.len() > 400, "{} posts", posts.len());
+    for post in &posts {
+        check(post);
+    }
 }
 
 proptest! {
