@@ -4,9 +4,11 @@
 //!
 //! Main items: [`AppState`], [`router`] (build the app without a socket, for tests) and
 //! [`serve`] (run it on an already-bound listener until a shutdown future resolves). Besides
-//! search and leads it has account management for admins (`admin.rs`), the operator page of
-//! sources and runs (`operator.rs`, which can ask the scheduler for a run through a
-//! [`RunRequest`] channel) and server-drawn SVG charts (`charts.rs`).
+//! search and leads (officers work many results at once with the bulk actions of `bulk.rs`, and
+//! mark a lead a true or false positive on its page) it has account management for admins
+//! (`admin.rs`), the operator page of sources and runs (`operator.rs`, which can ask the
+//! scheduler for a run through a [`RunRequest`] channel) and server-drawn SVG charts
+//! (`charts.rs`).
 //!
 //! Analysts tune the rules here too (`/rules`): the rule set in use is the `ActiveRules` handle
 //! in [`AppState`], the same one the binary's pipeline classifies with, so an activation applies
@@ -20,6 +22,7 @@
 mod admin;
 mod analyst;
 mod auth;
+mod bulk;
 mod charts;
 mod error;
 mod i18n;
@@ -117,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(pages::logout))
         .route("/lang/{code}", get(pages::switch_language))
         .route("/search", get(pages::search))
+        .route("/search/bulk", post(bulk::bulk))
         .route("/leads/{id}", get(pages::lead))
         .route("/leads/{id}/workflow", post(pages::workflow))
         .route("/leads/{id}/evidence.zip", get(pages::evidence))

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use patroli_classifier::Verdict;
 use patroli_index::{
-    CLOSE_REASONS, ESCALATION_TARGETS, LANGUAGES, LeadChange, LeadEvent, LeadStatus, SearchError,
-    SearchRequest, SnapshotInfo, Sort, parse_date,
+    CLOSE_REASONS, ESCALATION_TARGETS, Judgement, LANGUAGES, Lead, LeadChange, LeadEvent,
+    LeadStatus, SearchError, SearchRequest, SnapshotInfo, Sort, parse_date,
 };
 use serde::Deserialize;
 
@@ -19,8 +19,13 @@ use crate::auth::{
     ClientInfo, CurrentUser, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_HOURS,
     UserLocale, random_token, set_cookie, tokens_equal, verify_password, with_cookie,
 };
+use crate::bulk::{self, SkippedView};
 use crate::error::AppError;
 use crate::i18n::{Locale, Messages};
+use crate::layout::{Notice, when};
+
+/// Lead statuses in workflow order, as forms and filters name them.
+const LEAD_STATUSES: &[&str] = &["new", "in_review", "escalated", "closed"];
 
 /// Results per search page.
 const PAGE_SIZE: usize = 20;
@@ -490,6 +495,29 @@ struct SearchPage<'a> {
     facets: Vec<FacetGroup>,
     /// The corrected query the results are for, when the typed one found nothing.
     corrected: Option<String>,
+    /// Whether this user's role works leads, and so gets the bulk-action form.
+    can_act: bool,
+    /// This search's link, to come back to after a bulk action.
+    back: String,
+    /// Active officers and admins, to assign leads to.
+    officers: Vec<String>,
+    targets: Vec<(&'static str, &'a str)>,
+    reasons: Vec<(&'static str, &'a str)>,
+    max_bulk: usize,
+    /// What the last bulk action did, and the leads it left alone.
+    notice: Option<Notice>,
+    skipped: Vec<SkippedView>,
+}
+
+/// `(key, message of "{prefix}.{key}")` for each of `keys`, for a select's options.
+fn labelled(
+    t: &'static Messages,
+    prefix: &str,
+    keys: &[&'static str],
+) -> Vec<(&'static str, &'static str)> {
+    keys.iter()
+        .map(|k| (*k, t.get_owned(&format!("{prefix}.{k}"))))
+        .collect()
 }
 
 /// A title for a post without one (channel messages): its first words.
@@ -533,6 +561,7 @@ pub async fn search(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(params): Query<SearchParams>,
+    Query(outcome): Query<bulk::Outcome>,
 ) -> Result<Response, AppError> {
     let t = user.locale.messages();
     let page = params.page.unwrap_or(1).clamp(1, MAX_PAGE);
@@ -630,6 +659,23 @@ pub async fn search(
     .filter(|(_, counts, _)| !counts.is_empty())
     .map(|(key, counts, labels)| facet_group(t, &params, key, counts, labels))
     .collect();
+    let can_act = may_work_leads(&user);
+    let officers = if can_act {
+        state
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled && LEAD_WORKERS.contains(&u.role.as_str()))
+            .map(|u| u.username)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (notice, skipped) = match outcome.notice(t) {
+        Some((notice, skipped)) => (Some(notice), skipped),
+        None => (None, Vec::new()),
+    };
     let html = SearchPage {
         t,
         user: Some(&user.user.username),
@@ -643,20 +689,19 @@ pub async fn search(
         next: (page * PAGE_SIZE < total && page < MAX_PAGE).then(|| params.link(page + 1)),
         levels,
         sources: state.store.source_ids().await?,
-        sorts: ["relevance", "score", "recent"]
-            .iter()
-            .map(|k| (*k, t.get_owned(&format!("sort.{k}"))))
-            .collect(),
-        languages: LANGUAGES
-            .iter()
-            .map(|k| (*k, t.get_owned(&format!("language.{k}"))))
-            .collect(),
-        lead_statuses: ["new", "in_review", "escalated", "closed"]
-            .iter()
-            .map(|k| (*k, t.get_owned(&format!("status.{k}"))))
-            .collect(),
+        sorts: labelled(t, "sort", &["relevance", "score", "recent"]),
+        languages: labelled(t, "language", &LANGUAGES),
+        lead_statuses: labelled(t, "status", LEAD_STATUSES),
         facets,
         corrected,
+        can_act,
+        back: params.link(page),
+        officers,
+        targets: labelled(t, "target", ESCALATION_TARGETS),
+        reasons: labelled(t, "reason", CLOSE_REASONS),
+        max_bulk: bulk::MAX_BULK_LEADS,
+        notice,
+        skipped,
     }
     .render()?;
     Ok((status, Html(html)).into_response())
@@ -696,11 +741,24 @@ struct LeadPage<'a> {
     status_label: String,
     assignee: String,
     history: Vec<LeadEvent>,
+    /// The officers' latest mark of a true or false positive.
+    judgement: Option<JudgementView>,
     /// Whether this user's role may change the lead.
     can_act: bool,
     statuses: Vec<(&'static str, &'a str)>,
     targets: Vec<(&'static str, &'a str)>,
     reasons: Vec<(&'static str, &'a str)>,
+    /// (judgement, label) for the marking buttons.
+    judgements: Vec<(&'static str, &'a str)>,
+}
+
+/// A lead's mark as the lead page shows it.
+struct JudgementView {
+    /// `illegal_recruitment` or `not_illegal`.
+    kind: &'static str,
+    label: String,
+    /// Who marked it, and when.
+    by: String,
 }
 
 struct NetworkView {
@@ -827,11 +885,6 @@ pub async fn lead(
         .collect();
     let lead = state.store.lead(id).await?;
     let history = state.store.lead_history(id).await?;
-    let labelled = |prefix: &str, keys: &[&'static str]| -> Vec<(&'static str, &str)> {
-        keys.iter()
-            .map(|k| (*k, t.get_owned(&format!("{prefix}.{k}"))))
-            .collect()
-    };
     let status_text = match (&lead.escalated_to, &lead.closed_reason) {
         (Some(unit), _) => format!(
             "{}: {}",
@@ -847,6 +900,16 @@ pub async fn lead(
             .get(&format!("status.{}", lead.status.as_str()))
             .to_string(),
     };
+    let judgement = lead.judgement.as_ref().map(|j| JudgementView {
+        kind: j.judgement.label(),
+        label: t
+            .get(&format!("judgement.{}", j.judgement.label()))
+            .to_string(),
+        by: t
+            .get("lead.judged_by")
+            .replace("{who}", &j.by)
+            .replace("{at}", &when(Some(j.at))),
+    });
     let reposts = state.store.cluster_of(id).await?.map(|c| {
         t.get("lead.reposts")
             .replace("{posts}", &c.posts.len().to_string())
@@ -860,10 +923,6 @@ pub async fn lead(
         .legal_basis(&post.source_id)
         .await?
         .unwrap_or_default();
-    let fmt = |d: Option<chrono::DateTime<chrono::Utc>>| {
-        d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "–".into())
-    };
     let text = pieces(
         &post.classified_text(),
         &post.verdict.as_ref().map(marks).unwrap_or_default(),
@@ -880,9 +939,9 @@ pub async fn lead(
         source: post.source_id.clone(),
         legal_basis,
         author: post.author.clone().unwrap_or_else(|| "–".into()),
-        published: fmt(post.published_at),
-        first_seen: fmt(Some(post.first_seen)),
-        last_seen: fmt(Some(post.last_seen)),
+        published: when(post.published_at),
+        first_seen: when(Some(post.first_seen)),
+        last_seen: when(Some(post.last_seen)),
         text,
         verdict: post.verdict.as_ref().map(|v| verdict_view(t, v)),
         snapshots,
@@ -894,10 +953,12 @@ pub async fn lead(
             .assignee
             .unwrap_or_else(|| t.get("lead.unassigned").to_string()),
         history,
+        judgement,
         can_act: may_work_leads(&user),
-        statuses: labelled("status", &["new", "in_review", "escalated", "closed"]),
-        targets: labelled("target", ESCALATION_TARGETS),
-        reasons: labelled("reason", CLOSE_REASONS),
+        statuses: labelled(t, "status", LEAD_STATUSES),
+        targets: labelled(t, "target", ESCALATION_TARGETS),
+        reasons: labelled(t, "reason", CLOSE_REASONS),
+        judgements: labelled(t, "judgement", &Judgement::ALL.map(Judgement::label)),
     }
     .render()?;
     Ok(Html(html).into_response())
@@ -1058,9 +1119,12 @@ pub async fn evidence(
         .into_response())
 }
 
-/// Officers and admins work leads; analysts read them.
-fn may_work_leads(user: &CurrentUser) -> bool {
-    matches!(user.user.role.as_str(), "officer" | "admin")
+/// The roles that work leads; analysts read them.
+pub(crate) const LEAD_WORKERS: &[&str] = &["officer", "admin"];
+
+/// Whether this user's role works leads.
+pub(crate) fn may_work_leads(user: &CurrentUser) -> bool {
+    LEAD_WORKERS.contains(&user.user.role.as_str())
 }
 
 #[derive(Deserialize)]
@@ -1074,10 +1138,13 @@ pub struct WorkflowForm {
     target: String,
     #[serde(default)]
     note: String,
+    #[serde(default)]
+    judgement: String,
 }
 
 /// Changes a lead: its status (with the unit escalated to or the reason closed), who handles
-/// it, or a note. Recorded in the lead's history and in the audit log.
+/// it, a note, or the officer's mark of a true or false positive. Recorded in the lead's
+/// history and in the audit log.
 pub async fn workflow(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -1105,21 +1172,19 @@ pub async fn workflow(
         "status" => LeadChange::Status {
             status: LeadStatus::parse(&form.status)
                 .ok_or(AppError::Invalid("error.lead_invalid"))?,
-            target: Some(form.target.clone()),
+            target: Some(form.target),
         },
         "assign" => LeadChange::Assign {
             to: user.user.username.clone(),
         },
-        "note" if form.note.len() <= MAX_NOTE_BYTES => LeadChange::Note {
-            text: form.note.clone(),
+        "note" if form.note.len() <= MAX_NOTE_BYTES => LeadChange::Note { text: form.note },
+        "judge" => LeadChange::Judge {
+            judgement: Judgement::parse(&form.judgement)
+                .ok_or(AppError::Invalid("error.lead_invalid"))?,
         },
         _ => return Err(AppError::Invalid("error.lead_invalid")),
     };
-    match state
-        .store
-        .change_lead(id, &user.user.username, &change)
-        .await
-    {
+    match change_lead(&state, &user, id, &change, "").await {
         // The lead status is a search filter: the feeder picks the change up within its window.
         Ok(_) => state.index.nudge(),
         Err(patroli_index::StoreError::Invalid(_)) => {
@@ -1127,22 +1192,47 @@ pub async fn workflow(
         }
         Err(e) => return Err(e.into()),
     }
-    let detail = match &change {
-        LeadChange::Status { status, .. } => format!("{} {}", status.as_str(), form.target),
+    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+}
+
+/// Applies `change` to lead `id` for `user` through the store (which keeps it in the lead's
+/// history) and audits it as `lead_{action}`, with `via` (how it was asked for, e.g. `bulk`)
+/// after the detail. The caller nudges the search index.
+pub(crate) async fn change_lead(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    change: &LeadChange,
+    via: &str,
+) -> Result<Lead, patroli_index::StoreError> {
+    let lead = state
+        .store
+        .change_lead(id, &user.user.username, change)
+        .await?;
+    let detail = match change {
+        LeadChange::Status { status, target } => {
+            format!("{} {}", status.as_str(), target.as_deref().unwrap_or(""))
+        }
         LeadChange::Assign { to } => to.clone(),
-        LeadChange::Note { .. } => format!("{} bytes", form.note.len()),
+        LeadChange::Note { text } => format!("{} bytes", text.len()),
+        LeadChange::Judge { judgement } => judgement.label().to_string(),
+    };
+    let detail = if via.is_empty() {
+        detail
+    } else {
+        format!("{detail} ({via})")
     };
     state
         .store
         .audit(
             &user.user.username,
-            &format!("lead_{}", form.action),
+            &format!("lead_{}", change.action()),
             Some(&id.to_string()),
             Some(&detail),
             user.remote.as_deref(),
         )
         .await?;
-    Ok(Redirect::to(&format!("/leads/{id}")).into_response())
+    Ok(lead)
 }
 
 /// Longest note accepted.

@@ -556,4 +556,5 @@ async fn only_admins_see_and_export_the_audit_log() {
 // Accounts, operations and charts, with the helpers above.
 mod admin;
 mod charts;
+mod leads;
 mod operator;
