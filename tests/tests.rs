@@ -2,6 +2,7 @@
 //! start themselves.
 
 mod analyst;
+mod browser;
 mod crawler;
 mod end_to_end;
 mod resume;

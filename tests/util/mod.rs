@@ -1,6 +1,9 @@
 //! Shared helpers for the end-to-end tests.
 
+pub mod browser;
+pub mod dashboard;
 pub mod fixture;
+pub mod png;
 
 use std::sync::Arc;
 
