@@ -1123,7 +1123,7 @@ pub async fn evidence(
 pub(crate) const LEAD_WORKERS: &[&str] = &["officer", "admin"];
 
 /// Whether this user's role works leads.
-pub(crate) fn may_work_leads(user: &CurrentUser) -> bool {
+fn may_work_leads(user: &CurrentUser) -> bool {
     LEAD_WORKERS.contains(&user.user.role.as_str())
 }
 
