@@ -2,7 +2,6 @@
 //! start themselves.
 
 mod analyst;
-mod browser;
 mod crawler;
 mod end_to_end;
 mod resume;

@@ -1,9 +1,7 @@
 //! Shared helpers for the end-to-end tests.
 
-pub mod browser;
 pub mod dashboard;
 pub mod fixture;
-pub mod png;
 
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 /// Set to `1` to skip the browser tests on a machine without Chromium.
-pub const SKIP_VAR: &str = "PATROLI_SKIP_BROWSER";
+const SKIP_VAR: &str = "PATROLI_SKIP_BROWSER";
 /// A desktop viewport, in CSS pixels.
 pub const DESKTOP: (u32, u32) = (1280, 800);
 /// A phone's viewport (an iPhone 12 to 15), in CSS pixels.
@@ -31,15 +31,15 @@ pub const PHONE: (u32, u32) = (390, 844);
 /// How long chromedriver may take to start answering.
 const DRIVER_START: Duration = Duration::from_secs(20);
 /// How long a page or a download may take.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A headless Chromium with its chromedriver. Dropping it ends the WebDriver session (which
 /// makes Chromium and its helper processes exit; killing chromedriver alone would leave them
 /// running) and then chromedriver.
 pub struct Browser {
-    pub client: Client,
+    client: Client,
     /// Where Chromium saves downloads.
-    pub downloads: tempfile::TempDir,
+    downloads: tempfile::TempDir,
     driver_port: u16,
     session: String,
     _driver: tokio::process::Child,
@@ -252,7 +252,7 @@ impl Browser {
             .as_u64()
             .map_or(max_height, |h| u32::try_from(h).unwrap_or(max_height));
         self.viewport((width, height.min(max_height))).await;
-        let png = super::png::palette(&self.client.screenshot().await.expect("a screenshot"));
+        let png = crate::png::palette(&self.client.screenshot().await.expect("a screenshot"));
         std::fs::write(path, png).unwrap_or_else(|e| panic!("cannot write {path:?}: {e}"));
     }
 

@@ -1,6 +1,17 @@
 //! The dashboard in headless Chromium, over the crawled sample web: what an officer does with the
 //! mouse, that the Content-Security-Policy holds (Chromium reports no violation), that pages
-//! fit a phone's width, and the README's screenshots. See `util/browser.rs` for the driver.
+//! fit a phone's width, and the README's screenshots. `chromium.rs` drives the browser.
+//!
+//! A test binary of its own, unlike every other end-to-end test: Chromium keeps both of CI's
+//! cores busy, and beside the crawler's timing tests (which measure the gaps between requests) it
+//! made them fail now and then. Cargo runs test binaries one after another.
+
+mod chromium;
+mod png;
+// Shared with tests/tests.rs; this binary uses part of it.
+#[allow(dead_code)]
+#[path = "../util/mod.rs"]
+mod util;
 
 use std::path::Path;
 
@@ -9,8 +20,8 @@ use patroli::seeds;
 use patroli_dashboard::{AppState, CONTENT_SECURITY_POLICY, hash_password};
 use patroli_index::{Judgement, LeadChange, LeadStatus, SearchRequest, Sort, Store};
 
+use crate::chromium::{Browser, DESKTOP, PHONE};
 use crate::util::TestEnv;
-use crate::util::browser::{Browser, DESKTOP, PHONE};
 use crate::util::dashboard::Dashboard;
 
 /// The officer who logs in.
@@ -245,7 +256,7 @@ const SHOT_WIDTH: u32 = 1024;
 const SHOT_MAX_HEIGHT: u32 = 1400;
 
 /// Refreshes the PNGs under `docs/screenshots/` that the README shows:
-/// `cargo test --test tests browser::screenshots -- --ignored`.
+/// `cargo test --test browser screenshots -- --ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes docs/screenshots/; run it with --ignored after changing how pages look"]
 async fn screenshots() {
