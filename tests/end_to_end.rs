@@ -7,6 +7,7 @@ use patroli::seeds;
 use patroli_dashboard::{AppState, hash_password};
 use patroli_index::SearchRequest;
 
+use crate::util::dashboard::Dashboard;
 use crate::util::{TestEnv, fold_ws};
 
 /// Posts the tests name: clearly illegal recruitment, and clearly legitimate or unrelated posts.
@@ -176,18 +177,14 @@ async fn sample_web_crawled_classified_searchable_and_served() {
         )
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
+    let dashboard = Dashboard::start(AppState::new(
         store.clone(),
         env.pipeline.index.clone(),
         env.pipeline.rules.clone(),
         false,
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(patroli_dashboard::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    ))
+    .await;
+    let base = &dashboard.base;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -261,8 +258,7 @@ async fn sample_web_crawled_classified_searchable_and_served() {
     assert!(
         metrics.contains("patroli_crawl_errors_total{kind=\"robots\",source=\"sample-lowongan\"} ")
     );
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    dashboard.stop().await;
 }
 
 fn cookie(res: &reqwest::Response, name: &str) -> String {

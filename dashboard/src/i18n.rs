@@ -120,6 +120,7 @@ mod tests {
             include_str!("../templates/rules_candidate.html"),
             include_str!("analyst.rs"),
             include_str!("pages.rs"),
+            include_str!("bulk.rs"),
             include_str!("auth.rs"),
             include_str!("error.rs"),
             include_str!("admin.rs"),

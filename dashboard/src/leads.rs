@@ -5,7 +5,7 @@
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use patroli_index::{
-    CLOSE_REASONS, Cluster, ESCALATION_TARGETS, Lead, LeadChange, LeadEvent, LeadStatus,
+    CLOSE_REASONS, Cluster, ESCALATION_TARGETS, Judgement, Lead, LeadChange, LeadEvent, LeadStatus,
     NetworkLink, PostRecord, SnapshotInfo,
 };
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ pub async fn load(state: &AppState, actor: &Actor<'_>, id: i64) -> Result<LeadDa
 /// A change to a lead, as the page's form and the API's JSON body send it.
 #[derive(Deserialize)]
 pub struct ChangeRequest {
-    /// `status`, `assign` (to the acting user) or `note`.
+    /// `status`, `assign` (to the acting user), `note` or `judge`.
     pub action: String,
     /// With `status`: `new`, `in_review`, `escalated` or `closed`.
     #[serde(default)]
@@ -71,6 +71,9 @@ pub struct ChangeRequest {
     /// With `note`: the text.
     #[serde(default)]
     pub note: String,
+    /// With `judge`: `true_positive` or `false_positive`.
+    #[serde(default)]
+    pub judgement: String,
 }
 
 impl ChangeRequest {
@@ -103,10 +106,18 @@ impl ChangeRequest {
             "note" => LeadChange::Note {
                 text: self.note.clone(),
             },
+            "judge" => LeadChange::Judge {
+                judgement: Judgement::parse(&self.judgement).ok_or_else(|| {
+                    invalid(
+                        format!("there is no judgement {:?}", self.judgement),
+                        "Use true_positive or false_positive.",
+                    )
+                })?,
+            },
             other => {
                 return Err(invalid(
                     format!("there is no action {other:?}"),
-                    "Use status (with status and target), assign, or note (with note).",
+                    "Use status (with status and target), assign, note (with note) or judge (with judgement).",
                 ));
             }
         })
@@ -136,37 +147,55 @@ pub async fn change(
         return Err(AppError::NotFound);
     }
     let change = request.change(&actor.user.username)?;
-    let lead = match state
+    match apply(state, actor, id, &change, "").await {
+        Ok(lead) => Ok(lead),
+        Err(patroli_index::StoreError::Invalid(message)) => Err(AppError::BadInput {
+            key: "error.lead_invalid",
+            message,
+            hint: format!(
+                "Escalate to one of {}; close for one of {}; do not send an empty note.",
+                ESCALATION_TARGETS.join(", "),
+                CLOSE_REASONS.join(", ")
+            ),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Applies `change` to lead `id` as `actor` (whose role the caller checked): the store keeps
+/// it in the lead's history, the search index is nudged (lead status is a search filter), and
+/// the audit log gets `lead_{action}` with `via` (how it was asked for, e.g. `bulk`) after the
+/// detail.
+pub async fn apply(
+    state: &AppState,
+    actor: &Actor<'_>,
+    id: i64,
+    change: &LeadChange,
+    via: &str,
+) -> Result<Lead, patroli_index::StoreError> {
+    let lead = state
         .store
-        .change_lead(id, &actor.user.username, &change)
-        .await
-    {
-        Ok(lead) => lead,
-        Err(patroli_index::StoreError::Invalid(message)) => {
-            return Err(AppError::BadInput {
-                key: "error.lead_invalid",
-                message,
-                hint: format!(
-                    "Escalate to one of {}; close for one of {}; do not send an empty note.",
-                    ESCALATION_TARGETS.join(", "),
-                    CLOSE_REASONS.join(", ")
-                ),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // The lead status is a search filter: the feeder picks the change up within its window.
+        .change_lead(id, &actor.user.username, change)
+        .await?;
     state.index.nudge();
-    let detail = match &change {
-        LeadChange::Status { status, .. } => format!("{} {}", status.as_str(), request.target),
+    let detail = match change {
+        LeadChange::Status { status, target } => {
+            format!("{} {}", status.as_str(), target.as_deref().unwrap_or(""))
+        }
         LeadChange::Assign { to } => to.clone(),
-        LeadChange::Note { .. } => format!("{} bytes", request.note.len()),
+        LeadChange::Note { text } => format!("{} bytes", text.len()),
+        LeadChange::Judge { judgement } => judgement.label().to_string(),
+    };
+    let detail = if via.is_empty() {
+        detail
+    } else {
+        format!("{detail} ({via})")
     };
     actor
         .audit(
             &state.store,
-            &format!("lead_{}", request.action),
-            Some(&target),
+            &format!("lead_{}", change.action()),
+            Some(&id.to_string()),
             Some(&detail),
         )
         .await?;

@@ -4,9 +4,11 @@
 //!
 //! Main items: [`AppState`], [`router`] (build the app without a socket, for tests) and
 //! [`serve`] (run it on an already-bound listener until a shutdown future resolves). Besides
-//! search and leads it has account management for admins (`admin.rs`), the operator page of
-//! sources and runs (`operator.rs`, which can ask the scheduler for a run through a
-//! [`RunRequest`] channel) and server-drawn SVG charts (`charts.rs`).
+//! search and leads (officers work many results at once with the bulk actions of `bulk.rs`, and
+//! mark a lead a true or false positive on its page) it has account management for admins
+//! (`admin.rs`), the operator page of sources and runs (`operator.rs`, which can ask the
+//! scheduler for a run through a [`RunRequest`] channel) and server-drawn SVG charts
+//! (`charts.rs`).
 //!
 //! Analysts tune the rules here too (`/rules`): the rule set in use is the `ActiveRules` handle
 //! in [`AppState`], the same one the binary's pipeline classifies with, so an activation applies
@@ -22,6 +24,7 @@ mod admin;
 mod analyst;
 mod api;
 mod auth;
+mod bulk;
 mod charts;
 mod error;
 mod export;
@@ -127,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(pages::search))
         .route("/search/export.csv", get(export::page_csv))
         .route("/search/export.jsonl", get(export::page_jsonl))
+        .route("/search/bulk", post(bulk::bulk))
         .route("/leads/{id}", get(pages::lead))
         .route("/leads/{id}/workflow", post(pages::workflow))
         .route("/leads/{id}/evidence.zip", get(pages::evidence))

@@ -9,19 +9,25 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use patroli_classifier::Verdict;
 use patroli_index::{
-    CLOSE_REASONS, ESCALATION_TARGETS, LANGUAGES, LeadEvent, LeadStatus, SearchError,
+    CLOSE_REASONS, ESCALATION_TARGETS, Judgement, LANGUAGES, LeadEvent, LeadStatus, SearchError,
     SearchRequest, SearchResults, SnapshotInfo, Sort, parse_date,
 };
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::auth::LEAD_WORKERS;
 use crate::auth::{
     ClientInfo, CurrentUser, LANG_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL_HOURS,
     UserLocale, random_token, set_cookie, tokens_equal, verify_password, with_cookie,
 };
+use crate::bulk::{self, SkippedView};
 use crate::error::AppError;
 use crate::i18n::{Locale, Messages};
+use crate::layout::{Notice, when};
 use crate::leads::{self, ChangeRequest};
+
+/// Lead statuses in workflow order, as forms and filters name them.
+const LEAD_STATUSES: &[&str] = &["new", "in_review", "escalated", "closed"];
 
 /// Results per search page.
 pub(crate) const PAGE_SIZE: usize = 20;
@@ -556,6 +562,29 @@ struct SearchPage<'a> {
     /// Links that download every result of this search.
     export_csv: String,
     export_jsonl: String,
+    /// Whether this user's role works leads, and so gets the bulk-action form.
+    can_act: bool,
+    /// This search's link, to come back to after a bulk action.
+    back: String,
+    /// Active officers and admins, to assign leads to.
+    officers: Vec<String>,
+    targets: Vec<(&'static str, &'a str)>,
+    reasons: Vec<(&'static str, &'a str)>,
+    max_bulk: usize,
+    /// What the last bulk action did, and the leads it left alone.
+    notice: Option<Notice>,
+    skipped: Vec<SkippedView>,
+}
+
+/// `(key, message of "{prefix}.{key}")` for each of `keys`, for a select's options.
+fn labelled(
+    t: &'static Messages,
+    prefix: &str,
+    keys: &[&'static str],
+) -> Vec<(&'static str, &'static str)> {
+    keys.iter()
+        .map(|k| (*k, t.get_owned(&format!("{prefix}.{k}"))))
+        .collect()
 }
 
 /// A title for a post without one (channel messages): its first words.
@@ -599,6 +628,7 @@ pub async fn search(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(params): Query<SearchParams>,
+    Query(outcome): Query<bulk::Outcome>,
 ) -> Result<Response, AppError> {
     let t = user.locale.messages();
     let page = params.page().clamp(1, MAX_PAGE);
@@ -679,6 +709,23 @@ pub async fn search(
     .filter(|(_, counts, _)| !counts.is_empty())
     .map(|(key, counts, labels)| facet_group(t, &params, key, counts, labels))
     .collect();
+    let can_act = LEAD_WORKERS.contains(&user.user.role.as_str());
+    let officers = if can_act {
+        state
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled && LEAD_WORKERS.contains(&u.role.as_str()))
+            .map(|u| u.username)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (notice, skipped) = match outcome.notice(t) {
+        Some((notice, skipped)) => (Some(notice), skipped),
+        None => (None, Vec::new()),
+    };
     let html = SearchPage {
         t,
         user: Some(&user.user.username),
@@ -692,22 +739,21 @@ pub async fn search(
         next: (page * PAGE_SIZE < total && page < MAX_PAGE).then(|| params.link(page + 1)),
         levels,
         sources: state.store.source_ids().await?,
-        sorts: ["relevance", "score", "recent"]
-            .iter()
-            .map(|k| (*k, t.get_owned(&format!("sort.{k}"))))
-            .collect(),
-        languages: LANGUAGES
-            .iter()
-            .map(|k| (*k, t.get_owned(&format!("language.{k}"))))
-            .collect(),
-        lead_statuses: ["new", "in_review", "escalated", "closed"]
-            .iter()
-            .map(|k| (*k, t.get_owned(&format!("status.{k}"))))
-            .collect(),
+        sorts: labelled(t, "sort", &["relevance", "score", "recent"]),
+        languages: labelled(t, "language", &LANGUAGES),
+        lead_statuses: labelled(t, "status", LEAD_STATUSES),
         facets,
         corrected,
         export_csv: params.export_link("csv"),
         export_jsonl: params.export_link("jsonl"),
+        can_act,
+        back: params.link(page),
+        officers,
+        targets: labelled(t, "target", ESCALATION_TARGETS),
+        reasons: labelled(t, "reason", CLOSE_REASONS),
+        max_bulk: bulk::MAX_BULK_LEADS,
+        notice,
+        skipped,
     }
     .render()?;
     Ok((status, Html(html)).into_response())
@@ -747,11 +793,24 @@ struct LeadPage<'a> {
     status_label: String,
     assignee: String,
     history: Vec<LeadEvent>,
+    /// The officers' latest mark of a true or false positive.
+    judgement: Option<JudgementView>,
     /// Whether this user's role may change the lead.
     can_act: bool,
     statuses: Vec<(&'static str, &'a str)>,
     targets: Vec<(&'static str, &'a str)>,
     reasons: Vec<(&'static str, &'a str)>,
+    /// (judgement, label) for the marking buttons.
+    judgements: Vec<(&'static str, &'a str)>,
+}
+
+/// A lead's mark as the lead page shows it.
+struct JudgementView {
+    /// `illegal_recruitment` or `not_illegal`.
+    kind: &'static str,
+    label: String,
+    /// Who marked it, and when.
+    by: String,
 }
 
 struct NetworkView {
@@ -864,11 +923,6 @@ pub async fn lead(
         })
         .collect();
     let lead = data.lead;
-    let labelled = |prefix: &str, keys: &[&'static str]| -> Vec<(&'static str, &str)> {
-        keys.iter()
-            .map(|k| (*k, t.get_owned(&format!("{prefix}.{k}"))))
-            .collect()
-    };
     let status_text = match (&lead.escalated_to, &lead.closed_reason) {
         (Some(unit), _) => format!(
             "{}: {}",
@@ -884,6 +938,16 @@ pub async fn lead(
             .get(&format!("status.{}", lead.status.as_str()))
             .to_string(),
     };
+    let judgement = lead.judgement.as_ref().map(|j| JudgementView {
+        kind: j.judgement.label(),
+        label: t
+            .get(&format!("judgement.{}", j.judgement.label()))
+            .to_string(),
+        by: t
+            .get("lead.judged_by")
+            .replace("{who}", &j.by)
+            .replace("{at}", &when(Some(j.at))),
+    });
     let reposts = data.cluster.map(|c| {
         t.get("lead.reposts")
             .replace("{posts}", &c.posts.len().to_string())
@@ -893,10 +957,6 @@ pub async fn lead(
             .replace("{last}", &c.last_seen.format("%Y-%m-%d").to_string())
     });
     let post = data.post;
-    let fmt = |d: Option<chrono::DateTime<chrono::Utc>>| {
-        d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "–".into())
-    };
     let text = pieces(
         &data.classified_text,
         &post.verdict.as_ref().map(marks).unwrap_or_default(),
@@ -913,9 +973,9 @@ pub async fn lead(
         source: post.source_id.clone(),
         legal_basis: data.legal_basis,
         author: post.author.clone().unwrap_or_else(|| "–".into()),
-        published: fmt(post.published_at),
-        first_seen: fmt(Some(post.first_seen)),
-        last_seen: fmt(Some(post.last_seen)),
+        published: when(post.published_at),
+        first_seen: when(Some(post.first_seen)),
+        last_seen: when(Some(post.last_seen)),
         text,
         verdict: post.verdict.as_ref().map(|v| verdict_view(t, v)),
         snapshots: data.snapshots,
@@ -927,10 +987,12 @@ pub async fn lead(
             .assignee
             .unwrap_or_else(|| t.get("lead.unassigned").to_string()),
         history: data.history,
-        can_act: crate::auth::LEAD_WORKERS.contains(&user.user.role.as_str()),
-        statuses: labelled("status", &["new", "in_review", "escalated", "closed"]),
-        targets: labelled("target", ESCALATION_TARGETS),
-        reasons: labelled("reason", CLOSE_REASONS),
+        judgement,
+        can_act: LEAD_WORKERS.contains(&user.user.role.as_str()),
+        statuses: labelled(t, "status", LEAD_STATUSES),
+        targets: labelled(t, "target", ESCALATION_TARGETS),
+        reasons: labelled(t, "reason", CLOSE_REASONS),
+        judgements: labelled(t, "judgement", &Judgement::ALL.map(Judgement::label)),
     }
     .render()?;
     Ok(Html(html).into_response())
@@ -1053,7 +1115,8 @@ pub struct WorkflowForm {
 }
 
 /// Changes a lead: its status (with the unit escalated to or the reason closed), who handles
-/// it, or a note. Recorded in the lead's history and in the audit log.
+/// it, a note, or the officer's mark of a true or false positive. Recorded in the lead's
+/// history and in the audit log.
 pub async fn workflow(
     State(state): State<AppState>,
     user: CurrentUser,

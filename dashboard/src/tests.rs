@@ -557,4 +557,5 @@ async fn only_admins_see_and_export_the_audit_log() {
 mod admin;
 mod api;
 mod charts;
+mod leads;
 mod operator;

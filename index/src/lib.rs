@@ -37,9 +37,9 @@ pub use search::{
     SearchIndex, SearchRequest, SearchResults, Snippet, Sort, parse_date,
 };
 pub use store::{
-    AuditEntry, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp, Lead, LeadChange,
-    LeadEvent, LeadStatus, Network, NetworkLink, PostOutcome, PostRecord, RunRecord, Session,
-    SnapshotInfo, Store, User,
+    AuditEntry, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp, Judgement,
+    JudgementRecord, Lead, LeadChange, LeadEvent, LeadStatus, Network, NetworkLink, PostOutcome,
+    PostRecord, RunRecord, Session, SnapshotInfo, Store, User,
 };
 pub use tokens::{ApiToken, MAX_TOKEN_LABEL, TokenCheck};
 

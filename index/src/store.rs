@@ -366,6 +366,41 @@ pub const ESCALATION_TARGETS: &[&str] = &[
 /// Reasons a lead can be closed for.
 pub const CLOSE_REASONS: &[&str] = &["taken_down", "case_opened", "false_positive", "duplicate"];
 
+/// An officer's judgement of a lead: is it really illegal recruitment? Its label is the lead's
+/// label in the officers' corpus, before anything the lead's status implies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    /// A true positive.
+    IllegalRecruitment,
+    /// A false positive.
+    NotIllegal,
+}
+
+impl Judgement {
+    pub const ALL: [Judgement; 2] = [Judgement::IllegalRecruitment, Judgement::NotIllegal];
+
+    /// The corpus label, which is also how it is stored and written in forms.
+    pub fn label(self) -> &'static str {
+        match self {
+            Judgement::IllegalRecruitment => patroli_classifier::POSITIVE_LABEL,
+            Judgement::NotIllegal => "not_illegal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Judgement> {
+        Self::ALL.into_iter().find(|j| j.label() == s)
+    }
+}
+
+/// Who judged a lead, how and when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JudgementRecord {
+    pub judgement: Judgement,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
 /// A lead's current state.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lead {
@@ -373,6 +408,8 @@ pub struct Lead {
     pub escalated_to: Option<String>,
     pub closed_reason: Option<String>,
     pub assignee: Option<String>,
+    /// The latest officer's judgement, if any (earlier ones are in the lead's history).
+    pub judgement: Option<JudgementRecord>,
 }
 
 /// One entry of a lead's history.
@@ -398,6 +435,22 @@ pub enum LeadChange {
     Note {
         text: String,
     },
+    /// Marks the lead as a true or a false positive (replacing an earlier mark).
+    Judge {
+        judgement: Judgement,
+    },
+}
+
+impl LeadChange {
+    /// The change's name in the lead's history: `status`, `assign`, `note` or `judge`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            LeadChange::Status { .. } => "status",
+            LeadChange::Assign { .. } => "assign",
+            LeadChange::Note { .. } => "note",
+            LeadChange::Judge { .. } => "judge",
+        }
+    }
 }
 
 /// A change to a source's frontier.
@@ -1429,29 +1482,49 @@ impl Store {
 
     /// A post's lead state (`new` when nobody has touched it).
     pub async fn lead(&self, post_id: i64) -> Result<Lead, StoreError> {
-        /// status, escalated to, closed reason, assignee.
-        type Row = (String, Option<String>, Option<String>, Option<String>);
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT status, escalated_to, closed_reason, assignee FROM leads WHERE post_id = ?",
+        let row = sqlx::query(
+            "SELECT status, escalated_to, closed_reason, assignee, judgement, judged_by, judged_at
+             FROM leads WHERE post_id = ?",
         )
         .bind(post_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(match row {
-            Some((status, escalated_to, closed_reason, assignee)) => Lead {
-                status: LeadStatus::parse(&status).ok_or_else(|| {
-                    StoreError::Corrupt(format!("unknown lead status {status:?}"))
-                })?,
-                escalated_to,
-                closed_reason,
-                assignee,
-            },
-            None => Lead {
+        let Some(row) = row else {
+            return Ok(Lead {
                 status: LeadStatus::New,
                 escalated_to: None,
                 closed_reason: None,
                 assignee: None,
-            },
+                judgement: None,
+            });
+        };
+        let status: String = row.try_get("status")?;
+        let judged: (Option<String>, Option<String>, Option<DateTime<Utc>>) = (
+            row.try_get("judgement")?,
+            row.try_get("judged_by")?,
+            row.try_get("judged_at")?,
+        );
+        let judgement = match judged {
+            (None, _, _) => None,
+            (Some(j), Some(by), Some(at)) => Some(JudgementRecord {
+                judgement: Judgement::parse(&j)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown judgement {j:?}")))?,
+                by,
+                at,
+            }),
+            (Some(_), _, _) => {
+                return Err(StoreError::Corrupt(format!(
+                    "lead {post_id}: a judgement without who or when"
+                )));
+            }
+        };
+        Ok(Lead {
+            status: LeadStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown lead status {status:?}")))?,
+            escalated_to: row.try_get("escalated_to")?,
+            closed_reason: row.try_get("closed_reason")?,
+            assignee: row.try_get("assignee")?,
+            judgement,
         })
     }
 
@@ -1463,8 +1536,9 @@ impl Store {
         actor: &str,
         change: &LeadChange,
     ) -> Result<Lead, StoreError> {
+        let now = Utc::now();
         let mut lead = self.lead(post_id).await?;
-        let (action, detail) = match change {
+        let detail = match change {
             LeadChange::Status { status, target } => {
                 let target = target.as_deref().filter(|t| !t.is_empty());
                 let (allowed, what): (&[&str], &str) = match status {
@@ -1483,39 +1557,48 @@ impl Store {
                     .then(|| target.unwrap_or_default().to_string());
                 lead.closed_reason =
                     (*status == LeadStatus::Closed).then(|| target.unwrap_or_default().to_string());
-                (
-                    "status",
-                    format!(
-                        "{}{}",
-                        status.as_str(),
-                        target.map(|t| format!(": {t}")).unwrap_or_default()
-                    ),
+                format!(
+                    "{}{}",
+                    status.as_str(),
+                    target.map(|t| format!(": {t}")).unwrap_or_default()
                 )
             }
             LeadChange::Assign { to } => {
                 lead.assignee = Some(to.clone());
-                ("assign", to.clone())
+                to.clone()
             }
             LeadChange::Note { text } => {
                 let text = text.trim();
                 if text.is_empty() {
                     return Err(StoreError::Invalid("the note is empty".into()));
                 }
-                ("note", text.to_string())
+                text.to_string()
+            }
+            LeadChange::Judge { judgement } => {
+                lead.judgement = Some(JudgementRecord {
+                    judgement: *judgement,
+                    by: actor.to_string(),
+                    at: now,
+                });
+                judgement.label().to_string()
             }
         };
-        let now = Utc::now();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO leads (post_id, status, escalated_to, closed_reason, assignee, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO leads (post_id, status, escalated_to, closed_reason, assignee, judgement, judged_by, judged_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT(post_id) DO UPDATE SET status = excluded.status, escalated_to = excluded.escalated_to,
-               closed_reason = excluded.closed_reason, assignee = excluded.assignee, updated_at = excluded.updated_at",
+               closed_reason = excluded.closed_reason, assignee = excluded.assignee, judgement = excluded.judgement,
+               judged_by = excluded.judged_by, judged_at = excluded.judged_at, updated_at = excluded.updated_at",
         )
         .bind(post_id)
         .bind(lead.status.as_str())
         .bind(&lead.escalated_to)
         .bind(&lead.closed_reason)
         .bind(&lead.assignee)
+        .bind(lead.judgement.as_ref().map(|j| j.judgement.label()))
+        .bind(lead.judgement.as_ref().map(|j| &j.by))
+        .bind(lead.judgement.as_ref().map(|j| j.at))
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -1525,7 +1608,7 @@ impl Store {
         .bind(post_id)
         .bind(now)
         .bind(actor)
-        .bind(action)
+        .bind(change.action())
         .bind(&detail)
         .execute(&mut *tx)
         .await?;
@@ -1533,19 +1616,30 @@ impl Store {
         Ok(lead)
     }
 
-    /// Officers' judgements as a labelled corpus for analysts: posts escalated, or closed as a
-    /// case opened, are `illegal_recruitment`; posts closed as false positives are
-    /// `not_illegal`. Returns (id, text, label) in id order.
+    /// Officers' judgements as a labelled corpus for analysts. A lead marked as a true or false
+    /// positive has that label; otherwise posts escalated, or closed as a case opened, are
+    /// `illegal_recruitment` and posts closed as false positives are `not_illegal`. Returns
+    /// (id, text, label) in id order.
     pub async fn labelled_posts(&self) -> Result<Vec<(i64, String, &'static str)>, StoreError> {
-        let rows: Vec<(i64, String, Option<String>)> =
-            sqlx::query_as("SELECT post_id, status, closed_reason FROM leads ORDER BY post_id")
-                .fetch_all(&self.pool)
-                .await?;
+        /// Post id, status, reason closed, judgement.
+        type Row = (i64, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT post_id, status, closed_reason, judgement FROM leads ORDER BY post_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
-        for (id, status, reason) in rows {
-            let label = match (status.as_str(), reason.as_deref()) {
-                ("escalated", _) | ("closed", Some("case_opened")) => "illegal_recruitment",
-                ("closed", Some("false_positive")) => "not_illegal",
+        for (id, status, reason, judgement) in rows {
+            let label = match (
+                judgement.as_deref().and_then(Judgement::parse),
+                status.as_str(),
+                reason.as_deref(),
+            ) {
+                (Some(judgement), _, _) => judgement.label(),
+                (None, "escalated", _) | (None, "closed", Some("case_opened")) => {
+                    Judgement::IllegalRecruitment.label()
+                }
+                (None, "closed", Some("false_positive")) => Judgement::NotIllegal.label(),
                 _ => continue,
             };
             if let Some(post) = self.post(id).await? {

@@ -521,6 +521,108 @@ async fn lead_workflow_is_validated_and_its_history_kept() {
 }
 
 #[tokio::test]
+async fn an_officers_mark_labels_the_lead_before_its_status() {
+    use crate::{Judgement, LeadChange, LeadStatus};
+    let (_d, store) = store().await;
+    let ids: Vec<i64> = store
+        .save_page(
+            &snapshot("x"),
+            &[
+                post("a", "kerja sawit sarawak, paspor dibantu"),
+                post("b", "dicari admin online kamboja"),
+                post("c", "lowongan kasir pontianak"),
+                post("d", "kerja kebun"),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    let change = |id: i64, actor: &'static str, change: LeadChange| {
+        let store = store.clone();
+        async move { store.change_lead(id, actor, &change).await.unwrap() }
+    };
+    let judge = |judgement| LeadChange::Judge { judgement };
+    // Escalated (which alone labels it illegal), then marked a false positive: the mark wins.
+    change(
+        ids[0],
+        "budi",
+        LeadChange::Status {
+            status: LeadStatus::Escalated,
+            target: Some("immigration".into()),
+        },
+    )
+    .await;
+    change(ids[0], "budi", judge(Judgement::NotIllegal)).await;
+    // Still new, marked a false positive and then, on second thought, a true one.
+    change(ids[1], "budi", judge(Judgement::NotIllegal)).await;
+    let lead = change(ids[1], "siti", judge(Judgement::IllegalRecruitment)).await;
+    assert_eq!(
+        lead.status,
+        LeadStatus::New,
+        "a mark leaves the status alone"
+    );
+    // Closed as a false positive and never marked: its status still labels it.
+    change(
+        ids[2],
+        "budi",
+        LeadChange::Status {
+            status: LeadStatus::Closed,
+            target: Some("false_positive".into()),
+        },
+    )
+    .await;
+    // In review and unmarked: no label.
+    change(
+        ids[3],
+        "budi",
+        LeadChange::Status {
+            status: LeadStatus::InReview,
+            target: None,
+        },
+    )
+    .await;
+
+    let labels: Vec<(i64, &str)> = store
+        .labelled_posts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, label)| (id, label))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            (ids[0], "not_illegal"),
+            (ids[1], "illegal_recruitment"),
+            (ids[2], "not_illegal"),
+        ]
+    );
+    let mark = store.lead(ids[1]).await.unwrap().judgement.unwrap();
+    assert_eq!(
+        (mark.judgement, mark.by.as_str()),
+        (Judgement::IllegalRecruitment, "siti")
+    );
+    assert!(store.lead(ids[3]).await.unwrap().judgement.is_none());
+    // Every mark, the replaced one too, stays in the lead's history.
+    let marks: Vec<(String, String)> = store
+        .lead_history(ids[1])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, format!("{} {}", e.action, e.detail)))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("budi".to_string(), "judge not_illegal".to_string()),
+            ("siti".to_string(), "judge illegal_recruitment".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn search_filters_sorts_and_counts_levels() {
     use crate::Sort;
     let (dir, store) = store().await;

@@ -1,5 +1,6 @@
 //! Shared helpers for the end-to-end tests.
 
+pub mod dashboard;
 pub mod fixture;
 
 use std::sync::Arc;
