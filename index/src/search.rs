@@ -40,6 +40,8 @@ use crate::store::{LeadStatus, PostRecord, Store};
 const SCHEMA_VERSION: u32 = 2;
 /// Memory the index writer may use before it flushes a segment.
 const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+/// Memory of the writer taken only to check that no other process holds the index.
+const MIN_WRITER_MEMORY: usize = 15_000_000;
 /// Changed posts read from the store per batch when catching up.
 const CATCH_UP_BATCH: i64 = 5_000;
 /// Documents written between commits during a long catch-up (bounds the work a crash redoes).
@@ -301,9 +303,18 @@ impl SearchIndex {
         let (index, watermark) = match (existing, current) {
             (Some(index), Some(watermark)) => (index, watermark),
             (existing, _) => {
-                if existing.is_some() {
+                if let Some(index) = existing {
+                    // Only a process that can take the writer's lock may start the index over:
+                    // another one (a running `patroli run`) may be using it.
+                    let writer: tantivy::Result<IndexWriter> = index.writer(MIN_WRITER_MEMORY);
+                    if let Err(e) = writer {
+                        return Err(open_err(&format!(
+                            "it was built by another version or with another rule pack's slang, and it cannot be rebuilt now ({e}); stop the other patroli process using it, or pass the same --rules"
+                        )));
+                    }
+                    drop(writer);
+                    drop(index);
                     tracing::info!(path = %dir.display(), "the search index was built differently; recreating it from the store");
-                    drop(existing);
                     clear_dir(dir).map_err(|e| open_err(&e))?;
                 }
                 let directory =

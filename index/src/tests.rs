@@ -824,3 +824,31 @@ async fn a_backup_is_a_whole_store_that_opens() {
     let again = store.backup_to(&file).await.unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
 }
+
+#[tokio::test]
+async fn an_index_in_use_is_never_started_over_by_another_opener() {
+    let (dir, store) = store().await;
+    let saved = store
+        .save_page(&snapshot("x"), &[post("a", "Kerja sawit Sarawak")])
+        .await
+        .unwrap();
+    store
+        .save_verdict(saved[0].0, &verdict_with(&[]))
+        .await
+        .unwrap();
+    let path = dir.path().join("index");
+    let running = SearchIndex::open(&path, &Analysis::default()).unwrap();
+    assert_eq!(
+        running.catch_up(&store).await.unwrap(),
+        1,
+        "holds the writer now"
+    );
+    let other = Analysis {
+        slang: [("krj".to_string(), "kerja".to_string())].into(),
+    };
+    let Err(e) = SearchIndex::open(&path, &other) else {
+        panic!("an index in use was opened for rebuilding");
+    };
+    assert!(e.to_string().contains("--rules"), "{e}");
+    assert_eq!(running.len(), 1, "the running index kept its documents");
+}
