@@ -213,6 +213,28 @@ impl Generator {
     }
 }
 
+/// The text the pipeline classifies: the title, a blank line, the body (as
+/// `PostRecord::classified_text` does once the post is stored).
+fn classified_text(p: &CollectedPost) -> String {
+    match &p.title {
+        Some(t) => format!("{t}\n\n{}", p.text),
+        None => p.text.clone(),
+    }
+}
+
+/// An evidence snapshot of `body` as fetched from `url` now.
+fn snapshot_of(url: &str, body: Vec<u8>) -> Snapshot {
+    Snapshot {
+        requested_url: url.to_string(),
+        final_url: url.to_string(),
+        status: 200,
+        headers: Vec::new(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
+        body,
+        fetched_at: Utc::now(),
+    }
+}
+
 /// Splits a post into sentences at `.`, `!`, `?` and line breaks.
 fn split_sentences(text: &str) -> Vec<String> {
     text.split_inclusive(['.', '!', '?', '\n'])
@@ -232,13 +254,7 @@ fn classify_all(classifier: &Classifier, posts: &[CollectedPost]) -> Vec<Verdict
                 scope.spawn(move || {
                     chunk
                         .iter()
-                        .map(|p| {
-                            let text = match &p.title {
-                                Some(t) => format!("{t}\n\n{}", p.text),
-                                None => p.text.clone(),
-                            };
-                            classifier.classify(&text)
-                        })
+                        .map(|p| classifier.classify(&classified_text(p)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -309,17 +325,8 @@ async fn freshness(
         let marker = format!("penandauji{trial}x{}", generator.rng.u32(..));
         post.text.push(' ');
         post.text.push_str(&marker);
-        let verdict = classifier.classify(&post.text);
-        let body = post.text.clone().into_bytes();
-        let snapshot = Snapshot {
-            requested_url: post.url.clone(),
-            final_url: post.url.clone(),
-            status: 200,
-            headers: Vec::new(),
-            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
-            body,
-            fetched_at: Utc::now(),
-        };
+        let verdict = classifier.classify(&classified_text(&post));
+        let snapshot = snapshot_of(&post.url, post.text.clone().into_bytes());
         let start = Instant::now();
         let id = store.save_page(&snapshot, &[post]).await?[0].0;
         store.save_verdicts(&[(id, &verdict)]).await?;
@@ -400,16 +407,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let t = Instant::now();
         let mut ids = Vec::with_capacity(n);
         for page in posts.chunks(POSTS_PER_PAGE) {
-            let body = format!("synthetic page of {} posts", page.len()).into_bytes();
-            let snapshot = Snapshot {
-                requested_url: page[0].url.clone(),
-                final_url: page[0].url.clone(),
-                status: 200,
-                headers: Vec::new(),
-                sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
-                body,
-                fetched_at: Utc::now(),
-            };
+            let snapshot = snapshot_of(
+                &page[0].url,
+                format!("synthetic page of {} posts", page.len()).into_bytes(),
+            );
             ids.extend(
                 store
                     .save_page(&snapshot, page)
