@@ -26,9 +26,14 @@ const INDEX_DIR: &str = "index";
     about = "Cyber patrol for online recruitment into illegal overseas work (TPPO), aimed at West Kalimantan"
 )]
 struct Cli {
-    /// Where the store (SQLite) and the search index live.
+    /// Where the store (SQLite, unless --database-url) and the search index live.
     #[arg(long, global = true, default_value = "data", env = "PATROLI_DATA_DIR")]
     data_dir: PathBuf,
+    /// A shared PostgreSQL store instead of the SQLite file in --data-dir, for several crawl
+    /// workers and dashboard nodes: postgres://user:password@host/database. Each node keeps its
+    /// own search index in --data-dir.
+    #[arg(long, global = true, env = "PATROLI_DATABASE_URL")]
+    database_url: Option<String>,
     /// Folder of rule files (*.toml); the built-in pack when omitted.
     #[arg(long, global = true)]
     rules: Option<PathBuf>,
@@ -347,6 +352,7 @@ fn main() -> std::process::ExitCode {
 
 struct Ctx {
     data_dir: PathBuf,
+    database_url: Option<String>,
     rules: Option<PathBuf>,
     gazetteer: Option<PathBuf>,
 }
@@ -388,7 +394,10 @@ impl Ctx {
     }
 
     async fn store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.data_dir).await?)
+        Ok(match &self.database_url {
+            Some(url) => Store::connect(url).await?,
+            None => Store::open(&self.data_dir).await?,
+        })
     }
 
     fn index(&self) -> anyhow::Result<Arc<SearchIndex>> {
@@ -414,6 +423,7 @@ impl Ctx {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let ctx = Ctx {
         data_dir: cli.data_dir,
+        database_url: cli.database_url,
         rules: cli.rules,
         gazetteer: cli.gazetteer,
     };

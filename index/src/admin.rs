@@ -4,12 +4,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::Sqlite;
-use sqlx::query::Query;
-use sqlx::sqlite::SqliteArguments;
 
+use crate::db::{Backend, with_pool};
 use crate::error::StoreError;
-use crate::store::{RunRecord, Store};
+use crate::store::{RunRecord, RunRow, Store};
 
 /// The roles a user can have (the `users.role` CHECK constraint allows the same).
 pub const ROLES: &[&str] = &["officer", "analyst", "admin"];
@@ -56,10 +54,10 @@ pub enum Breakdown {
 
 impl Breakdown {
     /// The array in the verdict JSON and the field of its items that is counted.
-    fn json_paths(self) -> (&'static str, &'static str) {
+    fn json_keys(self) -> (&'static str, &'static str) {
         match self {
-            Breakdown::DestinationCountry => ("$.destinations", "$.country"),
-            Breakdown::Regency => ("$.places", "$.regency"),
+            Breakdown::DestinationCountry => ("destinations", "country"),
+            Breakdown::Regency => ("places", "regency"),
         }
     }
 }
@@ -67,31 +65,38 @@ impl Breakdown {
 /// Holds for the row of the only active admin: disabling or demoting that user would leave nobody
 /// able to manage accounts. Checked inside the UPDATE itself, so two admins demoting each other at
 /// once cannot both succeed.
-const LAST_ACTIVE_ADMIN: &str = "(role = 'admin' AND disabled = 0
-    AND (SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0) = 1)";
+const LAST_ACTIVE_ADMIN: &str = "(role = 'admin' AND NOT disabled
+    AND (SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled) = 1)";
+
+/// Midnight UTC at the start of `day`.
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
 
 impl Store {
     /// Every user account, by name.
     pub async fn users(&self) -> Result<Vec<UserSummary>, StoreError> {
-        Ok(sqlx::query_as(
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_as(
             "SELECT u.username, u.role, u.created_at, u.disabled,
                (SELECT MAX(a.at) FROM audit_log a WHERE a.action = 'login' AND a.actor = u.username) AS last_login,
-               (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) AS sessions
+               (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > $1) AS sessions
              FROM users u ORDER BY u.username",
         )
         .bind(Utc::now())
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?)
+        })
     }
 
     /// Gives a user another role (one of [`ROLES`]); refused for the last active admin unless the
     /// new role is admin too.
     pub async fn set_role(&self, username: &str, role: &str) -> Result<AccountChange, StoreError> {
         let sql = format!(
-            "UPDATE users SET role = ? WHERE username = ? AND (? = 'admin' OR NOT {LAST_ACTIVE_ADMIN})"
+            "UPDATE users SET role = $1 WHERE username = $2 AND ($3 = 'admin' OR NOT {LAST_ACTIVE_ADMIN})"
         );
-        let update = sqlx::query(&sql).bind(role).bind(username).bind(role);
-        self.change_account(username, update, false).await
+        self.change_account(username, &sql, &[role, username, role], false)
+            .await
     }
 
     /// Disables a user, ending their sessions at once (refused for the last active admin), or
@@ -103,14 +108,12 @@ impl Store {
     ) -> Result<AccountChange, StoreError> {
         if disabled {
             let sql = format!(
-                "UPDATE users SET disabled = 1 WHERE username = ? AND NOT {LAST_ACTIVE_ADMIN}"
+                "UPDATE users SET disabled = TRUE WHERE username = $1 AND NOT {LAST_ACTIVE_ADMIN}"
             );
-            let update = sqlx::query(&sql).bind(username);
-            self.change_account(username, update, true).await
+            self.change_account(username, &sql, &[username], true).await
         } else {
-            let update =
-                sqlx::query("UPDATE users SET disabled = 0 WHERE username = ?").bind(username);
-            self.change_account(username, update, false).await
+            let sql = "UPDATE users SET disabled = FALSE WHERE username = $1";
+            self.change_account(username, sql, &[username], false).await
         }
     }
 
@@ -121,65 +124,74 @@ impl Store {
         username: &str,
         password_hash: &str,
     ) -> Result<AccountChange, StoreError> {
-        let update = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
-            .bind(password_hash)
-            .bind(username);
-        self.change_account(username, update, true).await
+        let sql = "UPDATE users SET password_hash = $1 WHERE username = $2";
+        self.change_account(username, sql, &[password_hash, username], true)
+            .await
     }
 
-    /// Runs `update` (an UPDATE of `username`'s row whose WHERE holds any guard) in a
-    /// transaction, then ends the user's sessions if asked. An update that matched no row was
-    /// refused by its guard when the user exists.
-    async fn change_account<'q>(
+    /// Runs `update` with `binds` (an UPDATE of `username`'s row whose WHERE holds any guard)
+    /// in a transaction, then ends the user's sessions if asked. An update that matched no row
+    /// was refused by its guard when the user exists.
+    async fn change_account(
         &self,
         username: &str,
-        update: Query<'q, Sqlite, SqliteArguments<'q>>,
+        update: &str,
+        binds: &[&str],
         end_sessions: bool,
     ) -> Result<AccountChange, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if update.execute(&mut *tx).await?.rows_affected() == 0 {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = ?)")
-                    .bind(username)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            return Ok(if exists {
-                AccountChange::LastAdmin
-            } else {
-                AccountChange::UnknownUser
-            });
-        }
-        if end_sessions {
-            sqlx::query(
-                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?)",
+        with_pool!(&self.pool, |pool| {
+            let mut tx = pool.begin().await?;
+            let update = binds
+                .iter()
+                .fold(sqlx::query(update), |q, value| q.bind(*value));
+            if update.execute(&mut *tx).await?.rows_affected() == 0 {
+                let exists: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE username = $1)")
+                        .bind(username)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                return Ok(if exists {
+                    AccountChange::LastAdmin
+                } else {
+                    AccountChange::UnknownUser
+                });
+            }
+            if end_sessions {
+                sqlx::query(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = $1)",
             )
             .bind(username)
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(AccountChange::Done)
+            }
+            tx.commit().await?;
+            Ok(AccountChange::Done)
+        })
     }
 
     /// The sources the store has seen (id, kind), for when the sources file is not at hand.
     pub async fn known_sources(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, kind FROM sources ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_as("SELECT id, kind FROM sources ORDER BY id")
+                .fetch_all(pool)
+                .await?)
+        })
     }
 
     /// A source's latest runs, newest first.
     pub async fn runs_of(&self, source_id: &str, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM crawl_runs WHERE source_id = ? ORDER BY started_at DESC, id DESC LIMIT ?",
-            Store::RUN_COLUMNS
-        );
-        let rows = sqlx::query(&sql)
-            .bind(source_id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(Store::run_from_row).collect()
+        with_pool!(&self.pool, |pool| {
+            let sql = format!(
+                "SELECT {} FROM crawl_runs WHERE source_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
+                Store::RUN_COLUMNS
+            );
+            let rows: Vec<RunRow> = sqlx::query_as(&sql)
+                .bind(source_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.into_iter().map(RunRecord::try_from).collect()
+        })
     }
 
     /// A source's latest failed or skipped URLs, newest first.
@@ -188,14 +200,16 @@ impl Store {
         source_id: &str,
         limit: i64,
     ) -> Result<Vec<FetchErrorRecord>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT url, kind, message, at FROM fetch_errors WHERE source_id = ?
-             ORDER BY at DESC, id DESC LIMIT ?",
-        )
-        .bind(source_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_as(
+                "SELECT url, kind, message, at FROM fetch_errors WHERE source_id = $1
+             ORDER BY at DESC, id DESC LIMIT $2",
+            )
+            .bind(source_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?)
+        })
     }
 
     /// Flagged posts per UTC day they were first seen, one entry for every day from `since` to
@@ -205,21 +219,27 @@ impl Store {
         since: NaiveDate,
         until: NaiveDate,
     ) -> Result<Vec<(NaiveDate, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT substr(p.first_seen, 1, 10) AS day, COUNT(*) FROM posts p
-             JOIN verdicts v ON v.post_id = p.id
-             WHERE v.flagged = 1 AND substr(p.first_seen, 1, 10) BETWEEN ? AND ? GROUP BY day",
-        )
-        .bind(since.to_string())
-        .bind(until.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        let counts: std::collections::HashMap<String, i64> = rows.into_iter().collect();
-        Ok(since
-            .iter_days()
-            .take_while(|d| *d <= until)
-            .map(|d| (d, counts.get(&d.to_string()).copied().unwrap_or(0)))
-            .collect())
+        let day = match self.backend() {
+            Backend::Sqlite => "substr(p.first_seen, 1, 10)",
+            Backend::Postgres => "to_char(p.first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        };
+        let sql = format!(
+            "SELECT {day} AS day, COUNT(*) FROM posts p JOIN verdicts v ON v.post_id = p.id
+             WHERE v.flagged AND p.first_seen >= $1 AND p.first_seen < $2 GROUP BY day"
+        );
+        with_pool!(&self.pool, |pool| {
+            let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
+                .bind(start_of(since))
+                .bind(start_of(until + chrono::Duration::days(1)))
+                .fetch_all(pool)
+                .await?;
+            let counts: std::collections::HashMap<String, i64> = rows.into_iter().collect();
+            Ok(since
+                .iter_days()
+                .take_while(|d| *d <= until)
+                .map(|d| (d, counts.get(&d.to_string()).copied().unwrap_or(0)))
+                .collect())
+        })
     }
 
     /// Flagged posts first seen since `since` (a UTC day), counted per destination country or
@@ -231,19 +251,32 @@ impl Store {
         since: NaiveDate,
         limit: i64,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let (array, field) = breakdown.json_paths();
-        Ok(sqlx::query_as(
-            "SELECT json_extract(e.value, ?) AS label, COUNT(DISTINCT v.post_id) AS n
-             FROM verdicts v JOIN posts p ON p.id = v.post_id, json_each(v.detail, ?) e
-             WHERE v.flagged = 1 AND substr(p.first_seen, 1, 10) >= ?
-             GROUP BY label HAVING label IS NOT NULL ORDER BY n DESC, label LIMIT ?",
-        )
-        .bind(field)
-        .bind(array)
-        .bind(since.to_string())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        // The verdict is JSON text; each backend has its own JSON functions.
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT json_extract(e.value, '$.' || $1) AS label, COUNT(DISTINCT v.post_id) AS n
+                 FROM verdicts v JOIN posts p ON p.id = v.post_id, json_each(v.detail, '$.' || $2) e
+                 WHERE v.flagged AND p.first_seen >= $3
+                 GROUP BY label HAVING label IS NOT NULL ORDER BY n DESC, label LIMIT $4"
+            }
+            Backend::Postgres => {
+                "SELECT e.value ->> $1 AS label, COUNT(DISTINCT v.post_id) AS n
+                 FROM verdicts v JOIN posts p ON p.id = v.post_id,
+                   jsonb_array_elements(v.detail::jsonb -> $2) e
+                 WHERE v.flagged AND p.first_seen >= $3 AND e.value ->> $1 IS NOT NULL
+                 GROUP BY label ORDER BY n DESC, label LIMIT $4"
+            }
+        };
+        let (array, field) = breakdown.json_keys();
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_as(sql)
+                .bind(field)
+                .bind(array)
+                .bind(start_of(since))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?)
+        })
     }
 }
 
@@ -254,11 +287,7 @@ mod tests {
 
     use super::*;
 
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        (dir, store)
-    }
+    use crate::testing::store;
 
     async fn session_count(store: &Store, name: &str) -> i64 {
         store

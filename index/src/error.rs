@@ -8,6 +8,10 @@ pub enum StoreError {
         "cannot open the store at {path}: {message}; check that the folder exists and is writable, or pass another --data-dir"
     )]
     DataDir { path: PathBuf, message: String },
+    #[error(
+        "cannot connect to the database at {url}: {message}; check that PostgreSQL is running and the URL, user and password are right"
+    )]
+    Connect { url: String, message: String },
     #[error("cannot apply the database migrations: {0}; the store may be from a newer patroli")]
     Migrate(String),
     #[error("{0} not found")]

@@ -12,6 +12,7 @@
 
 mod admin;
 mod analysis;
+mod db;
 mod error;
 pub mod evidence;
 mod feed;
@@ -37,11 +38,13 @@ pub use search::{
     SearchIndex, SearchRequest, SearchResults, Snippet, Sort, parse_date,
 };
 pub use store::{
-    AuditEntry, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp, Judgement,
-    JudgementRecord, Lead, LeadChange, LeadEvent, LeadStatus, Network, NetworkLink, PostOutcome,
-    PostRecord, RunRecord, Session, SnapshotInfo, Store, User,
+    AuditEntry, Backend, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp,
+    Judgement, JudgementRecord, Lead, LeadChange, LeadEvent, LeadStatus, Network, NetworkLink,
+    PostOutcome, PostRecord, RunRecord, Session, SnapshotInfo, Store, User,
 };
 pub use tokens::{ApiToken, MAX_TOKEN_LABEL, TokenCheck};
 
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ use patroli_classifier::{
 };
 use serde::Serialize;
 
+use crate::db::with_pool;
 use crate::error::StoreError;
 use crate::store::Store;
 
@@ -283,10 +284,11 @@ impl Store {
         by: &str,
         files: &[RuleSource],
     ) -> Result<Activation, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let activation: Activation = sqlx::query_as(&format!(
+        with_pool!(&self.pool, |pool| {
+            let mut tx = pool.begin().await?;
+            let activation: Activation = sqlx::query_as(&format!(
             "INSERT INTO rule_sets (version, previous_version, changed_file, activated_by, activated_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING {ACTIVATION_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5) RETURNING {ACTIVATION_COLUMNS}"
         ))
         .bind(version)
         .bind(previous_version)
@@ -301,41 +303,46 @@ impl Store {
             }
             e => e.into(),
         })?;
-        for f in files {
-            sqlx::query("INSERT INTO rule_set_files (rule_set_id, name, text) VALUES (?, ?, ?)")
+            for f in files {
+                sqlx::query(
+                    "INSERT INTO rule_set_files (rule_set_id, name, text) VALUES ($1, $2, $3)",
+                )
                 .bind(activation.id)
                 .bind(file_name(f))
                 .bind(&f.text)
                 .execute(&mut *tx)
                 .await?;
-        }
-        tx.commit().await?;
-        Ok(activation)
+            }
+            tx.commit().await?;
+            Ok(activation)
+        })
     }
 
     /// The newest activated rule set and its files (named by bare file name), if any.
     pub async fn latest_rule_set(
         &self,
     ) -> Result<Option<(Activation, Vec<RuleSource>)>, StoreError> {
-        let Some(activation): Option<Activation> = sqlx::query_as(&format!(
-            "SELECT {ACTIVATION_COLUMNS} FROM rule_sets ORDER BY id DESC LIMIT 1"
-        ))
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let files: Vec<(String, String)> = sqlx::query_as(
-            "SELECT name, text FROM rule_set_files WHERE rule_set_id = ? ORDER BY name",
-        )
-        .bind(activation.id)
-        .fetch_all(&self.pool)
-        .await?;
-        let files = files
-            .into_iter()
-            .map(|(name, text)| RuleSource::new(name, text))
-            .collect();
-        Ok(Some((activation, files)))
+        with_pool!(&self.pool, |pool| {
+            let Some(activation): Option<Activation> = sqlx::query_as(&format!(
+                "SELECT {ACTIVATION_COLUMNS} FROM rule_sets ORDER BY id DESC LIMIT 1"
+            ))
+            .fetch_optional(pool)
+            .await?
+            else {
+                return Ok(None);
+            };
+            let files: Vec<(String, String)> = sqlx::query_as(
+                "SELECT name, text FROM rule_set_files WHERE rule_set_id = $1 ORDER BY name",
+            )
+            .bind(activation.id)
+            .fetch_all(pool)
+            .await?;
+            let files = files
+                .into_iter()
+                .map(|(name, text)| RuleSource::new(name, text))
+                .collect();
+            Ok(Some((activation, files)))
+        })
     }
 
     /// The activation of `version`, if it was ever activated.
@@ -343,21 +350,25 @@ impl Store {
         &self,
         version: &str,
     ) -> Result<Option<Activation>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {ACTIVATION_COLUMNS} FROM rule_sets WHERE version = ?"
-        ))
-        .bind(version)
-        .fetch_optional(&self.pool)
-        .await?)
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {ACTIVATION_COLUMNS} FROM rule_sets WHERE version = $1"
+            ))
+            .bind(version)
+            .fetch_optional(pool)
+            .await?)
+        })
     }
 
     /// Every activation, newest first.
     pub async fn rule_set_history(&self) -> Result<Vec<Activation>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {ACTIVATION_COLUMNS} FROM rule_sets ORDER BY id DESC"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_as(&format!(
+                "SELECT {ACTIVATION_COLUMNS} FROM rule_sets ORDER BY id DESC"
+            ))
+            .fetch_all(pool)
+            .await?)
+        })
     }
 
     /// The officers' judgements ([`Store::labelled_posts`]) as labelled items with ids
@@ -402,11 +413,7 @@ mod tests {
         .unwrap()
     }
 
-    async fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
-        (dir, store)
-    }
+    use crate::testing::store;
 
     const TEXT: &str = "Berangkat lewat jalan tikus";
 
@@ -489,7 +496,7 @@ mod tests {
             "UPDATE rule_sets SET version = 'x'",
             "DELETE FROM rule_set_files",
         ] {
-            let e = sqlx::query(sql).execute(&store.pool).await.unwrap_err();
+            let e = store.execute_raw(sql).await.unwrap_err();
             assert!(e.to_string().contains("history"), "{e}");
         }
     }

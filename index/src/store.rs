@@ -3,31 +3,22 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use patroli_classifier::Verdict;
 use patroli_crawler::{CollectedPost, RobotsRecord, Snapshot, SourceState, Validators};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{FromRow, QueryBuilder, Row};
 
+pub use crate::db::Backend;
+use crate::db::{Conn, Pool, lock_feed, with_conn, with_pool};
 use crate::error::StoreError;
 use crate::simhash;
 
 /// Name of the SQLite database file inside the data directory.
 pub const DB_FILE: &str = "patroli.db";
-/// Connections in the pool; SQLite has one writer, so a few are plenty.
-const MAX_CONNECTIONS: u32 = 4;
-/// Page cache per connection, in KiB (SQLite's negative `cache_size`). The default 2 MB made
-/// every insert into the posts' indexes read pages back from the file once the store outgrew
-/// it (a million posts stored at 841/s).
-const CACHE_KIB: i64 = 64 * 1024;
-/// Bytes of the database file read through a memory map instead of `pread` calls.
-const MMAP_BYTES: i64 = 1 << 30;
 
 /// What storing a collected post did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +73,7 @@ pub struct SnapshotInfo {
 }
 
 /// A user account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -114,60 +105,58 @@ pub struct AuditEntry {
 
 /// Writes verdicts and the identifiers they found (for recruiter networks): three statements
 /// per chunk of posts.
-async fn write_verdicts(
-    conn: &mut sqlx::SqliteConnection,
-    verdicts: &[(i64, &Verdict)],
-) -> Result<(), StoreError> {
-    let now = Utc::now();
-    for chunk in verdicts.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at) ",
-        );
-        q.push_values(chunk, |mut row, (post_id, v)| {
-            row.push_bind(post_id)
-                .push_bind(&v.ruleset_version)
-                .push_bind(v.score)
-                .push_bind(v.level.as_str())
-                .push_bind(v.flagged)
-                .push_bind(v.lang.as_str())
-                .push_bind(v.kalbar)
-                .push_bind(serde_json::to_string(v).expect("verdict serialises"))
-                .push_bind(now);
-        });
-        q.push(
+async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<(), StoreError> {
+    with_conn!(conn, |conn| {
+        let now = Utc::now();
+        for chunk in verdicts.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at) ",
+            );
+            q.push_values(chunk, |mut row, (post_id, v)| {
+                row.push_bind(post_id)
+                    .push_bind(&v.ruleset_version)
+                    .push_bind(v.score)
+                    .push_bind(v.level.as_str())
+                    .push_bind(v.flagged)
+                    .push_bind(v.lang.as_str())
+                    .push_bind(v.kalbar)
+                    .push_bind(serde_json::to_string(v).expect("verdict serialises"))
+                    .push_bind(now);
+            });
+            q.push(
             " ON CONFLICT(post_id) DO UPDATE SET ruleset_version = excluded.ruleset_version, score = excluded.score,
                level = excluded.level, flagged = excluded.flagged, lang = excluded.lang, kalbar = excluded.kalbar,
                detail = excluded.detail, classified_at = excluded.classified_at",
         );
-        q.build().execute(&mut *conn).await?;
-        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM post_entities WHERE post_id IN (");
-        let mut ids = q.separated(", ");
-        for (post_id, _) in chunk {
-            ids.push_bind(post_id);
+            q.build().execute(&mut *conn).await?;
+            let mut q = QueryBuilder::<Db>::new("DELETE FROM post_entities WHERE post_id IN (");
+            let mut ids = q.separated(", ");
+            for (post_id, _) in chunk {
+                ids.push_bind(post_id);
+            }
+            q.push(")");
+            q.build().execute(&mut *conn).await?;
+            let entities: Vec<(i64, &'static str, &str)> = chunk
+                .iter()
+                .flat_map(|(post_id, v)| {
+                    v.entities
+                        .iter()
+                        .map(move |e| (*post_id, identifier_kind(e.kind), e.value.as_str()))
+                })
+                .collect();
+            for rows in entities.chunks(ROWS_PER_STATEMENT) {
+                QueryBuilder::<Db>::new("INSERT INTO post_entities (post_id, kind, value) ")
+                    .push_values(rows, |mut row, (post_id, kind, value)| {
+                        row.push_bind(post_id).push_bind(kind).push_bind(value);
+                    })
+                    .push(" ON CONFLICT DO NOTHING")
+                    .build()
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
-        q.push(")");
-        q.build().execute(&mut *conn).await?;
-        let entities: Vec<(i64, &'static str, &str)> = chunk
-            .iter()
-            .flat_map(|(post_id, v)| {
-                v.entities
-                    .iter()
-                    .map(move |e| (*post_id, identifier_kind(e.kind), e.value.as_str()))
-            })
-            .collect();
-        for rows in entities.chunks(ROWS_PER_STATEMENT) {
-            QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO post_entities (post_id, kind, value) ",
-            )
-            .push_values(rows, |mut row, (post_id, kind, value)| {
-                row.push_bind(post_id).push_bind(kind).push_bind(value);
-            })
-            .build()
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Rows per multi-row statement (bounds the bound parameters of one statement).
@@ -176,111 +165,111 @@ const ROWS_PER_STATEMENT: usize = 500;
 /// Records the fingerprints of `posts` (id, SimHash; in page order) and puts each in the cluster
 /// of its nearest earlier repost — stored, or earlier on the same page — or in a cluster of its
 /// own. A handful of statements per page, whatever its size.
-async fn assign_clusters(
-    tx: &mut sqlx::SqliteConnection,
-    posts: &[(i64, u64)],
-) -> Result<(), StoreError> {
-    if posts.is_empty() {
-        return Ok(());
-    }
-    for chunk in posts.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM post_bands WHERE post_id IN (");
-        let mut ids = q.separated(", ");
-        for (id, _) in chunk {
-            ids.push_bind(id);
+async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), StoreError> {
+    with_conn!(conn, |conn| {
+        if posts.is_empty() {
+            return Ok(());
         }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-    }
-    let bands: Vec<[i64; simhash::BANDS]> = posts.iter().map(|(_, h)| simhash::bands(*h)).collect();
-    // Stored posts sharing a band with any post of the page: (band, value) → (id, hash, cluster).
-    /// A stored post: id, fingerprint, cluster.
-    type Stored = (i64, u64, Option<i64>);
-    let mut stored: HashMap<(i64, i64), Vec<Stored>> = HashMap::new();
-    let pairs: Vec<(i64, i64)> = bands
-        .iter()
-        .flat_map(|b| b.iter().enumerate().map(|(band, v)| (band as i64, *v)))
-        .collect();
-    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT b.band, b.value, p.id, p.simhash, p.cluster_id FROM post_bands b JOIN posts p ON p.id = b.post_id WHERE (b.band, b.value) IN (VALUES ",
-        );
-        let mut values = q.separated(", ");
-        for (band, value) in chunk {
-            values.push("(");
-            values.push_bind_unseparated(band);
-            values.push_unseparated(", ");
-            values.push_bind_unseparated(value);
-            values.push_unseparated(")");
+        for chunk in posts.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new("DELETE FROM post_bands WHERE post_id IN (");
+            let mut ids = q.separated(", ");
+            for (id, _) in chunk {
+                ids.push_bind(id);
+            }
+            q.push(")");
+            q.build().execute(&mut *conn).await?;
         }
-        q.push(")");
-        let rows: Vec<(i64, i64, i64, i64, Option<i64>)> =
-            q.build_query_as().fetch_all(&mut *tx).await?;
-        for (band, value, id, hash, cluster) in rows {
-            stored
-                .entry((band, value))
-                .or_default()
-                .push((id, hash as u64, cluster));
-        }
-    }
-    let mut assigned: Vec<(i64, u64, i64)> = Vec::with_capacity(posts.len());
-    for ((id, hash), bands) in posts.iter().zip(&bands) {
-        let earlier_on_page = assigned.iter().map(|(i, h, c)| (*i, *h, Some(*c)));
-        let cluster = bands
+        let bands: Vec<[i64; simhash::BANDS]> =
+            posts.iter().map(|(_, h)| simhash::bands(*h)).collect();
+        // Stored posts sharing a band with any post of the page: (band, value) → (id, hash, cluster).
+        /// A stored post: id, fingerprint, cluster.
+        type Stored = (i64, u64, Option<i64>);
+        let mut stored: HashMap<(i64, i64), Vec<Stored>> = HashMap::new();
+        let pairs: Vec<(i64, i64)> = bands
             .iter()
-            .enumerate()
-            .flat_map(|(band, v)| {
+            .flat_map(|b| b.iter().enumerate().map(|(band, v)| (band as i64, *v)))
+            .collect();
+        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT b.band, b.value, p.id, p.simhash, p.cluster_id FROM post_bands b JOIN posts p ON p.id = b.post_id WHERE (b.band, b.value) IN (VALUES ",
+            );
+            let mut values = q.separated(", ");
+            for (band, value) in chunk {
+                values.push("(");
+                values.push_bind_unseparated(band);
+                values.push_unseparated(", ");
+                values.push_bind_unseparated(value);
+                values.push_unseparated(")");
+            }
+            q.push(")");
+            let rows: Vec<(i64, i64, i64, i64, Option<i64>)> =
+                q.build_query_as().fetch_all(&mut *conn).await?;
+            for (band, value, id, hash, cluster) in rows {
                 stored
-                    .get(&(band as i64, *v))
-                    .into_iter()
-                    .flatten()
-                    .copied()
-            })
-            .chain(earlier_on_page)
-            .filter(|(other, h, _)| {
-                other != id && simhash::distance(*h, *hash) <= simhash::MAX_DISTANCE
-            })
-            .map(|(other, _, c)| c.unwrap_or(other))
-            .min()
-            .unwrap_or(*id);
-        assigned.push((*id, *hash, cluster));
-    }
-    for chunk in assigned.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "UPDATE posts SET simhash = v.column2, cluster_id = v.column3 FROM (VALUES ",
-        );
-        let mut values = q.separated(", ");
-        for (id, hash, cluster) in chunk {
-            values.push("(");
-            values.push_bind_unseparated(id);
-            values.push_unseparated(", ");
-            values.push_bind_unseparated(*hash as i64);
-            values.push_unseparated(", ");
-            values.push_bind_unseparated(cluster);
-            values.push_unseparated(")");
+                    .entry((band, value))
+                    .or_default()
+                    .push((id, hash as u64, cluster));
+            }
         }
-        q.push(") AS v WHERE posts.id = v.column1");
-        q.build().execute(&mut *tx).await?;
-    }
-    let rows: Vec<(i64, i64, i64)> = posts
-        .iter()
-        .zip(&bands)
-        .flat_map(|((id, _), b)| {
-            b.iter()
+        let mut assigned: Vec<(i64, u64, i64)> = Vec::with_capacity(posts.len());
+        for ((id, hash), bands) in posts.iter().zip(&bands) {
+            let earlier_on_page = assigned.iter().map(|(i, h, c)| (*i, *h, Some(*c)));
+            let cluster = bands
+                .iter()
                 .enumerate()
-                .map(move |(band, v)| (*id, band as i64, *v))
-        })
-        .collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        QueryBuilder::<Sqlite>::new("INSERT INTO post_bands (post_id, band, value) ")
-            .push_values(chunk, |mut row, (id, band, value)| {
-                row.push_bind(id).push_bind(band).push_bind(value);
+                .flat_map(|(band, v)| {
+                    stored
+                        .get(&(band as i64, *v))
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                })
+                .chain(earlier_on_page)
+                .filter(|(other, h, _)| {
+                    other != id && simhash::distance(*h, *hash) <= simhash::MAX_DISTANCE
+                })
+                .map(|(other, _, c)| c.unwrap_or(other))
+                .min()
+                .unwrap_or(*id);
+            assigned.push((*id, *hash, cluster));
+        }
+        for chunk in assigned.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "UPDATE posts SET simhash = v.column2, cluster_id = v.column3 FROM (VALUES ",
+            );
+            let mut values = q.separated(", ");
+            for (id, hash, cluster) in chunk {
+                values.push("(");
+                values.push_bind_unseparated(id);
+                values.push_unseparated(", ");
+                values.push_bind_unseparated(*hash as i64);
+                values.push_unseparated(", ");
+                values.push_bind_unseparated(cluster);
+                values.push_unseparated(")");
+            }
+            q.push(") AS v WHERE posts.id = v.column1");
+            q.build().execute(&mut *conn).await?;
+        }
+        let rows: Vec<(i64, i64, i64)> = posts
+            .iter()
+            .zip(&bands)
+            .flat_map(|((id, _), b)| {
+                b.iter()
+                    .enumerate()
+                    .map(move |(band, v)| (*id, band as i64, *v))
             })
-            .build()
-            .execute(&mut *tx)
-            .await?;
-    }
-    Ok(())
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            QueryBuilder::<Db>::new("INSERT INTO post_bands (post_id, band, value) ")
+                .push_values(chunk, |mut row, (id, band, value)| {
+                    row.push_bind(id).push_bind(band).push_bind(value);
+                })
+                .build()
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    })
 }
 
 /// Near-duplicate posts: one text posted again, here or elsewhere.
@@ -483,10 +472,102 @@ pub struct RunRecord {
     pub status: String,
 }
 
+/// The columns of [`Store::POST_COLUMNS`], as either backend returns them.
+#[derive(sqlx::FromRow)]
+struct PostRow {
+    id: i64,
+    source_id: String,
+    url: String,
+    title: Option<String>,
+    body: String,
+    author: Option<String>,
+    location: Option<String>,
+    published_at: Option<DateTime<Utc>>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    removed_at: Option<DateTime<Utc>>,
+    detail: Option<String>,
+    lead_status: Option<String>,
+}
+
+impl TryFrom<PostRow> for PostRecord {
+    type Error = StoreError;
+
+    fn try_from(row: PostRow) -> Result<PostRecord, StoreError> {
+        let verdict = row
+            .detail
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("stored verdict is not valid: {e}")))?;
+        Ok(PostRecord {
+            id: row.id,
+            source_id: row.source_id,
+            url: row.url,
+            title: row.title,
+            text: row.body,
+            author: row.author,
+            location: row.location,
+            published_at: row.published_at,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            removed_at: row.removed_at,
+            verdict,
+            lead_status: row
+                .lead_status
+                .map(|s| {
+                    LeadStatus::parse(&s)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown lead status {s:?}")))
+                })
+                .transpose()?
+                .unwrap_or(LeadStatus::New),
+        })
+    }
+}
+
+/// A post with its change sequence (the search feed).
+#[derive(sqlx::FromRow)]
+struct ChangedPostRow {
+    changed_seq: i64,
+    #[sqlx(flatten)]
+    post: PostRow,
+}
+
+/// The columns of [`Store::RUN_COLUMNS`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunRow {
+    source_id: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    pages: i64,
+    posts_new: i64,
+    posts_seen: i64,
+    errors: String,
+    status: String,
+}
+
+impl TryFrom<RunRow> for RunRecord {
+    type Error = StoreError;
+
+    fn try_from(r: RunRow) -> Result<RunRecord, StoreError> {
+        Ok(RunRecord {
+            source_id: r.source_id,
+            started_at: r.started_at,
+            finished_at: r.finished_at.unwrap_or_default(),
+            pages: usize::try_from(r.pages).unwrap_or(0),
+            posts_new: usize::try_from(r.posts_new).unwrap_or(0),
+            posts_seen: usize::try_from(r.posts_seen).unwrap_or(0),
+            errors: serde_json::from_str(&r.errors)
+                .map_err(|e| StoreError::Corrupt(format!("run errors are not valid JSON: {e}")))?,
+            failures: Vec::new(),
+            status: r.status,
+        })
+    }
+}
+
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: Pool,
 }
 
 /// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
@@ -519,31 +600,31 @@ impl Store {
             path: data_dir.to_path_buf(),
             message: e.to_string(),
         })?;
-        let path: PathBuf = data_dir.join(DB_FILE);
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(StoreError::from)?
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", format!("-{CACHE_KIB}"))
-            .pragma("mmap_size", MMAP_BYTES.to_string())
-            .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::DataDir {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Store {
+            pool: Pool::open_sqlite(&data_dir.join(DB_FILE)).await?,
+        })
+    }
+
+    /// Opens the store at `url`: a PostgreSQL URL (`postgres://user:password@host/db`), shared
+    /// by several crawl workers and dashboard nodes, or `sqlite:PATH` for a SQLite file. Applies
+    /// the migrations either way.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let pool = if let Some(path) = url.strip_prefix("sqlite:") {
+            Pool::open_sqlite(Path::new(path.trim_start_matches("//"))).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::connect_postgres(url).await?
+        } else {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a database URL patroli knows: use postgres://user:password@host/database or sqlite:PATH",
+                crate::db::redact(url)
+            )));
+        };
         Ok(Store { pool })
+    }
+
+    /// Which database the store lives in.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
     }
 
     /// Records a source's kind and legal basis (shown on every lead from it).
@@ -553,34 +634,40 @@ impl Store {
         kind: &str,
         legal_basis: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sources (id, kind, legal_basis, updated_at) VALUES (?, ?, ?, ?)
+        with_pool!(&self.pool, |pool| {
+            sqlx::query(
+            "INSERT INTO sources (id, kind, legal_basis, updated_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, legal_basis = excluded.legal_basis, updated_at = excluded.updated_at",
         )
         .bind(id)
         .bind(kind)
         .bind(legal_basis)
         .bind(Utc::now())
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Ids of the known sources, sorted.
     pub async fn source_ids(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM sources ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_scalar("SELECT id FROM sources ORDER BY id")
+                .fetch_all(pool)
+                .await?)
+        })
     }
 
     /// The legal-basis note of a source.
     pub async fn legal_basis(&self, source_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT legal_basis FROM sources WHERE id = ?")
-                .bind(source_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        with_pool!(&self.pool, |pool| {
+            Ok(
+                sqlx::query_scalar("SELECT legal_basis FROM sources WHERE id = $1")
+                    .bind(source_id)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
     }
 
     /// Stores a page snapshot and the posts found on it, in one transaction. Returns each post's
@@ -590,11 +677,13 @@ impl Store {
         snapshot: &Snapshot,
         posts: &[CollectedPost],
     ) -> Result<Vec<(i64, PostOutcome)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let headers = serde_json::to_string(&snapshot.headers).expect("headers serialise");
-        let snapshot_id: i64 = sqlx::query_scalar(
+        with_pool!(&self.pool, |pool| {
+            let mut tx = pool.begin().await?;
+            lock_feed((&mut *tx).into()).await?;
+            let headers = serde_json::to_string(&snapshot.headers).expect("headers serialise");
+            let snapshot_id: i64 = sqlx::query_scalar(
             "INSERT INTO snapshots (requested_url, final_url, status, headers, body_gzip, body_len, sha256, fetched_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&snapshot.requested_url)
         .bind(&snapshot.final_url)
@@ -606,115 +695,116 @@ impl Store {
         .bind(snapshot.fetched_at)
         .fetch_one(&mut *tx)
         .await?;
-        let seen = snapshot.fetched_at;
-        let keys: Vec<String> = posts
-            .iter()
-            .map(|p| p.external_id.clone().unwrap_or_else(|| p.url.clone()))
-            .collect();
-        let hashes: Vec<String> = posts
-            .iter()
-            .map(|p| content_hash(p.title.as_deref(), &p.text))
-            .collect();
-        // What is already stored, by (source, key): one query per source and chunk of keys.
-        let mut stored: HashMap<(&str, &str), (i64, String)> = HashMap::new();
-        let sources: BTreeSet<&str> = posts.iter().map(|p| p.source_id.as_str()).collect();
-        for source in sources {
-            let of_source: Vec<&str> = posts
+            let seen = snapshot.fetched_at;
+            let keys: Vec<String> = posts
                 .iter()
-                .zip(&keys)
-                .filter(|(p, _)| p.source_id == source)
-                .map(|(_, k)| k.as_str())
+                .map(|p| p.external_id.clone().unwrap_or_else(|| p.url.clone()))
                 .collect();
-            for chunk in of_source.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::<Sqlite>::new(
-                    "SELECT post_key, id, content_sha256 FROM posts WHERE source_id = ",
-                );
-                q.push_bind(source).push(" AND post_key IN (");
-                let mut list = q.separated(", ");
-                for k in chunk {
-                    list.push_bind(*k);
-                }
-                q.push(")");
-                let rows: Vec<(String, i64, String)> =
-                    q.build_query_as().fetch_all(&mut *tx).await?;
-                for (key, id, hash) in rows {
-                    let key = chunk
-                        .iter()
-                        .find(|k| **k == key)
-                        .copied()
-                        .unwrap_or_default();
-                    stored.insert((source, key), (id, hash));
-                }
-            }
-        }
-        // New posts, once each (a page may list a post twice), in one insert per chunk.
-        let mut fresh: Vec<usize> = Vec::new();
-        let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
-        for (i, p) in posts.iter().enumerate() {
-            let k = (p.source_id.as_str(), keys[i].as_str());
-            if !stored.contains_key(&k) && !first_of.contains_key(&k) {
-                first_of.insert(k, i);
-                fresh.push(i);
-            }
-        }
-        let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
-        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen) ",
-            );
-            q.push_values(chunk, |mut row, i| {
-                let p = &posts[*i];
-                row.push_bind(&p.source_id)
-                    .push_bind(&keys[*i])
-                    .push_bind(&p.url)
-                    .push_bind(&p.title)
-                    .push_bind(&p.text)
-                    .push_bind(&p.author)
-                    .push_bind(&p.location)
-                    .push_bind(p.published)
-                    .push_bind(&hashes[*i])
-                    .push_bind(seen)
-                    .push_bind(seen);
-            });
-            q.push(" RETURNING id, source_id, post_key");
-            let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            for (id, source, key) in rows {
-                let i = chunk
+            let hashes: Vec<String> = posts
+                .iter()
+                .map(|p| content_hash(p.title.as_deref(), &p.text))
+                .collect();
+            // What is already stored, by (source, key): one query per source and chunk of keys.
+            let mut stored: HashMap<(&str, &str), (i64, String)> = HashMap::new();
+            let sources: BTreeSet<&str> = posts.iter().map(|p| p.source_id.as_str()).collect();
+            for source in sources {
+                let of_source: Vec<&str> = posts
                     .iter()
-                    .copied()
-                    .find(|i| posts[*i].source_id == source && keys[*i] == key)
-                    .ok_or_else(|| {
-                        StoreError::Corrupt("an inserted post came back unknown".into())
-                    })?;
-                new_ids.insert((posts[i].source_id.as_str(), keys[i].as_str()), id);
+                    .zip(&keys)
+                    .filter(|(p, _)| p.source_id == source)
+                    .map(|(_, k)| k.as_str())
+                    .collect();
+                for chunk in of_source.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = QueryBuilder::<Db>::new(
+                        "SELECT post_key, id, content_sha256 FROM posts WHERE source_id = ",
+                    );
+                    q.push_bind(source).push(" AND post_key IN (");
+                    let mut list = q.separated(", ");
+                    for k in chunk {
+                        list.push_bind(*k);
+                    }
+                    q.push(")");
+                    let rows: Vec<(String, i64, String)> =
+                        q.build_query_as().fetch_all(&mut *tx).await?;
+                    for (key, id, hash) in rows {
+                        let key = chunk
+                            .iter()
+                            .find(|k| **k == key)
+                            .copied()
+                            .unwrap_or_default();
+                        stored.insert((source, key), (id, hash));
+                    }
+                }
             }
-        }
-        let mut out = Vec::with_capacity(posts.len());
-        let mut to_cluster: Vec<(i64, u64)> = Vec::new();
-        let mut seen_again: Vec<i64> = Vec::new();
-        for (i, p) in posts.iter().enumerate() {
-            let k = (p.source_id.as_str(), keys[i].as_str());
-            let text_hash = || {
-                simhash::simhash(&match p.title.as_deref() {
-                    Some(t) => format!("{t}\n\n{}", p.text),
-                    None => p.text.clone(),
-                })
-            };
-            let (id, outcome) = match (stored.get(&k), new_ids.get(&k)) {
-                (None, Some(&id)) if first_of.get(&k) == Some(&i) => {
-                    to_cluster.push((id, text_hash()));
-                    (id, PostOutcome::New)
+            // New posts, once each (a page may list a post twice), in one insert per chunk.
+            let mut fresh: Vec<usize> = Vec::new();
+            let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+            for (i, p) in posts.iter().enumerate() {
+                let k = (p.source_id.as_str(), keys[i].as_str());
+                if !stored.contains_key(&k) && !first_of.contains_key(&k) {
+                    first_of.insert(k, i);
+                    fresh.push(i);
                 }
-                // Listed twice on one page: the second listing is a sighting.
-                (None, Some(&id)) => (id, PostOutcome::Seen),
-                (Some((id, old_hash)), _) if *old_hash == hashes[i] => {
-                    seen_again.push(*id);
-                    (*id, PostOutcome::Seen)
+            }
+            let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
+            for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen) ",
+                );
+                q.push_values(chunk, |mut row, i| {
+                    let p = &posts[*i];
+                    row.push_bind(&p.source_id)
+                        .push_bind(&keys[*i])
+                        .push_bind(&p.url)
+                        .push_bind(&p.title)
+                        .push_bind(&p.text)
+                        .push_bind(&p.author)
+                        .push_bind(&p.location)
+                        .push_bind(p.published)
+                        .push_bind(&hashes[*i])
+                        .push_bind(seen)
+                        .push_bind(seen);
+                });
+                q.push(" RETURNING id, source_id, post_key");
+                let rows: Vec<(i64, String, String)> =
+                    q.build_query_as().fetch_all(&mut *tx).await?;
+                for (id, source, key) in rows {
+                    let i = chunk
+                        .iter()
+                        .copied()
+                        .find(|i| posts[*i].source_id == source && keys[*i] == key)
+                        .ok_or_else(|| {
+                            StoreError::Corrupt("an inserted post came back unknown".into())
+                        })?;
+                    new_ids.insert((posts[i].source_id.as_str(), keys[i].as_str()), id);
                 }
-                (Some((id, _)), _) => {
-                    sqlx::query(
-                        "UPDATE posts SET url = ?, title = ?, body = ?, author = ?, location = ?, published_at = ?,
-                         content_sha256 = ?, last_seen = ?, removed_at = NULL WHERE id = ?",
+            }
+            let mut out = Vec::with_capacity(posts.len());
+            let mut to_cluster: Vec<(i64, u64)> = Vec::new();
+            let mut seen_again: Vec<i64> = Vec::new();
+            for (i, p) in posts.iter().enumerate() {
+                let k = (p.source_id.as_str(), keys[i].as_str());
+                let text_hash = || {
+                    simhash::simhash(&match p.title.as_deref() {
+                        Some(t) => format!("{t}\n\n{}", p.text),
+                        None => p.text.clone(),
+                    })
+                };
+                let (id, outcome) = match (stored.get(&k), new_ids.get(&k)) {
+                    (None, Some(&id)) if first_of.get(&k) == Some(&i) => {
+                        to_cluster.push((id, text_hash()));
+                        (id, PostOutcome::New)
+                    }
+                    // Listed twice on one page: the second listing is a sighting.
+                    (None, Some(&id)) => (id, PostOutcome::Seen),
+                    (Some((id, old_hash)), _) if *old_hash == hashes[i] => {
+                        seen_again.push(*id);
+                        (*id, PostOutcome::Seen)
+                    }
+                    (Some((id, _)), _) => {
+                        sqlx::query(
+                        "UPDATE posts SET url = $1, title = $2, body = $3, author = $4, location = $5, published_at = $6,
+                         content_sha256 = $7, last_seen = $8, removed_at = NULL WHERE id = $9",
                     )
                     .bind(&p.url)
                     .bind(&p.title)
@@ -727,48 +817,50 @@ impl Store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                    // The old verdict judged the old text: drop it so the post is classified again.
-                    sqlx::query("DELETE FROM verdicts WHERE post_id = ?")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    to_cluster.push((*id, text_hash()));
-                    (*id, PostOutcome::Changed)
-                }
-                (None, None) => {
-                    return Err(StoreError::Corrupt("a new post was not stored".into()));
-                }
-            };
-            out.push((id, outcome));
-        }
-        for chunk in seen_again.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE posts SET last_seen = ");
-            q.push_bind(seen).push(", removed_at = NULL WHERE id IN (");
-            let mut ids = q.separated(", ");
-            for id in chunk {
-                ids.push_bind(id);
+                        // The old verdict judged the old text: drop it so the post is classified again.
+                        sqlx::query("DELETE FROM verdicts WHERE post_id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        to_cluster.push((*id, text_hash()));
+                        (*id, PostOutcome::Changed)
+                    }
+                    (None, None) => {
+                        return Err(StoreError::Corrupt("a new post was not stored".into()));
+                    }
+                };
+                out.push((id, outcome));
             }
-            q.push(")");
-            q.build().execute(&mut *tx).await?;
-        }
-        assign_clusters(&mut tx, &to_cluster).await?;
-        let sightings: Vec<(i64, &String)> = out.iter().map(|(id, _)| *id).zip(&hashes).collect();
-        for chunk in sightings.chunks(ROWS_PER_STATEMENT) {
-            QueryBuilder::<Sqlite>::new(
-                "INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) ",
-            )
-            .push_values(chunk, |mut row, (id, hash)| {
-                row.push_bind(id)
-                    .push_bind(snapshot_id)
-                    .push_bind(seen)
-                    .push_bind(*hash);
-            })
-            .build()
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(out)
+            for chunk in seen_again.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<Db>::new("UPDATE posts SET last_seen = ");
+                q.push_bind(seen).push(", removed_at = NULL WHERE id IN (");
+                let mut ids = q.separated(", ");
+                for id in chunk {
+                    ids.push_bind(id);
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+            }
+            assign_clusters((&mut *tx).into(), &to_cluster).await?;
+            let sightings: Vec<(i64, &String)> =
+                out.iter().map(|(id, _)| *id).zip(&hashes).collect();
+            for chunk in sightings.chunks(ROWS_PER_STATEMENT) {
+                QueryBuilder::<Db>::new(
+                    "INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) ",
+                )
+                .push_values(chunk, |mut row, (id, hash)| {
+                    row.push_bind(id)
+                        .push_bind(snapshot_id)
+                        .push_bind(seen)
+                        .push_bind(*hash);
+                })
+                .build()
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(out)
+        })
     }
 
     /// Records (replaces) a post's verdict.
@@ -778,161 +870,140 @@ impl Store {
 
     /// Records (replaces) the verdicts of many posts in one transaction.
     pub async fn save_verdicts(&self, verdicts: &[(i64, &Verdict)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        write_verdicts(&mut tx, verdicts).await?;
-        tx.commit().await?;
-        Ok(())
+        with_pool!(&self.pool, |pool| {
+            let mut tx = pool.begin().await?;
+            lock_feed((&mut *tx).into()).await?;
+            write_verdicts((&mut *tx).into(), verdicts).await?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// The repost cluster of a post, when it has other members.
     pub async fn cluster_of(&self, post_id: i64) -> Result<Option<Cluster>, StoreError> {
-        /// id, source, first seen, last seen, sightings.
-        type Member = (i64, String, DateTime<Utc>, DateTime<Utc>, i64);
-        let rows: Vec<Member> = sqlx::query_as(
+        with_pool!(&self.pool, |pool| {
+            /// id, source, first seen, last seen, sightings.
+            type Member = (i64, String, DateTime<Utc>, DateTime<Utc>, i64);
+            let rows: Vec<Member> = sqlx::query_as(
             "SELECT p.id, p.source_id, p.first_seen, p.last_seen, (SELECT COUNT(*) FROM sightings s WHERE s.post_id = p.id)
-             FROM posts p WHERE p.cluster_id = (SELECT cluster_id FROM posts WHERE id = ?) ORDER BY p.id",
+             FROM posts p WHERE p.cluster_id = (SELECT cluster_id FROM posts WHERE id = $1) ORDER BY p.id",
         )
         .bind(post_id)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        if rows.len() < 2 {
-            return Ok(None);
-        }
-        let sources: BTreeSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-        Ok(Some(Cluster {
-            posts: rows.iter().map(|r| r.0).collect(),
-            sources: sources.len(),
-            sightings: rows.iter().map(|r| r.4).sum(),
-            first_seen: rows.iter().map(|r| r.2).min().unwrap_or_default(),
-            last_seen: rows.iter().map(|r| r.3).max().unwrap_or_default(),
-        }))
+            if rows.len() < 2 {
+                return Ok(None);
+            }
+            let sources: BTreeSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+            Ok(Some(Cluster {
+                posts: rows.iter().map(|r| r.0).collect(),
+                sources: sources.len(),
+                sightings: rows.iter().map(|r| r.4).sum(),
+                first_seen: rows.iter().map(|r| r.2).min().unwrap_or_default(),
+                last_seen: rows.iter().map(|r| r.3).max().unwrap_or_default(),
+            }))
+        })
     }
 
     /// Posts that share an identifier with `post_id`, with the identifiers shared.
     pub async fn network_of(&self, post_id: i64) -> Result<Vec<NetworkLink>, StoreError> {
-        let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+        with_pool!(&self.pool, |pool| {
+            let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
             "SELECT o.post_id, o.kind, o.value, p.title, p.url FROM post_entities e
              JOIN post_entities o ON o.kind = e.kind AND o.value = e.value AND o.post_id != e.post_id
              JOIN posts p ON p.id = o.post_id
-             WHERE e.post_id = ? ORDER BY o.post_id, o.kind, o.value",
+             WHERE e.post_id = $1 ORDER BY o.post_id, o.kind, o.value",
         )
         .bind(post_id)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        let mut links: Vec<NetworkLink> = Vec::new();
-        for (id, kind, value, title, url) in rows {
-            match links.last_mut() {
-                Some(l) if l.post_id == id => l.shared.push((kind, value)),
-                _ => links.push(NetworkLink {
-                    post_id: id,
-                    title,
-                    url,
-                    shared: vec![(kind, value)],
-                }),
+            let mut links: Vec<NetworkLink> = Vec::new();
+            for (id, kind, value, title, url) in rows {
+                match links.last_mut() {
+                    Some(l) if l.post_id == id => l.shared.push((kind, value)),
+                    _ => links.push(NetworkLink {
+                        post_id: id,
+                        title,
+                        url,
+                        shared: vec![(kind, value)],
+                    }),
+                }
             }
-        }
-        Ok(links)
+            Ok(links)
+        })
     }
 
     /// Recruiter networks: groups of posts linked, directly or through each other, by shared
     /// identifiers; the largest first.
     pub async fn largest_networks(&self, limit: usize) -> Result<Vec<Network>, StoreError> {
-        // Only identifiers shared by two or more posts can link anything; the posts' dates come
-        // in the same query.
-        /// Post, identifier kind, identifier, first seen, last seen.
-        type Row = (i64, String, String, DateTime<Utc>, DateTime<Utc>);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT e.post_id, e.kind, e.value, p.first_seen, p.last_seen
+        with_pool!(&self.pool, |pool| {
+            // Only identifiers shared by two or more posts can link anything; the posts' dates come
+            // in the same query.
+            /// Post, identifier kind, identifier, first seen, last seen.
+            type Row = (i64, String, String, DateTime<Utc>, DateTime<Utc>);
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT e.post_id, e.kind, e.value, p.first_seen, p.last_seen
              FROM post_entities e JOIN posts p ON p.id = e.post_id
              WHERE (e.kind, e.value) IN
                (SELECT kind, value FROM post_entities GROUP BY kind, value HAVING COUNT(*) > 1)
              ORDER BY e.post_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        // Union-find over posts, joined through each identifier's first post.
-        let mut parent: HashMap<i64, i64> = HashMap::new();
-        fn find(parent: &mut HashMap<i64, i64>, x: i64) -> i64 {
-            let p = *parent.entry(x).or_insert(x);
-            if p == x {
-                return x;
-            }
-            let root = find(parent, p);
-            parent.insert(x, root);
-            root
-        }
-        let mut owner: HashMap<(&str, &str), i64> = HashMap::new();
-        for (post, kind, value, ..) in &rows {
-            find(&mut parent, *post);
-            if let Some(&first) = owner.get(&(kind.as_str(), value.as_str())) {
-                let (a, b) = (find(&mut parent, first), find(&mut parent, *post));
-                if a != b {
-                    parent.insert(a.max(b), a.min(b));
+            )
+            .fetch_all(pool)
+            .await?;
+            // Union-find over posts, joined through each identifier's first post.
+            let mut parent: HashMap<i64, i64> = HashMap::new();
+            fn find(parent: &mut HashMap<i64, i64>, x: i64) -> i64 {
+                let p = *parent.entry(x).or_insert(x);
+                if p == x {
+                    return x;
                 }
-            } else {
-                owner.insert((kind, value), *post);
+                let root = find(parent, p);
+                parent.insert(x, root);
+                root
             }
-        }
-        let mut groups: HashMap<i64, Network> = HashMap::new();
-        for (post, kind, value, first_seen, last_seen) in &rows {
-            let root = find(&mut parent, *post);
-            let n = groups.entry(root).or_insert_with(|| Network {
-                posts: Vec::new(),
-                identifiers: Vec::new(),
-                first_seen: *first_seen,
-                last_seen: *last_seen,
-            });
-            n.posts.push(*post);
-            n.identifiers.push((kind.clone(), value.clone()));
-            n.first_seen = n.first_seen.min(*first_seen);
-            n.last_seen = n.last_seen.max(*last_seen);
-        }
-        let mut networks: Vec<Network> = groups
-            .into_values()
-            .map(|mut n| {
-                n.posts.dedup();
-                n.identifiers.sort();
-                n.identifiers.dedup();
-                n
-            })
-            .collect();
-        networks.sort_by(|a, b| {
-            b.posts
-                .len()
-                .cmp(&a.posts.len())
-                .then(a.posts.cmp(&b.posts))
-        });
-        networks.truncate(limit);
-        Ok(networks)
-    }
-
-    fn post_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<PostRecord, StoreError> {
-        let detail: Option<String> = row.try_get("detail")?;
-        let verdict = detail
-            .map(|d| serde_json::from_str(&d))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("stored verdict is not valid: {e}")))?;
-        Ok(PostRecord {
-            id: row.try_get("id")?,
-            source_id: row.try_get("source_id")?,
-            url: row.try_get("url")?,
-            title: row.try_get("title")?,
-            text: row.try_get("body")?,
-            author: row.try_get("author")?,
-            location: row.try_get("location")?,
-            published_at: row.try_get("published_at")?,
-            first_seen: row.try_get("first_seen")?,
-            last_seen: row.try_get("last_seen")?,
-            removed_at: row.try_get("removed_at")?,
-            verdict,
-            lead_status: row
-                .try_get::<Option<String>, _>("lead_status")?
-                .map(|s| {
-                    LeadStatus::parse(&s)
-                        .ok_or_else(|| StoreError::Corrupt(format!("unknown lead status {s:?}")))
+            let mut owner: HashMap<(&str, &str), i64> = HashMap::new();
+            for (post, kind, value, ..) in &rows {
+                find(&mut parent, *post);
+                if let Some(&first) = owner.get(&(kind.as_str(), value.as_str())) {
+                    let (a, b) = (find(&mut parent, first), find(&mut parent, *post));
+                    if a != b {
+                        parent.insert(a.max(b), a.min(b));
+                    }
+                } else {
+                    owner.insert((kind, value), *post);
+                }
+            }
+            let mut groups: HashMap<i64, Network> = HashMap::new();
+            for (post, kind, value, first_seen, last_seen) in &rows {
+                let root = find(&mut parent, *post);
+                let n = groups.entry(root).or_insert_with(|| Network {
+                    posts: Vec::new(),
+                    identifiers: Vec::new(),
+                    first_seen: *first_seen,
+                    last_seen: *last_seen,
+                });
+                n.posts.push(*post);
+                n.identifiers.push((kind.clone(), value.clone()));
+                n.first_seen = n.first_seen.min(*first_seen);
+                n.last_seen = n.last_seen.max(*last_seen);
+            }
+            let mut networks: Vec<Network> = groups
+                .into_values()
+                .map(|mut n| {
+                    n.posts.dedup();
+                    n.identifiers.sort();
+                    n.identifiers.dedup();
+                    n
                 })
-                .transpose()?
-                .unwrap_or(LeadStatus::New),
+                .collect();
+            networks.sort_by(|a, b| {
+                b.posts
+                    .len()
+                    .cmp(&a.posts.len())
+                    .then(a.posts.cmp(&b.posts))
+            });
+            networks.truncate(limit);
+            Ok(networks)
         })
     }
 
@@ -942,26 +1013,27 @@ impl Store {
 
     /// One post by id.
     pub async fn post(&self, id: i64) -> Result<Option<PostRecord>, StoreError> {
-        let sql = format!("SELECT {} WHERE p.id = ?", Self::POST_COLUMNS);
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(Self::post_from_row).transpose()
+        with_pool!(&self.pool, |pool| {
+            let sql = format!("SELECT {} WHERE p.id = $1", Self::POST_COLUMNS);
+            let row: Option<PostRow> = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
+            row.map(PostRecord::try_from).transpose()
+        })
     }
 
     /// Posts with ids greater than `after`, in id order, at most `limit` (for batch work).
     pub async fn posts_after(&self, after: i64, limit: i64) -> Result<Vec<PostRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {} WHERE p.id > ? ORDER BY p.id LIMIT ?",
-            Self::POST_COLUMNS
-        );
-        let rows = sqlx::query(&sql)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(Self::post_from_row).collect()
+        with_pool!(&self.pool, |pool| {
+            let sql = format!(
+                "SELECT {} WHERE p.id > $1 ORDER BY p.id LIMIT $2",
+                Self::POST_COLUMNS
+            );
+            let rows: Vec<PostRow> = sqlx::query_as(&sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.into_iter().map(PostRecord::try_from).collect()
+        })
     }
 
     /// Classified posts whose indexed content changed after change sequence `seq`, in sequence
@@ -971,101 +1043,121 @@ impl Store {
         seq: i64,
         limit: i64,
     ) -> Result<Vec<(i64, PostRecord)>, StoreError> {
-        let sql = format!(
-            "SELECT p.changed_seq, {} WHERE p.changed_seq > ? AND v.post_id IS NOT NULL ORDER BY p.changed_seq LIMIT ?",
-            Self::POST_COLUMNS
-        );
-        let rows = sqlx::query(&sql)
-            .bind(seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("changed_seq")?, Self::post_from_row(r)?)))
-            .collect()
+        with_pool!(&self.pool, |pool| {
+            let sql = format!(
+                "SELECT p.changed_seq, {} WHERE p.changed_seq > $1 AND v.post_id IS NOT NULL ORDER BY p.changed_seq LIMIT $2",
+                Self::POST_COLUMNS
+            );
+            let rows: Vec<ChangedPostRow> = sqlx::query_as(&sql)
+                .bind(seq)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.into_iter()
+                .map(|r| Ok((r.changed_seq, PostRecord::try_from(r.post)?)))
+                .collect()
+        })
     }
 
     /// The highest change sequence in the store: an index at this watermark is up to date.
     pub async fn change_seq(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(changed_seq), 0) FROM posts")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        with_pool!(&self.pool, |pool| {
+            Ok(
+                sqlx::query_scalar("SELECT COALESCE(MAX(changed_seq), 0) FROM posts")
+                    .fetch_one(pool)
+                    .await?,
+            )
+        })
     }
 
     /// Ids of posts without a verdict, lowest first, at most `limit`.
     pub async fn unclassified_ids(&self, limit: i64) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT p.id FROM posts p LEFT JOIN verdicts v ON v.post_id = p.id WHERE v.post_id IS NULL ORDER BY p.id LIMIT ?",
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_scalar(
+            "SELECT p.id FROM posts p LEFT JOIN verdicts v ON v.post_id = p.id WHERE v.post_id IS NULL ORDER BY p.id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?)
+        })
     }
 
     /// Writes a consistent copy of the whole store to `file` while it stays in use (SQLite's
     /// `VACUUM INTO`: one read transaction, so the copy is a single point in time even with
     /// crawls writing). Refuses to overwrite an existing file.
+    /// PostgreSQL stores are backed up with its own tools (`pg_dump`, or base backups with WAL
+    /// archiving), as `docs/operations.md` describes.
     pub async fn backup_to(&self, file: &Path) -> Result<(), StoreError> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Err(StoreError::Invalid(
+                "this store is on PostgreSQL: back it up with pg_dump (see docs/operations.md)"
+                    .into(),
+            ));
+        };
         if file.exists() {
             return Err(StoreError::Invalid(format!(
                 "{} already exists; choose a new file name for the backup",
                 file.display()
             )));
         }
-        sqlx::query("VACUUM INTO ?")
+        sqlx::query("VACUUM INTO $1")
             .bind(file.to_string_lossy().into_owned())
-            .execute(&self.pool)
+            .execute(pool)
             .await?;
         Ok(())
     }
 
     /// Number of stored posts.
     pub async fn count_posts(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM posts")
-            .fetch_one(&self.pool)
-            .await?)
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM posts")
+                .fetch_one(pool)
+                .await?)
+        })
     }
 
     /// The snapshots a post was seen on, newest first.
     pub async fn snapshots_of(&self, post_id: i64) -> Result<Vec<SnapshotInfo>, StoreError> {
-        let rows = sqlx::query(
+        with_pool!(&self.pool, |pool| {
+            let rows = sqlx::query(
             "SELECT s.id, s.final_url, s.status, s.sha256, s.body_len, s.fetched_at FROM snapshots s
-             JOIN sightings g ON g.snapshot_id = s.id WHERE g.post_id = ? GROUP BY s.id ORDER BY s.fetched_at DESC",
+             JOIN sightings g ON g.snapshot_id = s.id WHERE g.post_id = $1 GROUP BY s.id ORDER BY s.fetched_at DESC",
         )
         .bind(post_id)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SnapshotInfo {
-                    id: r.try_get("id")?,
-                    final_url: r.try_get("final_url")?,
-                    status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
-                    sha256: r.try_get("sha256")?,
-                    body_len: r.try_get("body_len")?,
-                    fetched_at: r.try_get("fetched_at")?,
+            rows.iter()
+                .map(|r| {
+                    Ok(SnapshotInfo {
+                        id: r.try_get("id")?,
+                        final_url: r.try_get("final_url")?,
+                        status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+                        sha256: r.try_get("sha256")?,
+                        body_len: r.try_get("body_len")?,
+                        fetched_at: r.try_get("fetched_at")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// A snapshot's body bytes, checked against its recorded SHA-256.
     pub async fn snapshot_body(&self, snapshot_id: i64) -> Result<Vec<u8>, StoreError> {
-        let (gz, sha): (Vec<u8>, String) =
-            sqlx::query_as("SELECT body_gzip, sha256 FROM snapshots WHERE id = ?")
-                .bind(snapshot_id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::NotFound("snapshot"))?;
-        let body = gunzip(&gz)?;
-        if hex::encode(Sha256::digest(&body)) != sha {
-            return Err(StoreError::Corrupt(format!(
-                "snapshot {snapshot_id} no longer matches its SHA-256"
-            )));
-        }
-        Ok(body)
+        with_pool!(&self.pool, |pool| {
+            let (gz, sha): (Vec<u8>, String) =
+                sqlx::query_as("SELECT body_gzip, sha256 FROM snapshots WHERE id = $1")
+                    .bind(snapshot_id)
+                    .fetch_optional(pool)
+                    .await?
+                    .ok_or(StoreError::NotFound("snapshot"))?;
+            let body = gunzip(&gz)?;
+            if hex::encode(Sha256::digest(&body)) != sha {
+                return Err(StoreError::Corrupt(format!(
+                    "snapshot {snapshot_id} no longer matches its SHA-256"
+                )));
+            }
+            Ok(body)
+        })
     }
 
     /// Records a URL that failed during a crawl.
@@ -1076,24 +1168,27 @@ impl Store {
         kind: &str,
         message: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO fetch_errors (source_id, url, kind, message, at) VALUES (?, ?, ?, ?, ?)",
+        with_pool!(&self.pool, |pool| {
+            sqlx::query(
+            "INSERT INTO fetch_errors (source_id, url, kind, message, at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(source_id)
         .bind(url)
         .bind(kind)
         .bind(message)
         .bind(Utc::now())
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Records a finished source run.
     pub async fn record_run(&self, run: &RunRecord) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_scalar(
             "INSERT INTO crawl_runs (source_id, started_at, finished_at, pages, posts_new, posts_seen, errors, status)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&run.source_id)
         .bind(run.started_at)
@@ -1103,42 +1198,26 @@ impl Store {
         .bind(run.posts_seen as i64)
         .bind(serde_json::to_string(&run.errors).expect("map serialises"))
         .bind(&run.status)
-        .fetch_one(&self.pool)
+        .fetch_one(pool)
         .await?)
+        })
     }
 
     /// The most recent crawl runs, newest first (for operators).
     pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM crawl_runs ORDER BY started_at DESC, id DESC LIMIT ?",
-            Self::RUN_COLUMNS
-        );
-        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
-        rows.iter().map(Self::run_from_row).collect()
-    }
-
-    /// The `crawl_runs` columns `run_from_row` reads.
-    pub(crate) const RUN_COLUMNS: &'static str =
-        "source_id, started_at, finished_at, pages, posts_new, posts_seen, errors, status";
-
-    /// A `crawl_runs` row as a run record.
-    pub(crate) fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
-        let errors: String = r.try_get("errors")?;
-        Ok(RunRecord {
-            source_id: r.try_get("source_id")?,
-            started_at: r.try_get("started_at")?,
-            finished_at: r
-                .try_get::<Option<DateTime<Utc>>, _>("finished_at")?
-                .unwrap_or_default(),
-            pages: r.try_get::<i64, _>("pages")? as usize,
-            posts_new: r.try_get::<i64, _>("posts_new")? as usize,
-            posts_seen: r.try_get::<i64, _>("posts_seen")? as usize,
-            errors: serde_json::from_str(&errors)
-                .map_err(|e| StoreError::Corrupt(format!("run errors are not valid JSON: {e}")))?,
-            failures: Vec::new(),
-            status: r.try_get("status")?,
+        with_pool!(&self.pool, |pool| {
+            let sql = format!(
+                "SELECT {} FROM crawl_runs ORDER BY started_at DESC, id DESC LIMIT $1",
+                Self::RUN_COLUMNS
+            );
+            let rows: Vec<RunRow> = sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?;
+            rows.into_iter().map(RunRecord::try_from).collect()
         })
     }
+
+    /// The `crawl_runs` columns of a [`RunRow`].
+    pub(crate) const RUN_COLUMNS: &'static str =
+        "source_id, started_at, finished_at, pages, posts_new, posts_seen, errors, status";
 
     /// Creates a user; the caller hashes the password.
     pub async fn add_user(
@@ -1147,18 +1226,20 @@ impl Store {
         role: &str,
         password_hash: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        with_pool!(&self.pool, |pool| {
+            sqlx::query_scalar(
+            "INSERT INTO users (username, role, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(username)
         .bind(role)
         .bind(password_hash)
         .bind(Utc::now())
-        .fetch_one(&self.pool)
+        .fetch_one(pool)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!("user {username:?} already exists")),
             _ => e.into(),
+        })
         })
     }
 
@@ -1168,36 +1249,33 @@ impl Store {
         username: &str,
         password_hash: &str,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE username = ?")
-            .bind(password_hash)
-            .bind(username)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
-        Ok(User {
-            id: r.try_get("id")?,
-            username: r.try_get("username")?,
-            role: r.try_get("role")?,
-            password_hash: r.try_get("password_hash")?,
-            disabled: r.try_get("disabled")?,
+        with_pool!(&self.pool, |pool| {
+            let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
+                .bind(password_hash)
+                .bind(username)
+                .execute(pool)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            Ok(())
         })
     }
 
     /// A user by name.
     pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, username, role, password_hash, disabled FROM users WHERE username = ?",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(Self::user_from_row).transpose()
+        with_pool!(&self.pool, |pool| {
+            let row = sqlx::query(
+                "SELECT id, username, role, password_hash, disabled FROM users WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref()
+                .map(User::from_row)
+                .transpose()
+                .map_err(StoreError::from)
+        })
     }
 
     /// Stores a new session under the SHA-256 of its token.
@@ -1208,47 +1286,53 @@ impl Store {
         csrf_token: &str,
         ttl: chrono::Duration,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
-        sqlx::query("INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        with_pool!(&self.pool, |pool| {
+            let now = Utc::now();
+            sqlx::query("INSERT INTO sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(hex::encode(Sha256::digest(token.as_bytes())))
             .bind(user_id)
             .bind(csrf_token)
             .bind(now)
             .bind(now + ttl)
-            .execute(&self.pool)
+            .execute(pool)
             .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The live session for a token, if any (expired sessions and disabled users are refused).
     pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(
+        with_pool!(&self.pool, |pool| {
+            let row = sqlx::query(
             "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, s.csrf_token, s.expires_at
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ?",
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = $1",
         )
         .bind(hex::encode(Sha256::digest(token.as_bytes())))
-        .fetch_optional(&self.pool)
+        .fetch_optional(pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let user = Self::user_from_row(&row)?;
-        let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
-        if expires_at <= Utc::now() || user.disabled {
-            return Ok(None);
-        }
-        Ok(Some(Session {
-            user,
-            csrf_token: row.try_get("csrf_token")?,
-            expires_at,
-        }))
+            let Some(row) = row else { return Ok(None) };
+            let user = User::from_row(&row)?;
+            let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
+            if expires_at <= Utc::now() || user.disabled {
+                return Ok(None);
+            }
+            Ok(Some(Session {
+                user,
+                csrf_token: row.try_get("csrf_token")?,
+                expires_at,
+            }))
+        })
     }
 
     /// Ends a session.
     pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE token_sha256 = ?")
-            .bind(hex::encode(Sha256::digest(token.as_bytes())))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        with_pool!(&self.pool, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE token_sha256 = $1")
+                .bind(hex::encode(Sha256::digest(token.as_bytes())))
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Appends to the audit log.
@@ -1260,45 +1344,50 @@ impl Store {
         detail: Option<&str>,
         remote: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_log (at, actor, action, target, detail, remote) VALUES (?, ?, ?, ?, ?, ?)")
+        with_pool!(&self.pool, |pool| {
+            sqlx::query("INSERT INTO audit_log (at, actor, action, target, detail, remote) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(Utc::now())
             .bind(actor)
             .bind(action)
             .bind(target)
             .bind(detail)
             .bind(remote)
-            .execute(&self.pool)
+            .execute(pool)
             .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The newest audit entries first.
     pub async fn audit_entries(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, at, actor, action, target, detail, remote FROM audit_log ORDER BY id DESC LIMIT ?",
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query_as(
+            "SELECT id, at, actor, action, target, detail, remote FROM audit_log ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?)
+        })
     }
 
     /// Applies frontier changes, in order, in one transaction: URLs queued (no-op if already
     /// there) and URLs processed.
     pub async fn frontier_apply(&self, ops: &[FrontierOp]) -> Result<(), StoreError> {
-        if ops.is_empty() {
-            return Ok(());
-        }
-        let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        for op in ops {
-            match op {
-                FrontierOp::Queued {
-                    source_id,
-                    url,
-                    depth,
-                } => {
-                    sqlx::query(
-                        "INSERT INTO crawl_frontier (source_id, url, depth, state, updated_at) VALUES (?, ?, ?, 'pending', ?)
+        with_pool!(&self.pool, |pool| {
+            if ops.is_empty() {
+                return Ok(());
+            }
+            let now = Utc::now();
+            let mut tx = pool.begin().await?;
+            for op in ops {
+                match op {
+                    FrontierOp::Queued {
+                        source_id,
+                        url,
+                        depth,
+                    } => {
+                        sqlx::query(
+                        "INSERT INTO crawl_frontier (source_id, url, depth, state, updated_at) VALUES ($1, $2, $3, 'pending', $4)
                          ON CONFLICT(source_id, url) DO NOTHING",
                     )
                     .bind(source_id)
@@ -1307,69 +1396,74 @@ impl Store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                }
-                FrontierOp::Done { source_id, url } => {
-                    sqlx::query("UPDATE crawl_frontier SET state = 'done', updated_at = ? WHERE source_id = ? AND url = ?")
+                    }
+                    FrontierOp::Done { source_id, url } => {
+                        sqlx::query("UPDATE crawl_frontier SET state = 'done', updated_at = $1 WHERE source_id = $2 AND url = $3")
                         .bind(now)
                         .bind(source_id)
                         .bind(url)
                         .execute(&mut *tx)
                         .await?;
+                    }
                 }
             }
-        }
-        tx.commit().await?;
-        Ok(())
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Forgets a source's frontier (its run finished).
     pub async fn frontier_clear(&self, source_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM crawl_frontier WHERE source_id = ?")
-            .bind(source_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        with_pool!(&self.pool, |pool| {
+            sqlx::query("DELETE FROM crawl_frontier WHERE source_id = $1")
+                .bind(source_id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// What the crawler needs to resume a source: its unfinished frontier, if it has pending
     /// URLs, and the cache validators of its pages.
     pub async fn source_state(&self, source_id: &str) -> Result<SourceState, StoreError> {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT url, depth, state FROM crawl_frontier WHERE source_id = ? ORDER BY rowid",
-        )
-        .bind(source_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut state = SourceState::default();
-        if rows.iter().any(|(_, _, s)| s == "pending") {
-            for (url, depth, s) in rows {
-                if s == "pending" {
-                    state
-                        .pending
-                        .push((url.clone(), usize::try_from(depth).unwrap_or(0)));
+        with_pool!(&self.pool, |pool| {
+            let rows: Vec<(String, i64, String)> = sqlx::query_as(
+                "SELECT url, depth, state FROM crawl_frontier WHERE source_id = $1 ORDER BY rowid",
+            )
+            .bind(source_id)
+            .fetch_all(pool)
+            .await?;
+            let mut state = SourceState::default();
+            if rows.iter().any(|(_, _, s)| s == "pending") {
+                for (url, depth, s) in rows {
+                    if s == "pending" {
+                        state
+                            .pending
+                            .push((url.clone(), usize::try_from(depth).unwrap_or(0)));
+                    }
+                    state.seen.push(url);
                 }
-                state.seen.push(url);
             }
-        }
-        let validators: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT url, etag, last_modified FROM http_validators WHERE source_id = ?",
-        )
-        .bind(source_id)
-        .fetch_all(&self.pool)
-        .await?;
-        state.validators = validators
-            .into_iter()
-            .map(|(url, etag, last_modified)| {
-                (
-                    url,
-                    Validators {
-                        etag,
-                        last_modified,
-                    },
-                )
-            })
-            .collect();
-        Ok(state)
+            let validators: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT url, etag, last_modified FROM http_validators WHERE source_id = $1",
+            )
+            .bind(source_id)
+            .fetch_all(pool)
+            .await?;
+            state.validators = validators
+                .into_iter()
+                .map(|(url, etag, last_modified)| {
+                    (
+                        url,
+                        Validators {
+                            etag,
+                            last_modified,
+                        },
+                    )
+                })
+                .collect();
+            Ok(state)
+        })
     }
 
     /// Remembers a page's cache validators.
@@ -1380,8 +1474,9 @@ impl Store {
         etag: Option<&str>,
         last_modified: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO http_validators (source_id, url, etag, last_modified, updated_at) VALUES (?, ?, ?, ?, ?)
+        with_pool!(&self.pool, |pool| {
+            sqlx::query(
+            "INSERT INTO http_validators (source_id, url, etag, last_modified, updated_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT(source_id, url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
                updated_at = excluded.updated_at",
         )
@@ -1390,9 +1485,10 @@ impl Store {
         .bind(etag)
         .bind(last_modified)
         .bind(Utc::now())
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Records that the posts of an unchanged page (HTTP 304) were seen again. Returns how many.
@@ -1402,15 +1498,17 @@ impl Store {
         url: &str,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE posts SET last_seen = ?, removed_at = NULL WHERE source_id = ? AND url = ?",
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query(
+            "UPDATE posts SET last_seen = $1, removed_at = NULL WHERE source_id = $2 AND url = $3",
         )
         .bind(at)
         .bind(source_id)
         .bind(url)
-        .execute(&self.pool)
+        .execute(pool)
         .await?
         .rows_affected())
+        })
     }
 
     /// Records that the posts of a page that answered 404 or 410 are gone. Returns how many.
@@ -1420,13 +1518,15 @@ impl Store {
         url: &str,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        Ok(sqlx::query("UPDATE posts SET removed_at = ? WHERE source_id = ? AND url = ? AND removed_at IS NULL")
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query("UPDATE posts SET removed_at = $1 WHERE source_id = $2 AND url = $3 AND removed_at IS NULL")
             .bind(at)
             .bind(source_id)
             .bind(url)
-            .execute(&self.pool)
+            .execute(pool)
             .await?
             .rows_affected())
+        })
     }
 
     /// After a complete run of a listing, records as gone every post of the source not seen since
@@ -1436,37 +1536,42 @@ impl Store {
         source_id: &str,
         run_started: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        Ok(sqlx::query("UPDATE posts SET removed_at = ? WHERE source_id = ? AND last_seen < ? AND removed_at IS NULL")
+        with_pool!(&self.pool, |pool| {
+            Ok(sqlx::query("UPDATE posts SET removed_at = $1 WHERE source_id = $2 AND last_seen < $3 AND removed_at IS NULL")
             .bind(Utc::now())
             .bind(source_id)
             .bind(run_started)
-            .execute(&self.pool)
+            .execute(pool)
             .await?
             .rows_affected())
+        })
     }
 
     /// robots.txt files cached by earlier runs.
     pub async fn robots_records(&self) -> Result<Vec<RobotsRecord>, StoreError> {
-        let rows: Vec<(String, Vec<u8>, DateTime<Utc>)> =
-            sqlx::query_as("SELECT host, body, fetched_at FROM host_robots")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(host, body, fetched_at)| RobotsRecord {
-                host,
-                body,
-                fetched_at,
-            })
-            .collect())
+        with_pool!(&self.pool, |pool| {
+            let rows: Vec<(String, Vec<u8>, DateTime<Utc>)> =
+                sqlx::query_as("SELECT host, body, fetched_at FROM host_robots")
+                    .fetch_all(pool)
+                    .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(host, body, fetched_at)| RobotsRecord {
+                    host,
+                    body,
+                    fetched_at,
+                })
+                .collect())
+        })
     }
 
     /// Keeps the crawler's robots.txt cache for the next run.
     pub async fn save_robots(&self, records: &[RobotsRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for r in records {
-            sqlx::query(
-                "INSERT INTO host_robots (host, body, fetched_at) VALUES (?, ?, ?)
+        with_pool!(&self.pool, |pool| {
+            let mut tx = pool.begin().await?;
+            for r in records {
+                sqlx::query(
+                "INSERT INTO host_robots (host, body, fetched_at) VALUES ($1, $2, $3)
                  ON CONFLICT(host) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at
                  WHERE excluded.fetched_at > host_robots.fetched_at",
             )
@@ -1475,56 +1580,60 @@ impl Store {
             .bind(r.fetched_at)
             .execute(&mut *tx)
             .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// A post's lead state (`new` when nobody has touched it).
     pub async fn lead(&self, post_id: i64) -> Result<Lead, StoreError> {
-        let row = sqlx::query(
+        with_pool!(&self.pool, |pool| {
+            let row = sqlx::query(
             "SELECT status, escalated_to, closed_reason, assignee, judgement, judged_by, judged_at
-             FROM leads WHERE post_id = ?",
+             FROM leads WHERE post_id = $1",
         )
         .bind(post_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(Lead {
-                status: LeadStatus::New,
-                escalated_to: None,
-                closed_reason: None,
-                assignee: None,
-                judgement: None,
-            });
-        };
-        let status: String = row.try_get("status")?;
-        let judged: (Option<String>, Option<String>, Option<DateTime<Utc>>) = (
-            row.try_get("judgement")?,
-            row.try_get("judged_by")?,
-            row.try_get("judged_at")?,
-        );
-        let judgement = match judged {
-            (None, _, _) => None,
-            (Some(j), Some(by), Some(at)) => Some(JudgementRecord {
-                judgement: Judgement::parse(&j)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown judgement {j:?}")))?,
-                by,
-                at,
-            }),
-            (Some(_), _, _) => {
-                return Err(StoreError::Corrupt(format!(
-                    "lead {post_id}: a judgement without who or when"
-                )));
-            }
-        };
-        Ok(Lead {
-            status: LeadStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown lead status {status:?}")))?,
-            escalated_to: row.try_get("escalated_to")?,
-            closed_reason: row.try_get("closed_reason")?,
-            assignee: row.try_get("assignee")?,
-            judgement,
+            let Some(row) = row else {
+                return Ok(Lead {
+                    status: LeadStatus::New,
+                    escalated_to: None,
+                    closed_reason: None,
+                    assignee: None,
+                    judgement: None,
+                });
+            };
+            let status: String = row.try_get("status")?;
+            let judged: (Option<String>, Option<String>, Option<DateTime<Utc>>) = (
+                row.try_get("judgement")?,
+                row.try_get("judged_by")?,
+                row.try_get("judged_at")?,
+            );
+            let judgement = match judged {
+                (None, _, _) => None,
+                (Some(j), Some(by), Some(at)) => Some(JudgementRecord {
+                    judgement: Judgement::parse(&j)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown judgement {j:?}")))?,
+                    by,
+                    at,
+                }),
+                (Some(_), _, _) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "lead {post_id}: a judgement without who or when"
+                    )));
+                }
+            };
+            Ok(Lead {
+                status: LeadStatus::parse(&status).ok_or_else(|| {
+                    StoreError::Corrupt(format!("unknown lead status {status:?}"))
+                })?,
+                escalated_to: row.try_get("escalated_to")?,
+                closed_reason: row.try_get("closed_reason")?,
+                assignee: row.try_get("assignee")?,
+                judgement,
+            })
         })
     }
 
@@ -1536,57 +1645,59 @@ impl Store {
         actor: &str,
         change: &LeadChange,
     ) -> Result<Lead, StoreError> {
-        let now = Utc::now();
-        let mut lead = self.lead(post_id).await?;
-        let detail = match change {
-            LeadChange::Status { status, target } => {
-                let target = target.as_deref().filter(|t| !t.is_empty());
-                let (allowed, what): (&[&str], &str) = match status {
-                    LeadStatus::Escalated => (ESCALATION_TARGETS, "unit to escalate to"),
-                    LeadStatus::Closed => (CLOSE_REASONS, "reason for closing"),
-                    _ => (&[], ""),
-                };
-                if !allowed.is_empty() && !target.is_some_and(|t| allowed.contains(&t)) {
-                    return Err(StoreError::Invalid(format!(
-                        "choose a {what}: one of {}",
-                        allowed.join(", ")
-                    )));
+        with_pool!(&self.pool, |pool| {
+            let now = Utc::now();
+            let mut lead = self.lead(post_id).await?;
+            let detail = match change {
+                LeadChange::Status { status, target } => {
+                    let target = target.as_deref().filter(|t| !t.is_empty());
+                    let (allowed, what): (&[&str], &str) = match status {
+                        LeadStatus::Escalated => (ESCALATION_TARGETS, "unit to escalate to"),
+                        LeadStatus::Closed => (CLOSE_REASONS, "reason for closing"),
+                        _ => (&[], ""),
+                    };
+                    if !allowed.is_empty() && !target.is_some_and(|t| allowed.contains(&t)) {
+                        return Err(StoreError::Invalid(format!(
+                            "choose a {what}: one of {}",
+                            allowed.join(", ")
+                        )));
+                    }
+                    lead.status = *status;
+                    lead.escalated_to = (*status == LeadStatus::Escalated)
+                        .then(|| target.unwrap_or_default().to_string());
+                    lead.closed_reason = (*status == LeadStatus::Closed)
+                        .then(|| target.unwrap_or_default().to_string());
+                    format!(
+                        "{}{}",
+                        status.as_str(),
+                        target.map(|t| format!(": {t}")).unwrap_or_default()
+                    )
                 }
-                lead.status = *status;
-                lead.escalated_to = (*status == LeadStatus::Escalated)
-                    .then(|| target.unwrap_or_default().to_string());
-                lead.closed_reason =
-                    (*status == LeadStatus::Closed).then(|| target.unwrap_or_default().to_string());
-                format!(
-                    "{}{}",
-                    status.as_str(),
-                    target.map(|t| format!(": {t}")).unwrap_or_default()
-                )
-            }
-            LeadChange::Assign { to } => {
-                lead.assignee = Some(to.clone());
-                to.clone()
-            }
-            LeadChange::Note { text } => {
-                let text = text.trim();
-                if text.is_empty() {
-                    return Err(StoreError::Invalid("the note is empty".into()));
+                LeadChange::Assign { to } => {
+                    lead.assignee = Some(to.clone());
+                    to.clone()
                 }
-                text.to_string()
-            }
-            LeadChange::Judge { judgement } => {
-                lead.judgement = Some(JudgementRecord {
-                    judgement: *judgement,
-                    by: actor.to_string(),
-                    at: now,
-                });
-                judgement.label().to_string()
-            }
-        };
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+                LeadChange::Note { text } => {
+                    let text = text.trim();
+                    if text.is_empty() {
+                        return Err(StoreError::Invalid("the note is empty".into()));
+                    }
+                    text.to_string()
+                }
+                LeadChange::Judge { judgement } => {
+                    lead.judgement = Some(JudgementRecord {
+                        judgement: *judgement,
+                        by: actor.to_string(),
+                        at: now,
+                    });
+                    judgement.label().to_string()
+                }
+            };
+            let mut tx = pool.begin().await?;
+            lock_feed((&mut *tx).into()).await?;
+            sqlx::query(
             "INSERT INTO leads (post_id, status, escalated_to, closed_reason, assignee, judgement, judged_by, judged_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT(post_id) DO UPDATE SET status = excluded.status, escalated_to = excluded.escalated_to,
                closed_reason = excluded.closed_reason, assignee = excluded.assignee, judgement = excluded.judgement,
                judged_by = excluded.judged_by, judged_at = excluded.judged_at, updated_at = excluded.updated_at",
@@ -1602,8 +1713,8 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO lead_events (post_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+            sqlx::query(
+            "INSERT INTO lead_events (post_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(post_id)
         .bind(now)
@@ -1612,8 +1723,9 @@ impl Store {
         .bind(&detail)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(lead)
+            tx.commit().await?;
+            Ok(lead)
+        })
     }
 
     /// Officers' judgements as a labelled corpus for analysts. A lead marked as a true or false
@@ -1621,50 +1733,54 @@ impl Store {
     /// `illegal_recruitment` and posts closed as false positives are `not_illegal`. Returns
     /// (id, text, label) in id order.
     pub async fn labelled_posts(&self) -> Result<Vec<(i64, String, &'static str)>, StoreError> {
-        /// Post id, status, reason closed, judgement.
-        type Row = (i64, String, Option<String>, Option<String>);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT post_id, status, closed_reason, judgement FROM leads ORDER BY post_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
-        for (id, status, reason, judgement) in rows {
-            let label = match (
-                judgement.as_deref().and_then(Judgement::parse),
-                status.as_str(),
-                reason.as_deref(),
-            ) {
-                (Some(judgement), _, _) => judgement.label(),
-                (None, "escalated", _) | (None, "closed", Some("case_opened")) => {
-                    Judgement::IllegalRecruitment.label()
+        with_pool!(&self.pool, |pool| {
+            /// Post id, status, reason closed, judgement.
+            type Row = (i64, String, Option<String>, Option<String>);
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT post_id, status, closed_reason, judgement FROM leads ORDER BY post_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            let mut out = Vec::new();
+            for (id, status, reason, judgement) in rows {
+                let label = match (
+                    judgement.as_deref().and_then(Judgement::parse),
+                    status.as_str(),
+                    reason.as_deref(),
+                ) {
+                    (Some(judgement), _, _) => judgement.label(),
+                    (None, "escalated", _) | (None, "closed", Some("case_opened")) => {
+                        Judgement::IllegalRecruitment.label()
+                    }
+                    (None, "closed", Some("false_positive")) => Judgement::NotIllegal.label(),
+                    _ => continue,
+                };
+                if let Some(post) = self.post(id).await? {
+                    out.push((id, post.classified_text(), label));
                 }
-                (None, "closed", Some("false_positive")) => Judgement::NotIllegal.label(),
-                _ => continue,
-            };
-            if let Some(post) = self.post(id).await? {
-                out.push((id, post.classified_text(), label));
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// A lead's history, oldest first.
     pub async fn lead_history(&self, post_id: i64) -> Result<Vec<LeadEvent>, StoreError> {
-        let rows: Vec<(DateTime<Utc>, String, String, String)> = sqlx::query_as(
-            "SELECT at, actor, action, detail FROM lead_events WHERE post_id = ? ORDER BY id",
-        )
-        .bind(post_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(at, actor, action, detail)| LeadEvent {
-                at,
-                actor,
-                action,
-                detail,
-            })
-            .collect())
+        with_pool!(&self.pool, |pool| {
+            let rows: Vec<(DateTime<Utc>, String, String, String)> = sqlx::query_as(
+                "SELECT at, actor, action, detail FROM lead_events WHERE post_id = $1 ORDER BY id",
+            )
+            .bind(post_id)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(at, actor, action, detail)| LeadEvent {
+                    at,
+                    actor,
+                    action,
+                    detail,
+                })
+                .collect())
+        })
     }
 }

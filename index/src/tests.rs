@@ -31,11 +31,7 @@ fn post(key: &str, text: &str) -> CollectedPost {
     }
 }
 
-async fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
-    (dir, store)
-}
+use crate::testing::store;
 
 #[tokio::test]
 async fn a_post_seen_again_is_a_sighting_not_a_new_post() {
@@ -83,16 +79,14 @@ async fn snapshots_and_the_audit_log_cannot_be_changed() {
         .save_page(&snapshot("bukti"), &[post("a", "x")])
         .await
         .unwrap();
-    let tamper = sqlx::query("UPDATE snapshots SET sha256 = 'x'")
-        .execute(&store.pool)
-        .await;
+    let tamper = store.execute_raw("UPDATE snapshots SET sha256 = 'x'").await;
     assert!(tamper.unwrap_err().to_string().contains("evidence"));
     store
         .audit("budi", "search", None, Some("q=sawit"), Some("127.0.0.1"))
         .await
         .unwrap();
     for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"] {
-        let e = sqlx::query(sql).execute(&store.pool).await.unwrap_err();
+        let e = store.execute_raw(sql).await.unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
     }
     let entries = store.audit_entries(10).await.unwrap();
@@ -514,9 +508,7 @@ async fn lead_workflow_is_validated_and_its_history_kept() {
             ),
         ]
     );
-    let tamper = sqlx::query("DELETE FROM lead_events")
-        .execute(&store.pool)
-        .await;
+    let tamper = store.execute_raw("DELETE FROM lead_events").await;
     assert!(tamper.unwrap_err().to_string().contains("append-only"));
 }
 
@@ -809,7 +801,9 @@ async fn the_feeder_makes_new_verdicts_searchable_without_being_asked() {
 
 #[tokio::test]
 async fn a_backup_is_a_whole_store_that_opens() {
-    let (dir, store) = store().await;
+    // `patroli backup` is SQLite's; PostgreSQL has pg_dump.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
     store
         .save_page(&snapshot("x"), &[post("a", "Kerja sawit Sarawak")])
         .await

@@ -9,8 +9,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
+use crate::db::with_pool;
 use crate::error::StoreError;
 use crate::store::{Store, User};
 
@@ -55,96 +56,104 @@ impl Store {
         token: &str,
         label: &str,
     ) -> Result<i64, StoreError> {
-        if label.len() > MAX_TOKEN_LABEL {
-            return Err(StoreError::Invalid(format!(
-                "the label is {} bytes long; use at most {MAX_TOKEN_LABEL}",
-                label.len()
-            )));
-        }
-        let user = self
-            .user(username)
-            .await?
-            .ok_or(StoreError::NotFound("user"))?;
-        Ok(sqlx::query_scalar(
-            "INSERT INTO api_tokens (user_id, token_sha256, label, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        with_pool!(&self.pool, |pool| {
+            if label.len() > MAX_TOKEN_LABEL {
+                return Err(StoreError::Invalid(format!(
+                    "the label is {} bytes long; use at most {MAX_TOKEN_LABEL}",
+                    label.len()
+                )));
+            }
+            let user = self
+                .user(username)
+                .await?
+                .ok_or(StoreError::NotFound("user"))?;
+            Ok(sqlx::query_scalar(
+            "INSERT INTO api_tokens (user_id, token_sha256, label, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(user.id)
         .bind(token_hash(token))
         .bind(label)
         .bind(Utc::now())
-        .fetch_one(&self.pool)
+        .fetch_one(pool)
         .await?)
+        })
     }
 
     /// Looks a presented token up; a valid one has its last-used time set to now.
     pub async fn check_api_token(&self, token: &str) -> Result<TokenCheck, StoreError> {
-        let row = sqlx::query(
+        with_pool!(&self.pool, |pool| {
+            let row = sqlx::query(
             "SELECT t.id AS token_id, t.revoked_at, u.id, u.username, u.role, u.password_hash, u.disabled
-             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ?",
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = $1",
         )
         .bind(token_hash(token))
-        .fetch_optional(&self.pool)
+        .fetch_optional(pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(TokenCheck::Unknown);
-        };
-        let token_id: i64 = row.try_get("token_id")?;
-        let revoked: Option<DateTime<Utc>> = row.try_get("revoked_at")?;
-        let user = Self::user_from_row(&row)?;
-        if revoked.is_some() {
-            return Ok(TokenCheck::Revoked {
-                token_id,
-                username: user.username,
-            });
-        }
-        if user.disabled {
-            return Ok(TokenCheck::UserDisabled {
-                token_id,
-                username: user.username,
-            });
-        }
-        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
-            .bind(Utc::now())
-            .bind(token_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(TokenCheck::Valid { token_id, user })
+            let Some(row) = row else {
+                return Ok(TokenCheck::Unknown);
+            };
+            let token_id: i64 = row.try_get("token_id")?;
+            let revoked: Option<DateTime<Utc>> = row.try_get("revoked_at")?;
+            let user = User::from_row(&row)?;
+            if revoked.is_some() {
+                return Ok(TokenCheck::Revoked {
+                    token_id,
+                    username: user.username,
+                });
+            }
+            if user.disabled {
+                return Ok(TokenCheck::UserDisabled {
+                    token_id,
+                    username: user.username,
+                });
+            }
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(Utc::now())
+                .bind(token_id)
+                .execute(pool)
+                .await?;
+            Ok(TokenCheck::Valid { token_id, user })
+        })
     }
 
     /// The tokens of `username`, revoked ones included, oldest first.
     pub async fn api_tokens(&self, username: &str) -> Result<Vec<ApiToken>, StoreError> {
-        let user = self
-            .user(username)
-            .await?
-            .ok_or(StoreError::NotFound("user"))?;
-        Ok(sqlx::query_as(
-            "SELECT t.id, u.username, t.label, t.created_at, t.last_used_at, t.revoked_at
-             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = ? ORDER BY t.id",
-        )
-        .bind(user.id)
-        .fetch_all(&self.pool)
-        .await?)
+        with_pool!(&self.pool, |pool| {
+            let user = self
+                .user(username)
+                .await?
+                .ok_or(StoreError::NotFound("user"))?;
+            Ok(sqlx::query_as(
+                "SELECT t.id, u.username, t.label, t.created_at, t.last_used_at, t.revoked_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = $1 ORDER BY t.id",
+            )
+            .bind(user.id)
+            .fetch_all(pool)
+            .await?)
+        })
     }
 
     /// Revokes token `id` of `username`; it stops working at once.
     pub async fn revoke_api_token(&self, username: &str, id: i64) -> Result<(), StoreError> {
-        let token = self
-            .api_tokens(username)
-            .await?
-            .into_iter()
-            .find(|t| t.id == id)
-            .ok_or(StoreError::NotFound("API token of this user"))?;
-        if token.revoked_at.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "API token {id} of {username} is already revoked"
-            )));
-        }
-        sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ?")
-            .bind(Utc::now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        with_pool!(&self.pool, |pool| {
+            let token = self
+                .api_tokens(username)
+                .await?
+                .into_iter()
+                .find(|t| t.id == id)
+                .ok_or(StoreError::NotFound("API token of this user"))?;
+            if token.revoked_at.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "API token {id} of {username} is already revoked"
+                )));
+            }
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+                .bind(Utc::now())
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 }
 
@@ -153,8 +162,7 @@ mod tests {
     use super::*;
 
     async fn store_with_users() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).await.unwrap();
+        let (dir, store) = crate::testing::store().await;
         store.add_user("budi", "officer", "x").await.unwrap();
         store.add_user("ani", "analyst", "x").await.unwrap();
         (dir, store)
@@ -215,8 +223,8 @@ mod tests {
             .create_api_token("ani", "rahasia-2", "")
             .await
             .unwrap();
-        sqlx::query("UPDATE users SET disabled = 1 WHERE username = 'ani'")
-            .execute(&store.pool)
+        store
+            .execute_raw("UPDATE users SET disabled = TRUE WHERE username = 'ani'")
             .await
             .unwrap();
         assert!(matches!(
@@ -232,8 +240,8 @@ mod tests {
             .create_api_token("budi", "rahasia-1", "")
             .await
             .unwrap();
-        let stored: Vec<String> = sqlx::query_scalar("SELECT token_sha256 FROM api_tokens")
-            .fetch_all(&store.pool)
+        let stored = store
+            .strings_raw("SELECT token_sha256 FROM api_tokens")
             .await
             .unwrap();
         assert_eq!(stored, [token_hash("rahasia-1")]);

@@ -1,0 +1,213 @@
+//! Which SQL database the store lives in: the embedded SQLite file (the default, one machine) or
+//! a shared PostgreSQL server (several crawl workers and dashboard nodes).
+//!
+//! The store's queries are written once. [`with_pool!`] and [`with_conn!`] expand a query body
+//! for each backend, with the concrete sqlx pool or connection bound and `Db` naming its sqlx
+//! database type, so both backends keep their native types (timestamps, booleans, blobs) and
+//! their native drivers' speed. The SQL itself is the dialect both accept: `$1` placeholders,
+//! `ON CONFLICT`, `RETURNING`, `IS DISTINCT FROM`, multi-row `VALUES`. The few statements that
+//! must differ match on [`Backend`].
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+
+use crate::error::StoreError;
+
+/// Connections in the SQLite pool; SQLite has one writer, so a few are plenty.
+const SQLITE_CONNECTIONS: u32 = 4;
+/// Connections each process opens to PostgreSQL (a crawl worker or a dashboard node).
+const POSTGRES_CONNECTIONS: u32 = 8;
+/// Page cache per SQLite connection, in KiB (SQLite's negative `cache_size`). The default 2 MB
+/// made every insert into the posts' indexes read pages back from the file once the store
+/// outgrew it (a million posts stored at 841/s).
+const CACHE_KIB: i64 = 64 * 1024;
+/// Bytes of the SQLite file read through a memory map instead of `pread` calls.
+const MMAP_BYTES: i64 = 1 << 30;
+/// How long to wait for a connection from the pool (a PostgreSQL server that is down or
+/// restarting shows as this timeout; callers retry).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Key of the transaction-scoped advisory lock that PostgreSQL's feed triggers take before
+/// handing out a change sequence (see `migrations/postgres/0001_init.sql`).
+const FEED_LOCK: i64 = 7_265_427;
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool of connections to either backend.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// One connection (usually inside a transaction) to either backend.
+pub(crate) enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+impl<'a> From<&'a mut SqliteConnection> for Conn<'a> {
+    fn from(c: &'a mut SqliteConnection) -> Self {
+        Conn::Sqlite(c)
+    }
+}
+
+impl<'a> From<&'a mut PgConnection> for Conn<'a> {
+    fn from(c: &'a mut PgConnection) -> Self {
+        Conn::Postgres(c)
+    }
+}
+
+/// Evaluates `$body` once per backend with `$p` bound to the concrete pool (`&SqlitePool` or
+/// `&PgPool`) and the type `Db` naming the sqlx database, for `QueryBuilder::<Db>`.
+macro_rules! with_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::db::Pool::Sqlite($p) => {
+                #[allow(unused)]
+                type Db = sqlx::Sqlite;
+                $body
+            }
+            $crate::db::Pool::Postgres($p) => {
+                #[allow(unused)]
+                type Db = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// [`with_pool!`] for a [`Conn`]: `$c` is the concrete `&mut` connection.
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Sqlite($c) => {
+                #[allow(unused)]
+                type Db = sqlx::Sqlite;
+                $body
+            }
+            $crate::db::Conn::Postgres($c) => {
+                #[allow(unused)]
+                type Db = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use {with_conn, with_pool};
+
+impl Pool {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Opens (creating if needed) the SQLite file at `path` and applies its migrations.
+    pub(crate) async fn open_sqlite(path: &Path) -> Result<Pool, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
+            .pragma("mmap_size", MMAP_BYTES.to_string())
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::DataDir {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Pool::Sqlite(pool))
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://user:password@host/db`) and
+    /// applies its migrations. Several processes may do this at once: sqlx takes an advisory
+    /// lock around migrations.
+    pub(crate) async fn connect_postgres(url: &str) -> Result<Pool, StoreError> {
+        let unreachable = |message: String| StoreError::Connect {
+            url: redact(url),
+            message,
+        };
+        let options = PgConnectOptions::from_str(url).map_err(|e| unreachable(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Pool::Postgres(pool))
+    }
+}
+
+/// Takes the search feed's lock first thing in a transaction that changes posts, verdicts or
+/// leads. On PostgreSQL the feed triggers take it anyway, but only when a row is already
+/// locked; a transaction that locked post A and then wanted the feed lock could deadlock with
+/// one that held the feed lock and then wanted post A. Taking it first gives every writer the
+/// same order. It serialises those transactions, as SQLite's single writer does. SQLite needs
+/// nothing: its write lock already covers the whole file.
+pub(crate) async fn lock_feed(conn: Conn<'_>) -> Result<(), sqlx::Error> {
+    if let Conn::Postgres(c) = conn {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_LOCK)
+            .execute(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(a database URL that does not parse)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(
+            redact("postgres://patroli:rahasia@db.polres:5432/patroli"),
+            "postgres://patroli:***@db.polres:5432/patroli"
+        );
+        assert_eq!(
+            redact("postgres://patroli@db/patroli"),
+            "postgres://patroli@db/patroli"
+        );
+        assert!(!redact("not a url: rahasia").contains("rahasia"));
+    }
+}
