@@ -10,3 +10,4 @@ pub mod pipeline;
 pub mod sampleweb;
 pub mod scheduler;
 pub mod seeds;
+pub mod workers;

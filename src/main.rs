@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -34,6 +35,10 @@ struct Cli {
     /// own search index in --data-dir.
     #[arg(long, global = true, env = "PATROLI_DATABASE_URL")]
     database_url: Option<String>,
+    /// Seconds a worker's lease on a source's run lasts unless renewed: how long a run whose
+    /// worker died waits before another worker takes it over.
+    #[arg(long, global = true, default_value_t = patroli::workers::DEFAULT_LEASE.as_secs(), env = "PATROLI_LEASE_SECS")]
+    lease_secs: u64,
     /// Folder of rule files (*.toml); the built-in pack when omitted.
     #[arg(long, global = true)]
     rules: Option<PathBuf>,
@@ -353,6 +358,7 @@ fn main() -> std::process::ExitCode {
 struct Ctx {
     data_dir: PathBuf,
     database_url: Option<String>,
+    lease: Duration,
     rules: Option<PathBuf>,
     gazetteer: Option<PathBuf>,
 }
@@ -415,6 +421,7 @@ impl Ctx {
             store,
             index: self.index()?,
             fetch: Default::default(),
+            lease: self.lease,
             progress: None,
         })
     }
@@ -424,6 +431,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let ctx = Ctx {
         data_dir: cli.data_dir,
         database_url: cli.database_url,
+        lease: Duration::from_secs(cli.lease_secs.max(1)),
         rules: cli.rules,
         gazetteer: cli.gazetteer,
     };

@@ -11,10 +11,12 @@ use patroli_crawler::{
     CrawlEvent, FetchConfig, Fetcher, Source, SourceKind, crawl_with_state, fetcher_for,
 };
 use patroli_index::{
-    ActiveRules, FrontierOp, PostOutcome, PostRecord, RunRecord, SearchIndex, Store,
+    ActiveRules, Backend, FrontierOp, PostOutcome, PostRecord, RunRecord, SearchIndex, Store,
 };
 use tokio::sync::mpsc;
 use tracing::warn;
+
+use crate::workers::{Leases, StoreSlots};
 
 /// Crawl events waiting to be stored, at most (back-pressure on the crawler).
 const EVENT_QUEUE: usize = 64;
@@ -38,6 +40,8 @@ pub struct Pipeline {
     /// batch classified here.
     pub rules: ActiveRules,
     pub fetch: FetchConfig,
+    /// How long a run's lease lasts unless renewed (see `workers`).
+    pub lease: std::time::Duration,
     /// Called after every processed URL with the run's counts so far (progress display).
     pub progress: Option<ProgressFn>,
 }
@@ -92,15 +96,45 @@ impl Pipeline {
     /// Crawls `sources` once; every post found is stored with its evidence, classified and
     /// indexed; every failed URL is recorded; a run record is written per source.
     pub async fn crawl(&self, sources: Vec<Source>) -> anyhow::Result<CrawlReport> {
-        let fetcher = Arc::new(
-            fetcher_for(&sources, self.fetch.clone()).context("cannot set up the HTTP client")?,
-        );
+        let fetcher = self.fetcher(&sources)?;
         self.crawl_using(fetcher, sources).await
+    }
+
+    /// The fetcher for `sources`; on a shared PostgreSQL store it also keeps to the per-host
+    /// request slots every worker shares.
+    pub fn fetcher(&self, sources: &[Source]) -> anyhow::Result<Arc<Fetcher>> {
+        let fetcher =
+            fetcher_for(sources, self.fetch.clone()).context("cannot set up the HTTP client")?;
+        Ok(Arc::new(match self.store.backend() {
+            Backend::Postgres => {
+                fetcher.with_shared_politeness(Arc::new(StoreSlots(self.store.clone())))
+            }
+            Backend::Sqlite => fetcher,
+        }))
     }
 
     /// Like `crawl`, with a fetcher shared with other runs (so per-host politeness holds across
     /// runs going on at once).
+    /// Sources another worker is running are skipped (see `workers`); the leases on the others
+    /// are renewed while the crawl runs and given back when it ends, however it ends.
     pub async fn crawl_using(
+        &self,
+        fetcher: Arc<Fetcher>,
+        sources: Vec<Source>,
+    ) -> anyhow::Result<CrawlReport> {
+        let (leases, sources) = Leases::claim(&self.store, self.lease, sources).await?;
+        if sources.is_empty() {
+            return Ok(CrawlReport::default());
+        }
+        let result = tokio::select! {
+            report = self.crawl_leased(fetcher, sources) => report,
+            lost = leases.keep() => Err(lost),
+        };
+        leases.release().await;
+        result
+    }
+
+    async fn crawl_leased(
         &self,
         fetcher: Arc<Fetcher>,
         sources: Vec<Source>,

@@ -1,14 +1,17 @@
 //! Scheduled crawling for `patroli run`: each source runs on its cron schedule, or when an admin
 //! asks from the dashboard, never twice at once, all sharing one fetcher so per-host politeness
-//! holds across sources.
+//! holds across sources. Every little while it also looks for runs that stopped half-way with
+//! no worker holding them (this worker's before a restart, or another worker's that died) and
+//! resumes them.
 
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use patroli_crawler::{Fetcher, Source, fetcher_for};
+use patroli_crawler::{Fetcher, Source};
 use patroli_dashboard::{RunRequest, RunStart};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -17,6 +20,11 @@ use crate::pipeline::Pipeline;
 
 /// Run requests from the dashboard waiting for the scheduler, at most.
 pub const REQUEST_QUEUE: usize = 8;
+/// How often stopped runs are looked for, at most (a third of the lease, so a dead worker's run
+/// is resumed soon after its lease expires).
+const RESUME_CHECK: Duration = Duration::from_secs(20);
+/// The longest wait between checks while the store cannot be reached.
+const RESUME_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// A source and its parsed schedule (none for sources run only when asked).
 struct Scheduled {
@@ -75,9 +83,11 @@ pub async fn run(
     mut requests: mpsc::Receiver<RunRequest>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let fetcher = Arc::new(
-        fetcher_for(&sources, pipeline.fetch.clone()).context("cannot set up the HTTP client")?,
-    );
+    let fetcher = pipeline.fetcher(&sources)?;
+    let resume_every = RESUME_CHECK.min(pipeline.lease / 3);
+    // Stopped runs are looked for at once, then every `resume_every` (longer while failing).
+    let mut resume_wait = Duration::ZERO;
+    let mut resume_at = tokio::time::Instant::now();
     let mut jobs: Vec<Scheduled> = Vec::new();
     for source in sources {
         let schedule =
@@ -112,6 +122,25 @@ pub async fn run(
         let wait = due.map(|d| (d - Utc::now()).to_std().unwrap_or_default());
         tokio::select! {
             () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep_until(resume_at) => {
+                let ids: Vec<String> = jobs.iter().map(|j| j.source.id.clone()).collect();
+                resume_wait = match runner.pipeline.store.runs_to_resume(&ids).await {
+                    Ok(stopped) => {
+                        for id in stopped {
+                            if let Some(job) = jobs.iter().find(|j| j.source.id == id) {
+                                runner.start(&job.source, "resume");
+                            }
+                        }
+                        resume_every
+                    }
+                    Err(e) => {
+                        let wait = (resume_wait * 2).clamp(resume_every, RESUME_BACKOFF_MAX);
+                        warn!(error = %e, retry_in_s = wait.as_secs(), "cannot look for stopped runs; the store may be down");
+                        wait
+                    }
+                };
+                resume_at = tokio::time::Instant::now() + resume_wait;
+            }
             () = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {
                 let now = Utc::now();
                 for job in jobs.iter_mut().filter(|j| j.next.is_some_and(|n| n <= now)) {

@@ -234,7 +234,23 @@ pub struct RobotsRecord {
 
 struct HostState {
     limiter: Arc<DefaultDirectRateLimiter>,
+    /// The time between two requests the host's limiter allows (its burst aside).
+    interval: Duration,
     robots: RobotsSlot,
+}
+
+/// Politeness shared with other crawl processes, when several workers crawl from one store:
+/// before each request, the fetcher reserves the host's next free slot (across all workers) and
+/// waits for it, on top of its own limiter. The crawler holds no storage; the binary provides
+/// this from the store.
+pub trait SharedPoliteness: Send + Sync {
+    /// Reserves the next request slot for `host` (`host:port`), at least `interval` after the
+    /// slot reserved before it by any worker; resolves to how long to wait for it.
+    fn reserve<'a>(
+        &'a self,
+        host: &'a str,
+        interval: Duration,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Duration, String>> + Send + 'a>>;
 }
 
 /// A response's status and headers, with the response for reading its body.
@@ -269,11 +285,16 @@ pub struct Fetcher {
     policies: HashMap<String, HostPolicy>,
     default_policy: HostPolicy,
     config: FetchConfig,
+    shared: Option<Arc<dyn SharedPoliteness>>,
+}
+
+/// The time between two requests at `rate_per_minute`.
+fn interval(rate_per_minute: u32) -> Duration {
+    Duration::from_secs_f64(60.0 / f64::from(rate_per_minute.max(1)))
 }
 
 fn quota(rate_per_minute: u32, burst: u32) -> Quota {
-    let period = Duration::from_secs_f64(60.0 / f64::from(rate_per_minute.max(1)));
-    Quota::with_period(period)
+    Quota::with_period(interval(rate_per_minute))
         .expect("period is positive")
         .allow_burst(NonZeroU32::new(burst.max(1)).expect("burst is positive"))
 }
@@ -308,7 +329,14 @@ impl Fetcher {
             policies,
             default_policy,
             config,
+            shared: None,
         })
+    }
+
+    /// This fetcher, also keeping to the per-host slots that `shared` hands out to every worker.
+    pub fn with_shared_politeness(mut self, shared: Arc<dyn SharedPoliteness>) -> Fetcher {
+        self.shared = Some(shared);
+        self
     }
 
     fn host_key(url: &Url) -> String {
@@ -337,6 +365,7 @@ impl Fetcher {
                     policy.rate_per_minute,
                     policy.burst,
                 ))),
+                interval: interval(policy.rate_per_minute),
                 robots: RobotsSlot::default(),
             });
         f(state)
@@ -488,9 +517,20 @@ impl Fetcher {
         allow_private: bool,
         validators: Option<&Validators>,
     ) -> Result<Answer, FetchError> {
-        let limiter = self.with_host(url, |h| h.limiter.clone());
+        let (limiter, interval) = self.with_host(url, |h| (h.limiter.clone(), h.interval));
         let waited = std::time::Instant::now();
         limiter.until_ready().await;
+        if let Some(shared) = &self.shared {
+            let wait = shared
+                .reserve(&Self::host_key(url), interval)
+                .await
+                .unwrap_or_else(|e| {
+                    // Without the shared slots, one full interval keeps this worker polite.
+                    tracing::warn!(host = %Self::host_key(url), error = %e, "cannot reserve a shared request slot; waiting one interval");
+                    interval
+                });
+            tokio::time::sleep(wait).await;
+        }
         crate::metrics::POLITENESS_WAIT_MS
             .with_label_values(&[url.host_str().unwrap_or_default()])
             .inc_by(waited.elapsed().as_millis() as u64);
@@ -556,7 +596,10 @@ impl Fetcher {
                 // The robots.txt request itself counts: the slower limiter starts with its one
                 // slot taken, so the first page waits the full Crawl-delay.
                 let _ = limiter.check();
-                self.with_host(url, |h| h.limiter = limiter);
+                self.with_host(url, |h| {
+                    h.limiter = limiter;
+                    h.interval = interval(asked);
+                });
             }
         }
     }

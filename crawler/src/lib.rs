@@ -17,8 +17,8 @@ mod source;
 pub use crawl::{Admission, RunSummary, crawl_once, crawl_with_state, fetcher_for, normalize_url};
 pub use extract::{PageResult, element_text, extract};
 pub use fetch::{
-    FetchConfig, FetchError, FetchOutcome, Fetched, Fetcher, HostPolicy, RobotsRecord, USER_AGENT,
-    decode, is_private,
+    FetchConfig, FetchError, FetchOutcome, Fetched, Fetcher, HostPolicy, RobotsRecord,
+    SharedPoliteness, USER_AGENT, decode, is_private,
 };
 pub use model::{CollectedPost, CrawlEvent, Snapshot, SourceState, Validators};
 pub use source::{Selectors, Source, SourceError, SourceKind, parse_sources};

@@ -12,6 +12,7 @@
 
 mod admin;
 mod analysis;
+mod crawlshare;
 mod db;
 mod error;
 pub mod evidence;
@@ -26,6 +27,7 @@ mod tokens;
 
 pub use admin::{AccountChange, Breakdown, FetchErrorRecord, ROLES, UserSummary};
 pub use analysis::Analysis;
+pub use crawlshare::{Claim, Lease};
 pub use error::{SearchError, StoreError};
 pub use feed::{BATCH_WINDOW, POLL_INTERVAL, feed};
 pub use rulediff::{Change, RuleDiff, diff};

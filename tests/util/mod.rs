@@ -36,6 +36,7 @@ impl TestEnv {
                 index,
                 rules,
                 fetch: Default::default(),
+                lease: patroli::workers::DEFAULT_LEASE,
                 progress: None,
             },
         }
