@@ -14,7 +14,7 @@ use crate::util::fixture::{Fixture, Hit, Reply, Req, gaps, tally};
 /// A crawl still running after this long is a failure (a hang, or a bound not applied).
 const RUN_LIMIT: Duration = Duration::from_secs(20);
 /// Lower bound on the spacing of requests at 600 per minute (100 ms), with room for scheduling.
-const SPACING_AT_600: Duration = Duration::from_millis(90);
+pub(crate) const SPACING_AT_600: Duration = Duration::from_millis(90);
 /// Fast enough that the limiter never matters, for tests about something else.
 const FAST: &str = "rate_per_minute = 60000\nburst = 100\n";
 
@@ -63,7 +63,7 @@ fn config() -> FetchConfig {
 
 /// One `[[source]]` table allowed to reach the fixture; `extra` comes last, so it may end with a
 /// `[source.selectors]` table.
-fn source(id: &str, kind: &str, start_urls: &[String], extra: &str) -> String {
+pub(crate) fn source(id: &str, kind: &str, start_urls: &[String], extra: &str) -> String {
     format!(
         "[[source]]\nid = \"{id}\"\nkind = \"{kind}\"\nstart_urls = {start_urls:?}\nlegal_basis = \"test fixture\"\nallow_private = true\n{extra}\n"
     )
@@ -98,7 +98,7 @@ async fn crawl(toml: &str, config: FetchConfig) -> Run {
 }
 
 /// A page with schema.org `JobPosting` JSON-LD whose description is `<p>{text}</p>`.
-fn job_page(title: &str, text: &str) -> Reply {
+pub(crate) fn job_page(title: &str, text: &str) -> Reply {
     let ld = serde_json::json!({
         "@context": "https://schema.org",
         "@type": "JobPosting",
@@ -112,7 +112,7 @@ fn job_page(title: &str, text: &str) -> Reply {
 }
 
 /// A page of plain links.
-fn links_page(hrefs: &[String]) -> Reply {
+pub(crate) fn links_page(hrefs: &[String]) -> Reply {
     let links: String = hrefs
         .iter()
         .map(|h| format!("<a href=\"{h}\">tautan</a>\n"))
@@ -126,7 +126,7 @@ fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
     v
 }
 
-fn arrivals(hits: &[Hit]) -> Vec<Instant> {
+pub(crate) fn arrivals(hits: &[Hit]) -> Vec<Instant> {
     hits.iter().map(|h| h.at).collect()
 }
 
@@ -562,7 +562,7 @@ fn chain_texts(prefix: &str, last: u32) -> Vec<String> {
 
 /// `{prefix}hub` links `{prefix}1` … `{prefix}{count}`, each a job page: a source may fetch
 /// them all at once (up to its `concurrency`), so only the limiter spaces the requests.
-fn fan(r: &Req, prefix: &str, count: u32) -> Option<Reply> {
+pub(crate) fn fan(r: &Req, prefix: &str, count: u32) -> Option<Reply> {
     let rest = r.path.strip_prefix(prefix)?;
     if rest == "hub" {
         return Some(links_page(

@@ -8,3 +8,4 @@ mod resume;
 mod scheduler;
 mod tokens;
 mod util;
+mod workers;

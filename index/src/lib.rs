@@ -46,7 +46,7 @@ pub use store::{
 };
 pub use tokens::{ApiToken, MAX_TOKEN_LABEL, TokenCheck};
 
-#[cfg(test)]
-mod testing;
+#[doc(hidden)]
+pub mod testing;
 #[cfg(test)]
 mod tests;

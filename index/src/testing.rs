@@ -1,18 +1,22 @@
 //! The store the unit tests run on: a SQLite file in a temporary folder, or, with
 //! `PATROLI_TEST_STORE=postgres`, a fresh PostgreSQL database of its own on the server that
 //! `PATROLI_TEST_POSTGRES` names (`postgres://postgres@127.0.0.1:5432/postgres`). `.ci/run` runs
-//! this crate's tests both ways, so every store test holds on both backends.
+//! this crate's tests both ways, so every store test holds on both backends. The multi-worker
+//! tests of the root package make their databases with [`fresh_database`] too.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(test)]
 use crate::Store;
 
 /// The environment variable naming the PostgreSQL server to test on.
 pub const POSTGRES_ENV: &str = "PATROLI_TEST_POSTGRES";
 /// Set to `postgres` to run the store tests on that server.
+#[cfg(test)]
 pub const BACKEND_ENV: &str = "PATROLI_TEST_STORE";
 
 /// A store for one test (the folder holds it, or the test's tantivy index, or both).
+#[cfg(test)]
 pub async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = match std::env::var(BACKEND_ENV).as_deref() {
@@ -31,7 +35,7 @@ pub async fn store() -> (tempfile::TempDir, Store) {
 
 /// Creates an empty database on `server` and returns its URL. Test databases are named
 /// `patroli_test_<pid>_<n>` and left behind (CI's server is thrown away with them).
-async fn fresh_database(server: &str) -> String {
+pub async fn fresh_database(server: &str) -> String {
     use sqlx::{Connection, PgConnection};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -49,6 +53,7 @@ async fn fresh_database(server: &str) -> String {
     url.to_string()
 }
 
+#[cfg(test)]
 impl Store {
     /// Runs `sql` as it is (tests only: the store refuses tampering with evidence and history).
     pub async fn execute_raw(&self, sql: &str) -> Result<u64, sqlx::Error> {

@@ -20,6 +20,11 @@ impl TestEnv {
     pub async fn new() -> TestEnv {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).await.expect("store opens");
+        TestEnv::on(store, dir)
+    }
+
+    /// A pipeline over `store` with its search index in `dir` (a node of a shared store).
+    pub fn on(store: Store, dir: tempfile::TempDir) -> TestEnv {
         let index = Arc::new(
             SearchIndex::open(
                 &dir.path().join("index"),

@@ -1,0 +1,255 @@
+//! Several crawl workers and dashboard nodes on one PostgreSQL store: workers share sources
+//! without fetching a URL twice, keep to each host's rate together, and take over the run of a
+//! worker killed mid-run; dashboard nodes see each other's changes.
+//!
+//! They need a PostgreSQL server: `PATROLI_TEST_POSTGRES=postgres://user@127.0.0.1:port/postgres`
+//! (`.ci/run` starts one and sets it). Without it they say so and pass, so the README's test
+//! command still works on a machine without PostgreSQL.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use patroli::sampleweb::SampleWeb;
+use patroli::seeds;
+use patroli_index::testing::{POSTGRES_ENV, fresh_database};
+use patroli_index::{LeadChange, LeadStatus, SearchIndex, SearchRequest, Store};
+
+use crate::crawler::{SPACING_AT_600, arrivals, fan, source};
+use crate::util::TestEnv;
+use crate::util::fixture::{Fixture, Reply, gaps, tally};
+
+/// A fresh database on the test server, or `None` (with a note) when there is no server.
+async fn database() -> Option<String> {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(server) if !server.is_empty() => Some(fresh_database(&server).await),
+        _ => {
+            eprintln!(
+                "skipped: set {POSTGRES_ENV} to a PostgreSQL server's URL to run the multi-worker tests (.ci/run does)"
+            );
+            None
+        }
+    }
+}
+
+/// A `patroli` process on the shared store, with its own data folder (its search index) and a
+/// two-second run lease, so a dead worker's run is taken over quickly.
+fn worker(database: &str, data: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_patroli"))
+        .arg("--database-url")
+        .arg(database)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--lease-secs", "2"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("patroli starts")
+}
+
+/// Waits for `child` to end, at most a minute.
+async fn finish(mut child: Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("a worker did not finish within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_share_sources_and_one_hosts_rate() {
+    let Some(db) = database().await else { return };
+    let web = Fixture::start(|r| {
+        fan(r, "/a/", 8)
+            .or_else(|| fan(r, "/b/", 8))
+            .or_else(|| fan(r, "/c/", 8))
+            .unwrap_or_else(Reply::not_found)
+    })
+    .await;
+    // Three sources on one host at 600 requests a minute. Each worker is given two, so both
+    // are crawling the host at once, and both want `b`.
+    let paced = "rate_per_minute = 600\nburst = 1\n";
+    let src = |id: &str| source(id, "jobposting", &[web.url(&format!("/{id}/hub"))], paced);
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one.toml"), dir.path().join("two.toml"));
+    std::fs::write(&one, src("a") + &src("b")).unwrap();
+    std::fs::write(&two, src("b") + &src("c")).unwrap();
+    let crawl = |sources: &Path, data: &str| {
+        worker(
+            &db,
+            &dir.path().join(data),
+            &["crawl", "--once", "--sources", sources.to_str().unwrap()],
+        )
+    };
+    let (first, second) = (crawl(&one, "w1"), crawl(&two, "w2"));
+    assert!(finish(first).await.success());
+    assert!(finish(second).await.success());
+
+    let hits = web.hits_on_pages();
+    let counts = tally(&hits);
+    // Each worker reads robots.txt once; every page is fetched by one worker, once.
+    assert!(counts["/robots.txt"] <= 2, "{counts:?}");
+    for (target, n) in &counts {
+        if target != "/robots.txt" {
+            assert_eq!(*n, 1, "{target} fetched {n} times: {counts:?}");
+        }
+    }
+    assert_eq!(counts.len(), 1 + 3 * 9, "robots.txt, 3 hubs, 24 pages");
+    // Together the two workers kept to the host's rate.
+    let min = gaps(&arrivals(&hits)).into_iter().min().unwrap();
+    assert!(
+        min >= SPACING_AT_600,
+        "two requests {min:?} apart at 600/min over two workers"
+    );
+    let store = Store::connect(&db).await.unwrap();
+    assert_eq!(store.count_posts().await.unwrap(), 24);
+    assert!(
+        store.live_leases().await.unwrap().is_empty(),
+        "all given back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_run_is_taken_over_without_loss() {
+    let Some(db) = database().await else { return };
+    const PAGES: u32 = 30;
+    let web = Fixture::start(|r| fan(r, "/k/", PAGES).unwrap_or_else(Reply::not_found)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = dir.path().join("sources.toml");
+    // 300 a minute: the run takes six seconds, long enough to be killed half-way.
+    let toml = source(
+        "slow",
+        "jobposting",
+        &[web.url("/k/hub")],
+        "rate_per_minute = 300\nburst = 1\n",
+    );
+    std::fs::write(&sources, toml).unwrap();
+    let sources = sources.to_str().unwrap();
+    let mut first = worker(
+        &db,
+        &dir.path().join("w1"),
+        &["crawl", "--once", "--sources", sources],
+    );
+    let store = loop {
+        if let Ok(s) = Store::connect(&db).await {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.count_posts().await.unwrap_or(0) < 8 {
+        assert!(
+            Instant::now() < deadline,
+            "the first worker stored too little"
+        );
+        assert!(first.try_wait().unwrap().is_none(), "ended before the kill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap(); // SIGKILL: its lease stays until it expires
+    first.wait().unwrap();
+    let state = store.source_state("slow").await.unwrap();
+    let done: Vec<String> = state
+        .seen
+        .iter()
+        .filter(|u| !state.pending.iter().any(|(p, _)| p == *u))
+        .map(|u| url::Url::parse(u).unwrap().path().to_string())
+        .collect();
+    assert!(!state.pending.is_empty(), "killed half-way");
+    assert!(
+        (store.count_posts().await.unwrap() as u32) < PAGES,
+        "killed half-way"
+    );
+
+    // A long-running worker with no schedule for the source: only resuming starts it.
+    let mut second = worker(
+        &db,
+        &dir.path().join("w2"),
+        &["run", "--addr", "127.0.0.1:0", "--sources", sources],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let finished = store.runs_of("slow", 1).await.unwrap();
+        if !finished.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run was not taken over");
+        assert!(
+            second.try_wait().unwrap().is_none(),
+            "the second worker died"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    // Every page's post once; pages the dead worker had finished were not fetched again.
+    let posts = store.posts_after(0, 1000).await.unwrap();
+    assert_eq!(posts.len(), PAGES as usize);
+    let mut texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), PAGES as usize, "no post stored twice");
+    for path in done.iter().filter(|p| p.starts_with("/k/")) {
+        assert_eq!(
+            web.count(path),
+            1,
+            "{path} was fetched again after the take-over"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_nodes_see_each_others_changes() {
+    let Some(db) = database().await else { return };
+    let web = SampleWeb::start().await.unwrap();
+    let node = |dir: tempfile::TempDir| {
+        let db = db.clone();
+        async move { TestEnv::on(Store::connect(&db).await.unwrap(), dir) }
+    };
+    let a = node(tempfile::tempdir().unwrap()).await;
+    let b = node(tempfile::tempdir().unwrap()).await;
+    // A crawl on node A; node B's index follows the shared store.
+    a.pipeline
+        .crawl(seeds::demo_sources(&web.base_url()).unwrap())
+        .await
+        .unwrap();
+    let stored = a.pipeline.store.count_posts().await.unwrap() as u64;
+    assert!(stored > 0);
+    assert_eq!(b.pipeline.index.len(), 0);
+    b.pipeline.index.catch_up(&b.pipeline.store).await.unwrap();
+    assert_eq!(b.pipeline.index.len(), stored);
+    // An officer on node B escalates a lead; node A's search shows it.
+    let escalated = |index: &SearchIndex| {
+        index
+            .search(&SearchRequest {
+                lead_status: Some(LeadStatus::Escalated),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .total
+    };
+    assert_eq!(escalated(&a.pipeline.index), 0);
+    let change = LeadChange::Status {
+        status: LeadStatus::Escalated,
+        target: Some("immigration".into()),
+    };
+    b.pipeline
+        .store
+        .change_lead(1, "siti", &change)
+        .await
+        .unwrap();
+    a.pipeline.index.catch_up(&a.pipeline.store).await.unwrap();
+    assert_eq!(escalated(&a.pipeline.index), 1);
+    assert_eq!(
+        a.pipeline.store.lead(1).await.unwrap().status,
+        LeadStatus::Escalated
+    );
+}
