@@ -357,6 +357,37 @@ async fn freshness(
     Ok(())
 }
 
+/// Stores `posts` as pages of [`POSTS_PER_PAGE`], then their verdicts in batches of 1,000, as
+/// the pipeline does. Returns the posts' ids and the time each part took.
+async fn store_chunk(
+    store: &Store,
+    posts: &[CollectedPost],
+    verdicts: &[Verdict],
+) -> anyhow::Result<(Vec<i64>, Duration, Duration)> {
+    let t = Instant::now();
+    let mut ids = Vec::with_capacity(posts.len());
+    for page in posts.chunks(POSTS_PER_PAGE) {
+        let snapshot = snapshot_of(
+            &page[0].url,
+            format!("synthetic page of {} posts", page.len()).into_bytes(),
+        );
+        ids.extend(
+            store
+                .save_page(&snapshot, page)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
+    }
+    let pages = t.elapsed();
+    let t = Instant::now();
+    let pairs: Vec<(i64, &Verdict)> = ids.iter().copied().zip(verdicts.iter()).collect();
+    for batch in pairs.chunks(1_000) {
+        store.save_verdicts(batch).await?;
+    }
+    Ok((ids, pages, t.elapsed()))
+}
+
 /// Options of a run.
 pub struct Options {
     pub posts: usize,
@@ -404,28 +435,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let verdicts = classify_all(&classifier, &posts);
         classify_time += t.elapsed();
 
-        let t = Instant::now();
-        let mut ids = Vec::with_capacity(n);
-        for page in posts.chunks(POSTS_PER_PAGE) {
-            let snapshot = snapshot_of(
-                &page[0].url,
-                format!("synthetic page of {} posts", page.len()).into_bytes(),
-            );
-            ids.extend(
-                store
-                    .save_page(&snapshot, page)
-                    .await?
-                    .into_iter()
-                    .map(|(id, _)| id),
-            );
-        }
-        store_time += t.elapsed();
-        let t = Instant::now();
-        let pairs: Vec<(i64, &Verdict)> = ids.iter().copied().zip(verdicts.iter()).collect();
-        for batch in pairs.chunks(1_000) {
-            store.save_verdicts(batch).await?;
-        }
-        verdict_time += t.elapsed();
+        let (ids, pages, verdicts_stored) = store_chunk(&store, &posts, &verdicts).await?;
+        store_time += pages;
+        verdict_time += verdicts_stored;
 
         let rows: Vec<Fts5Post> = posts
             .iter()
@@ -581,5 +593,176 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         store_dir.display(),
         store_dir.display()
     );
+    Ok(())
+}
+
+/// Options of `bench backends`.
+pub struct BackendOptions {
+    pub posts: usize,
+    /// Working folder (emptied first): the SQLite store and both search indexes.
+    pub dir: PathBuf,
+    /// An empty PostgreSQL database.
+    pub postgres: String,
+    /// Lead pages read, and lead changes made, on each backend.
+    pub reads: usize,
+    pub seed: u64,
+}
+
+/// One backend under test.
+struct Side {
+    name: &'static str,
+    store: Store,
+    index: SearchIndex,
+    pages: Duration,
+    verdicts: Duration,
+    indexed: Duration,
+    reads: Vec<Duration>,
+    changes: Vec<Duration>,
+}
+
+/// Everything the lead page reads from the store for post `id`.
+async fn read_lead_page(store: &Store, id: i64) -> anyhow::Result<()> {
+    anyhow::ensure!(store.post(id).await?.is_some(), "post {id} is missing");
+    store.lead(id).await?;
+    store.lead_history(id).await?;
+    store.network_of(id).await?;
+    store.cluster_of(id).await?;
+    store.snapshots_of(id).await?;
+    Ok(())
+}
+
+/// The store on SQLite and on PostgreSQL, side by side on the same posts in the same run: ingest
+/// (pages, verdicts), the search index catching up from each, the reads behind a lead page and
+/// a lead change. Chunks of posts and the reads alternate between the backends, so load from
+/// elsewhere on the machine falls on both alike. Prints a Markdown report.
+pub async fn backends(opts: BackendOptions) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(&opts.dir);
+    std::fs::create_dir_all(&opts.dir)
+        .with_context(|| format!("cannot create {}", opts.dir.display()))?;
+    let analysis = seeds::analysis(None)?;
+    let postgres = Store::connect(&opts.postgres).await?;
+    anyhow::ensure!(
+        postgres.count_posts().await? == 0,
+        "{} already holds posts; give the benchmark an empty database",
+        patroli_index::redact_url(&opts.postgres)
+    );
+    let mut sides = [
+        Side {
+            name: "SQLite",
+            store: Store::open(&opts.dir.join("sqlite")).await?,
+            index: SearchIndex::open(&opts.dir.join("sqlite-index"), &analysis)?,
+            pages: Duration::ZERO,
+            verdicts: Duration::ZERO,
+            indexed: Duration::ZERO,
+            reads: Vec::new(),
+            changes: Vec::new(),
+        },
+        Side {
+            name: "PostgreSQL",
+            store: postgres,
+            index: SearchIndex::open(&opts.dir.join("postgres-index"), &analysis)?,
+            pages: Duration::ZERO,
+            verdicts: Duration::ZERO,
+            indexed: Duration::ZERO,
+            reads: Vec::new(),
+            changes: Vec::new(),
+        },
+    ];
+    for side in &sides {
+        for s in SOURCES {
+            side.store
+                .upsert_source(s, "telegram", "synthetic benchmark source")
+                .await?;
+        }
+    }
+    let classifier = seeds::classifier(None, None, LanguageDetection::Off)?;
+    let mut generator = Generator::new(opts.seed)?;
+    let mut done = 0;
+    while done < opts.posts {
+        let n = CHUNK.min(opts.posts - done);
+        let posts: Vec<CollectedPost> = (0..n).map(|_| generator.post()).collect();
+        let verdicts = classify_all(&classifier, &posts);
+        // Alternate which backend goes first.
+        let order = if (done / CHUNK) % 2 == 0 {
+            [0, 1]
+        } else {
+            [1, 0]
+        };
+        for i in order {
+            let side = &mut sides[i];
+            let (ids, pages, stored) = store_chunk(&side.store, &posts, &verdicts).await?;
+            anyhow::ensure!(ids.len() == n, "{}: stored {} of {n}", side.name, ids.len());
+            side.pages += pages;
+            side.verdicts += stored;
+        }
+        done += n;
+        eprint!("\r  {done} posts on both");
+    }
+    eprintln!();
+    for side in &mut sides {
+        let t = Instant::now();
+        let indexed = side.index.catch_up(&side.store).await?;
+        side.indexed = t.elapsed();
+        anyhow::ensure!(indexed == opts.posts, "{}: indexed {indexed}", side.name);
+    }
+    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let ids: Vec<i64> = (0..opts.reads)
+        .map(|_| rng.i64(1..=opts.posts as i64))
+        .collect();
+    for id in &ids {
+        for side in &mut sides {
+            let t = Instant::now();
+            read_lead_page(&side.store, *id).await?;
+            side.reads.push(t.elapsed());
+        }
+    }
+    let assign = patroli_index::LeadChange::Assign { to: "budi".into() };
+    for id in &ids {
+        for side in &mut sides {
+            let t = Instant::now();
+            side.store.change_lead(*id, "bench", &assign).await?;
+            side.changes.push(t.elapsed());
+        }
+    }
+    let rate = |d: Duration| opts.posts as f64 / d.as_secs_f64();
+    println!("## Store backends: {} posts\n", opts.posts);
+    println!(
+        "Command: `cargo run --release -- bench backends --posts {} --reads {} --postgres URL`\n",
+        opts.posts, opts.reads
+    );
+    println!("| | SQLite | PostgreSQL | PostgreSQL / SQLite |");
+    println!("|---|---|---|---|");
+    let [sqlite, pg] = &mut sides;
+    for (what, a, b) in [
+        ("store pages, posts/s", rate(sqlite.pages), rate(pg.pages)),
+        (
+            "store verdicts, posts/s",
+            rate(sqlite.verdicts),
+            rate(pg.verdicts),
+        ),
+        (
+            "index from the store, posts/s",
+            rate(sqlite.indexed),
+            rate(pg.indexed),
+        ),
+    ] {
+        println!("| {what} | {a:.0} | {b:.0} | {:.2}× |", b / a);
+    }
+    for (what, a, b) in [
+        ("lead page reads", &mut sqlite.reads, &mut pg.reads),
+        ("lead change", &mut sqlite.changes, &mut pg.changes),
+    ] {
+        a.sort();
+        b.sort();
+        for p in [50.0, 99.0] {
+            let (x, y) = (percentile(a, p), percentile(b, p));
+            println!(
+                "| {what}, p{p:.0} ms | {} | {} | {:.2}× |",
+                ms(x),
+                ms(y),
+                y.as_secs_f64() / x.as_secs_f64().max(1e-9)
+            );
+        }
+    }
     Ok(())
 }

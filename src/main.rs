@@ -177,6 +177,25 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// The store on SQLite and on PostgreSQL, side by side on the same synthetic posts: ingest,
+    /// indexing from the store, lead-page reads and lead changes.
+    Backends {
+        /// Posts to generate.
+        #[arg(long, default_value_t = 100_000)]
+        posts: usize,
+        /// An empty PostgreSQL database: postgres://user:password@host/database.
+        #[arg(long)]
+        postgres: String,
+        /// Working folder (emptied first): the SQLite store and both search indexes.
+        #[arg(long, default_value = "target/bench-backends")]
+        dir: PathBuf,
+        /// Lead pages read, and lead changes made, on each backend.
+        #[arg(long, default_value_t = 2_000)]
+        reads: usize,
+        /// Seed of the post generator.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
 }
 
 /// Search filters beyond level, source and Kalbar.
@@ -636,6 +655,22 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 posts,
                 dir,
                 rounds,
+                seed,
+            })
+            .await?
+        }
+        Command::Bench(BenchCommand::Backends {
+            posts,
+            postgres,
+            dir,
+            reads,
+            seed,
+        }) => {
+            patroli::bench::backends(patroli::bench::BackendOptions {
+                posts,
+                dir,
+                postgres,
+                reads,
                 seed,
             })
             .await?

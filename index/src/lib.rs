@@ -28,6 +28,7 @@ mod tokens;
 pub use admin::{AccountChange, Breakdown, FetchErrorRecord, ROLES, UserSummary};
 pub use analysis::Analysis;
 pub use crawlshare::{Claim, Lease};
+pub use db::redact as redact_url;
 pub use error::{SearchError, StoreError};
 pub use feed::{BATCH_WINDOW, POLL_INTERVAL, feed};
 pub use rulediff::{Change, RuleDiff, diff};
