@@ -40,6 +40,9 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The store cannot be reached (a PostgreSQL server down or restarting); the page says
+    /// so, and to try again shortly.
+    StoreDown(String),
     Internal(String),
 }
 
@@ -51,6 +54,7 @@ impl AppError {
             AppError::Invalid(_) | AppError::BadInput { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::StoreDown(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,27 +67,34 @@ impl AppError {
             AppError::Invalid(key) | AppError::BadInput { key, .. } => key,
             AppError::Unauthorized { .. } => "error.unauthorized",
             AppError::Busy { .. } => "error.busy",
+            AppError::StoreDown(_) => "error.store_down",
             AppError::Internal(_) => "error.internal",
         }
     }
 
     /// Logs an internal error once, whichever way it is rendered.
     fn log(&self) {
-        if let AppError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "request failed");
+        match &self {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            AppError::StoreDown(detail) => {
+                tracing::error!(error = %detail, "request failed: the store cannot be reached")
+            }
+            _ => {}
         }
     }
 
-    /// Adds `Retry-After` to the response of a `Busy` error.
+    /// Adds `Retry-After` to the response of a `Busy` or `StoreDown` error.
     fn with_retry_after(&self, mut response: Response) -> Response {
-        if let AppError::Busy {
-            retry_after_secs, ..
-        } = self
-        {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-        }
+        let seconds = match self {
+            AppError::Busy {
+                retry_after_secs, ..
+            } => *retry_after_secs,
+            AppError::StoreDown(_) => STORE_RETRY_SECS,
+            _ => return response,
+        };
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         response
     }
 
@@ -133,6 +144,10 @@ impl AppError {
                 en.get(self.message_key()).to_string(),
                 "Check the request against /api/v1/openapi.yaml.".to_string(),
             ),
+            AppError::StoreDown(_) => (
+                en.get(self.message_key()).to_string(),
+                format!("Try again in {STORE_RETRY_SECS} seconds (see Retry-After)."),
+            ),
             AppError::Internal(_) => (
                 en.get(self.message_key()).to_string(),
                 "Try again later; if it persists, tell the Patroli admins the time of the request."
@@ -157,9 +172,16 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Seconds a client is asked to wait when the store cannot be reached.
+const STORE_RETRY_SECS: u64 = 10;
+
 impl From<patroli_index::StoreError> for AppError {
     fn from(e: patroli_index::StoreError) -> Self {
-        AppError::Internal(e.to_string())
+        if e.is_unavailable() {
+            AppError::StoreDown(e.to_string())
+        } else {
+            AppError::Internal(e.to_string())
+        }
     }
 }
 
@@ -171,6 +193,7 @@ impl From<patroli_index::SearchError> for AppError {
                 message,
                 hint,
             },
+            patroli_index::SearchError::Store(e) => e.into(),
             e => AppError::Internal(e.to_string()),
         }
     }

@@ -171,6 +171,23 @@ async fn every_page_needs_a_login() {
 }
 
 #[tokio::test]
+async fn a_store_that_cannot_be_reached_is_said_so_not_hidden() {
+    let f = fixture().await;
+    let (_, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;
+    let cookie = cookie.unwrap();
+    f.state.store.close().await;
+    for path in ["/search?q=sawit", "/leads/1"] {
+        let (status, headers, html) = send(&f.state, get(path, &cookie)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(headers[header::RETRY_AFTER], "10");
+        assert!(
+            html.contains("Basis data Patroli tidak dapat dihubungi"),
+            "{html}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn login_search_and_lead_are_audited() {
     let f = fixture().await;
     let (status, cookie, _) = login(&f.state, "budi", "sandi-rahasia").await;

@@ -627,6 +627,12 @@ impl Store {
         self.pool.backend()
     }
 
+    /// Closes every connection, waiting for statements under way; any later call fails as
+    /// "cannot be reached" ([`StoreError::is_unavailable`]). For shutting down.
+    pub async fn close(&self) {
+        with_pool!(&self.pool, |pool| pool.close().await)
+    }
+
     /// Records a source's kind and legal basis (shown on every lead from it).
     pub async fn upsert_source(
         &self,
