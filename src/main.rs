@@ -419,10 +419,22 @@ impl Ctx {
     }
 
     async fn store(&self) -> anyhow::Result<Store> {
-        Ok(match &self.database_url {
-            Some(url) => Store::connect(url).await?,
-            None => Store::open(&self.data_dir).await?,
-        })
+        let Some(url) = &self.database_url else {
+            return Ok(Store::open(&self.data_dir).await?);
+        };
+        // A database server still starting (or restarting) is waited for, with backoff, for
+        // about a minute; anything else fails at once.
+        let mut wait = Duration::from_millis(500);
+        loop {
+            match Store::connect(url).await {
+                Err(e) if e.is_unavailable() && wait < Duration::from_secs(30) => {
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "the database cannot be reached yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                result => return Ok(result?),
+            }
+        }
     }
 
     fn index(&self) -> anyhow::Result<Arc<SearchIndex>> {

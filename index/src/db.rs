@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::{Connection, PgConnection, PgPool, SqliteConnection, SqlitePool};
 
-use crate::error::StoreError;
+use crate::error::{StoreError, is_unreachable};
 
 /// Connections in the SQLite pool; SQLite has one writer, so a few are plenty.
 const SQLITE_CONNECTIONS: u32 = 4;
@@ -147,22 +147,31 @@ impl Pool {
     /// applies its migrations. Several processes may do this at once: sqlx takes an advisory
     /// lock around migrations.
     pub(crate) async fn connect_postgres(url: &str) -> Result<Pool, StoreError> {
-        let unreachable = |message: String| StoreError::Connect {
+        let failed = |e: sqlx::Error| StoreError::Connect {
             url: redact(url),
-            message,
+            message: e.to_string(),
+            unreachable: is_unreachable(&e),
         };
         // No JIT: the store's queries are short lookups and page-sized writes, for which
         // compiling a plan costs more than running it (10 ms against under 1 ms for a lead
         // page's reads while the planner's statistics still overestimate a fresh table).
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(failed)?
             .options([("jit", "off")]);
+        // One connection first, so a server that is down or refuses the login says so at once
+        // (the pool would retry until its timeout and report only that).
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(failed)?
+            .close()
+            .await
+            .map_err(failed)?;
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(failed)?;
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await

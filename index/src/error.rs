@@ -11,7 +11,13 @@ pub enum StoreError {
     #[error(
         "cannot connect to the database at {url}: {message}; check that PostgreSQL is running and the URL, user and password are right"
     )]
-    Connect { url: String, message: String },
+    Connect {
+        url: String,
+        message: String,
+        /// The server did not answer (down, restarting, unreachable), as opposed to refusing
+        /// the login or not knowing the database.
+        unreachable: bool,
+    },
     #[error("cannot apply the database migrations: {0}; the store may be from a newer patroli")]
     Migrate(String),
     #[error("{0} not found")]
@@ -32,18 +38,23 @@ impl StoreError {
     /// longer than the pool waits): worth retrying later, unlike the other errors.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Connect { .. } => true,
-            StoreError::Database(e) => matches!(
-                e,
-                sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::WorkerCrashed
-            ),
+            StoreError::Connect { unreachable, .. } => *unreachable,
+            StoreError::Database(e) => is_unreachable(e),
             _ => false,
         }
     }
+}
+
+/// Whether `e` means the database did not answer (rather than answered with an error).
+pub(crate) fn is_unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
