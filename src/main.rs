@@ -826,15 +826,39 @@ async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> any
             let _ = feeder_stopped.await;
         },
     ));
+    let follower = tokio::spawn(follow_activations(
+        state.rules.clone(),
+        state.store.clone(),
+    ));
     let served = patroli_dashboard::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
+    follower.abort();
     let _ = stop_feeder.send(());
     feeder.await?;
     served?;
     println!("stopped");
     Ok(())
+}
+
+/// How often a long-running process looks for rule sets activated by another process.
+const ACTIVATION_POLL: Duration = Duration::from_secs(5);
+
+/// Keeps this process on the rule set analysts last activated, wherever they activated it
+/// (another dashboard node on the same store): the next batch classified here, and the rule
+/// pages, use it within seconds.
+async fn follow_activations(rules: ActiveRules, store: Store) {
+    loop {
+        tokio::time::sleep(ACTIVATION_POLL).await;
+        match rules.follow_store(&store).await {
+            Ok(Some(a)) => {
+                tracing::info!(version = %a.version, by = %a.activated_by, "switched to the rule set activated elsewhere")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot look for rule sets activated elsewhere"),
+        }
+    }
 }
 
 /// `patroli user token`: a new token printed once (the store keeps only its hash), the user's

@@ -7,6 +7,7 @@
 //! The officers' judgements on leads also live here as a labelled corpus, the other half of what
 //! a rule set is measured on.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -157,6 +158,9 @@ pub struct ActiveRules {
     /// Held while activating, so two analysts activating at once cannot both pass the version
     /// check against the same active set.
     activating: Arc<tokio::sync::Mutex<()>>,
+    /// The stored activation that did not compile here, so it is not compiled again on every
+    /// look at the store (0: none).
+    unloadable: Arc<AtomicI64>,
 }
 
 impl ActiveRules {
@@ -176,6 +180,7 @@ impl ActiveRules {
             gazetteer: Arc::new(gazetteer),
             detection,
             activating: Arc::default(),
+            unloadable: Arc::default(),
         })
     }
 
@@ -217,6 +222,33 @@ impl ActiveRules {
                 Ok(Stored::Loaded(activation))
             }
             Err(error) => Ok(Stored::Unloadable { activation, error }),
+        }
+    }
+
+    /// Follows activations made by other processes sharing the store (another dashboard node,
+    /// a crawl worker's dashboard): switches to the newest stored rule set when it is not the one
+    /// in use. Returns the activation switched to, if any; one that does not compile here is
+    /// logged once and left alone.
+    pub async fn follow_store(&self, store: &Store) -> Result<Option<Activation>, StoreError> {
+        let _one_at_a_time = self.activating.lock().await;
+        let Some(latest) = store.latest_rule_set_id().await? else {
+            return Ok(None);
+        };
+        let in_use = match &self.current().origin {
+            Origin::Activated(a) => a.id,
+            Origin::Files { .. } => 0,
+        };
+        if latest == in_use || latest == self.unloadable.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match self.load_stored(store).await? {
+            Stored::Loaded(activation) => Ok(Some(activation)),
+            Stored::Unloadable { activation, error } => {
+                self.unloadable.store(activation.id, Ordering::Relaxed);
+                tracing::error!(version = %activation.version, %error, "a rule set activated elsewhere does not load here; keeping the rules in use");
+                Ok(None)
+            }
+            Stored::NoneActivated => Ok(None),
         }
     }
 
@@ -316,6 +348,15 @@ impl Store {
             tx.commit().await?;
             Ok(activation)
         })
+    }
+
+    /// The id of the newest activation, if any (cheap: for following activations).
+    pub async fn latest_rule_set_id(&self) -> Result<Option<i64>, StoreError> {
+        with_pool!(&self.pool, |pool| Ok(sqlx::query_scalar(
+            "SELECT MAX(id) FROM rule_sets"
+        )
+        .fetch_one(pool)
+        .await?))
     }
 
     /// The newest activated rule set and its files (named by bare file name), if any.
@@ -441,6 +482,34 @@ mod tests {
         assert_eq!(added.len(), 3);
         let e = rules.compile(added).err().unwrap();
         assert_eq!(e.location.file, "zz.toml");
+    }
+
+    #[tokio::test]
+    async fn another_process_follows_an_activation() {
+        let (_d, store) = store().await;
+        let (here, there) = (started(), started());
+        assert_eq!(
+            there.follow_store(&store).await.unwrap().map(|a| a.id),
+            None
+        );
+        let files = here
+            .current()
+            .rules
+            .candidate_files("route.toml", &route(0.6), Some("v2"));
+        here.activate(&store, here.compile(files).unwrap(), "route.toml", "ani")
+            .await
+            .unwrap();
+        assert!(
+            !there.classifier().classify(TEXT).flagged,
+            "not followed yet"
+        );
+        let followed = there.follow_store(&store).await.unwrap().unwrap();
+        assert_eq!(followed.version, "v2");
+        assert_eq!(there.current().rules.version(), "v2");
+        assert!(there.classifier().classify(TEXT).flagged);
+        // Once followed, nothing more to do; nor for the process that activated.
+        assert!(there.follow_store(&store).await.unwrap().is_none());
+        assert!(here.follow_store(&store).await.unwrap().is_none());
     }
 
     #[tokio::test]
