@@ -1,9 +1,12 @@
-//! The operator page: each configured source with its kind, schedule, next and last run, its
-//! latest failed or skipped URLs, and how long the crawler waited on each host to stay polite.
+//! The operator page: which store the dashboard runs on, and each configured source with its
+//! kind, schedule, next and last run, the worker running it now (the holder of its run's live
+//! lease), its latest failed or skipped URLs, and how long the crawler waited on each host to
+//! stay polite.
 //! Any logged-in role may look. Only admins may start a run now, and only when the scheduler runs
 //! in this process (`patroli run`): the dashboard sends it a [`RunRequest`] and the scheduler
 //! keeps its rule that a source never runs twice at once.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
-use patroli_index::{FetchErrorRecord, RunRecord};
+use patroli_index::{Backend, FetchErrorRecord, Lease, RunRecord};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
@@ -104,6 +107,8 @@ struct SourceView {
     kind: String,
     schedule: String,
     next: String,
+    /// The worker running the source now and until when its lease runs, or a dash.
+    running: String,
     last: Option<RunView>,
     errors: Vec<FetchErrorRecord>,
 }
@@ -113,6 +118,8 @@ struct SourceView {
 struct OperatorPage<'a> {
     layout: Layout<'a>,
     notice: Option<Notice>,
+    /// Which store the dashboard runs on.
+    storage: &'a str,
     sources: Vec<SourceView>,
     /// This process was not given the sources file: the list is what the store has seen.
     from_store: bool,
@@ -168,6 +175,13 @@ async fn render(
             true,
         ),
     };
+    let mut leases: HashMap<String, Lease> = state
+        .store
+        .live_leases()
+        .await?
+        .into_iter()
+        .map(|l| (l.source_id.clone(), l))
+        .collect();
     let mut sources = Vec::with_capacity(configured.len());
     for s in configured {
         let last = state.store.runs_of(&s.id, 1).await?;
@@ -181,6 +195,9 @@ async fn render(
             last: last.first().map(|r| RunView::of(r, t)),
             schedule: s.schedule.unwrap_or_else(|| "–".into()),
             next,
+            running: leases
+                .remove(&s.id)
+                .map_or_else(|| "–".into(), |l| running_on(&l, t)),
             kind: s.kind,
             id: s.id,
         });
@@ -188,6 +205,10 @@ async fn render(
     let html = OperatorPage {
         layout: Layout::of(user),
         notice,
+        storage: match state.store.backend() {
+            Backend::Sqlite => t.get("operator.storage.sqlite"),
+            Backend::Postgres => t.get("operator.storage.postgres"),
+        },
         sources,
         from_store,
         has_scheduler,
@@ -195,6 +216,13 @@ async fn render(
     }
     .render()?;
     Ok((status, Html(html)).into_response())
+}
+
+/// Which worker holds a source's run, and until when its lease runs unless renewed.
+fn running_on(lease: &Lease, t: &crate::i18n::Messages) -> String {
+    t.get("operator.running_on")
+        .replace("{holder}", &lease.holder)
+        .replace("{until}", &when(Some(lease.expires_at)))
 }
 
 /// The next time a cron expression (seconds first) fires.

@@ -138,6 +138,83 @@ async fn the_operator_page_shows_sources_runs_and_errors() {
     assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"));
 }
 
+/// The table row of source `id` on the operator page.
+fn row_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("\">{id}</a></td>"))
+        .unwrap_or_else(|| panic!("no row for {id:?} in {html}"));
+    let start = html[..at].rfind("<tr>").unwrap();
+    &html[start..at + html[at..].find("</tr>").unwrap()]
+}
+
+#[tokio::test]
+async fn the_operator_page_shows_which_worker_runs_each_source_and_the_store() {
+    let f = fixture().await;
+    let mut sources = summaries();
+    for id in ["some-source", "idle", "hostile"] {
+        sources.push(SourceSummary {
+            id: id.into(),
+            kind: "generic".into(),
+            schedule: None,
+        });
+    }
+    let state = f.state.clone().with_sources(sources);
+    let store = &state.store;
+    let minute = std::time::Duration::from_secs(60);
+    store
+        .claim_run("some-source", "worker-a:42", minute)
+        .await
+        .unwrap();
+    store
+        .claim_run("hostile", "<i>host</i>:7", minute)
+        .await
+        .unwrap();
+    // An expired lease is no worker running the source.
+    store
+        .claim_run("idle", "worker-b:9", std::time::Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (_, officer, _) = login(&state, "budi", "sandi-rahasia").await;
+    let officer = officer.unwrap();
+
+    let (status, _, html) = send(&state, get("/operator", &officer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Penyimpanan: SQLite (satu mesin)"), "{html}");
+    let leased = row_of(&html, "some-source");
+    assert!(
+        leased.contains("Sedang dijalankan oleh worker worker-a:42 (sewa sampai "),
+        "{leased}"
+    );
+    for id in ["s", "idle"] {
+        let row = row_of(&html, id);
+        assert!(
+            !row.contains("worker") && row.contains("<td>–</td>"),
+            "{id}: {row}"
+        );
+    }
+    assert!(
+        !html.contains("worker-b:9"),
+        "an expired lease is not shown"
+    );
+    let hostile = row_of(&html, "hostile");
+    assert!(!hostile.contains("<i>"), "{hostile}");
+    assert!(
+        hostile.contains("&#60;i&#62;host") || hostile.contains("&lt;i&gt;host"),
+        "{hostile}"
+    );
+
+    let english = format!("{officer}; patroli_lang=en");
+    let (_, _, html) = send(&state, get("/operator", &english)).await;
+    assert!(html.contains("Storage: SQLite (one machine)"), "{html}");
+    let leased = row_of(&html, "some-source");
+    assert!(
+        leased.contains("Running on worker worker-a:42 (lease until "),
+        "{leased}"
+    );
+    assert!(!row_of(&html, "s").contains("worker"));
+}
+
 #[tokio::test]
 async fn without_the_sources_file_the_store_s_sources_are_listed() {
     let f = fixture().await;
