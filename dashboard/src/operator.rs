@@ -107,8 +107,8 @@ struct SourceView {
     kind: String,
     schedule: String,
     next: String,
-    /// The worker running the source now and until when its lease runs, or a dash.
-    running: String,
+    /// The worker running the source now and until when its lease runs.
+    running: Option<String>,
     last: Option<RunView>,
     errors: Vec<FetchErrorRecord>,
 }
@@ -195,9 +195,7 @@ async fn render(
             last: last.first().map(|r| RunView::of(r, t)),
             schedule: s.schedule.unwrap_or_else(|| "–".into()),
             next,
-            running: leases
-                .remove(&s.id)
-                .map_or_else(|| "–".into(), |l| running_on(&l, t)),
+            running: leases.remove(&s.id).map(|l| running_on(&l, t)),
             kind: s.kind,
             id: s.id,
         });
