@@ -826,10 +826,7 @@ async fn serve(state: AppState, addr: SocketAddr, banner: Option<String>) -> any
             let _ = feeder_stopped.await;
         },
     ));
-    let follower = tokio::spawn(follow_activations(
-        state.rules.clone(),
-        state.store.clone(),
-    ));
+    let follower = tokio::spawn(follow_activations(state.rules.clone(), state.store.clone()));
     let served = patroli_dashboard::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })

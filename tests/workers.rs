@@ -1,6 +1,7 @@
 //! Several crawl workers and dashboard nodes on one PostgreSQL store: workers share sources
-//! without fetching a URL twice, keep to each host's rate together, and take over the run of a
-//! worker killed mid-run; dashboard nodes see each other's changes.
+//! without fetching a URL twice, keep to each host's rate together, take over the run of a
+//! worker killed mid-run, and resume a run after the database went away and came back;
+//! dashboard nodes see each other's changes.
 //!
 //! They need a PostgreSQL server: `PATROLI_TEST_POSTGRES=postgres://user@127.0.0.1:port/postgres`
 //! (`.ci/run` starts one and sets it). Without it they say so and pass, so the README's test
@@ -8,6 +9,8 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patroli::sampleweb::SampleWeb;
@@ -252,4 +255,142 @@ async fn dashboard_nodes_see_each_others_changes() {
         a.pipeline.store.lead(1).await.unwrap().status,
         LeadStatus::Escalated
     );
+}
+
+/// A TCP proxy on 127.0.0.1 in front of the database that the test can cut, as if the server
+/// went down: open connections are dropped and new ones refused until it is restored.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (up2, conns) = (up.clone(), connections.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                conns.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Proxy {
+            port,
+            up,
+            connections,
+            accept,
+        }
+    }
+
+    /// The database as if it went down.
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    /// The database back up.
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_mid_run_loses_nothing_and_the_run_resumes() {
+    let Some(db) = database().await else { return };
+    const PAGES: u32 = 30;
+    let web = Fixture::start(|r| fan(r, "/d/", PAGES).unwrap_or_else(Reply::not_found)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = dir.path().join("sources.toml");
+    let hub = web.url("/d/hub");
+    std::fs::write(
+        &sources,
+        source(
+            "down",
+            "jobposting",
+            std::slice::from_ref(&hub),
+            "rate_per_minute = 300\nburst = 1\n",
+        ),
+    )
+    .unwrap();
+    // The worker reaches the database only through the proxy.
+    let mut url = url::Url::parse(&db).unwrap();
+    let target = tokio::net::lookup_host((url.host_str().unwrap(), url.port().unwrap_or(5432)))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.port)).unwrap();
+    // A run left half-way (its start URL pending), so the worker starts it by resuming it.
+    let store = Store::connect(&db).await.unwrap();
+    store
+        .frontier_apply(&[patroli_index::FrontierOp::Queued {
+            source_id: "down".into(),
+            url: hub,
+            depth: 0,
+        }])
+        .await
+        .unwrap();
+    let mut worker = worker(
+        url.as_str(),
+        &dir.path().join("w"),
+        &[
+            "run",
+            "--addr",
+            "127.0.0.1:0",
+            "--sources",
+            sources.to_str().unwrap(),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.count_posts().await.unwrap() < 8 {
+        assert!(Instant::now() < deadline, "the worker stored too little");
+        assert!(worker.try_wait().unwrap().is_none(), "the worker died");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = store.count_posts().await.unwrap();
+    assert!((during as u32) < PAGES, "the outage came mid-run");
+    proxy.restore();
+    while store.runs_of("down", 1).await.unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not resume after the outage"
+        );
+        assert!(
+            worker.try_wait().unwrap().is_none(),
+            "the worker died in the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let posts = store.posts_after(0, 1000).await.unwrap();
+    let mut texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(posts.len(), PAGES as usize, "every post, none twice");
+    assert_eq!(texts.len(), PAGES as usize);
 }
