@@ -180,12 +180,13 @@ impl Pool {
     }
 }
 
-/// Takes the search feed's lock first thing in a transaction that changes posts, verdicts or
-/// leads. On PostgreSQL the feed triggers take it anyway, but only when a row is already
-/// locked; a transaction that locked post A and then wanted the feed lock could deadlock with
-/// one that held the feed lock and then wanted post A. Taking it first gives every writer the
-/// same order. It serialises those transactions, as SQLite's single writer does. SQLite needs
-/// nothing: its write lock already covers the whole file.
+/// Takes the search feed's lock in a transaction that will fire the feed's triggers (a post's
+/// text changed, a verdict or a lead written), before it locks any existing post's row. On
+/// PostgreSQL the triggers take it anyway, but only once a row is locked; a transaction that
+/// locked post A and then wanted the feed lock could deadlock with one that held the feed lock
+/// and then wanted post A. Taking it first gives every writer the same order. It serialises
+/// those transactions (as SQLite's single writer serialises every one); a page of posts seen
+/// before or new does not take it. SQLite needs nothing: its write lock covers the whole file.
 pub(crate) async fn lock_feed(conn: Conn<'_>) -> Result<(), sqlx::Error> {
     if let Conn::Postgres(c) = conn {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")

@@ -685,7 +685,6 @@ impl Store {
     ) -> Result<Vec<(i64, PostOutcome)>, StoreError> {
         with_pool!(&self.pool, |pool| {
             let mut tx = pool.begin().await?;
-            lock_feed((&mut *tx).into()).await?;
             let headers = serde_json::to_string(&snapshot.headers).expect("headers serialise");
             let snapshot_id: i64 = sqlx::query_scalar(
             "INSERT INTO snapshots (requested_url, final_url, status, headers, body_gzip, body_len, sha256, fetched_at)
@@ -788,6 +787,7 @@ impl Store {
             let mut out = Vec::with_capacity(posts.len());
             let mut to_cluster: Vec<(i64, u64)> = Vec::new();
             let mut seen_again: Vec<i64> = Vec::new();
+            let mut feed_locked = false;
             for (i, p) in posts.iter().enumerate() {
                 let k = (p.source_id.as_str(), keys[i].as_str());
                 let text_hash = || {
@@ -808,6 +808,13 @@ impl Store {
                         (*id, PostOutcome::Seen)
                     }
                     (Some((id, _)), _) => {
+                        // A changed text takes a new change sequence (a trigger): the feed's
+                        // lock comes first, before this post's row is locked. Pages with no
+                        // changed post never wait for it.
+                        if !feed_locked {
+                            lock_feed((&mut *tx).into()).await?;
+                            feed_locked = true;
+                        }
                         sqlx::query(
                         "UPDATE posts SET url = $1, title = $2, body = $3, author = $4, location = $5, published_at = $6,
                          content_sha256 = $7, last_seen = $8, removed_at = NULL WHERE id = $9",
