@@ -699,6 +699,11 @@ pub async fn backends(opts: BackendOptions) -> anyhow::Result<()> {
         eprint!("\r  {done} posts on both");
     }
     eprintln!();
+    // What the database's own upkeep does in time after a bulk load (PostgreSQL's autovacuum
+    // had not yet run in this short a run), before the timed reads.
+    for side in &sides {
+        side.store.analyze().await?;
+    }
     for side in &mut sides {
         let t = Instant::now();
         let indexed = side.index.catch_up(&side.store).await?;

@@ -155,9 +155,11 @@ impl Pool {
         // No JIT: the store's queries are short lookups and page-sized writes, for which
         // compiling a plan costs more than running it (10 ms against under 1 ms for a lead
         // page's reads while the planner's statistics still overestimate a fresh table).
+        // A plan made for each execution: a prepared statement's generic plan, fixed while a
+        // table was small, went on scanning all of `posts` for a lookup by key as it grew.
         let options = PgConnectOptions::from_str(url)
             .map_err(failed)?
-            .options([("jit", "off")]);
+            .options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")]);
         // One connection first, so a server that is down or refuses the login says so at once
         // (the pool would retry until its timeout and report only that).
         PgConnection::connect_with(&options)

@@ -185,13 +185,18 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
         /// A stored post: id, fingerprint, cluster.
         type Stored = (i64, u64, Option<i64>);
         let mut stored: HashMap<(i64, i64), Vec<Stored>> = HashMap::new();
-        let pairs: Vec<(i64, i64)> = bands
+        let mut pairs: Vec<(i64, i64)> = bands
             .iter()
             .flat_map(|b| b.iter().enumerate().map(|(band, v)| (band as i64, *v)))
             .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
         for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+            // A join from the list, not `(band, value) IN (VALUES …)`: PostgreSQL misjudges the
+            // IN form as matching much of the table and scans every post (51 ms against 4 ms a
+            // page at 60,000 posts).
             let mut q = QueryBuilder::<Db>::new(
-                "SELECT b.band, b.value, p.id, p.simhash, p.cluster_id FROM post_bands b JOIN posts p ON p.id = b.post_id WHERE (b.band, b.value) IN (VALUES ",
+                "SELECT b.band, b.value, p.id, p.simhash, p.cluster_id FROM (VALUES ",
             );
             let mut values = q.separated(", ");
             for (band, value) in chunk {
@@ -201,7 +206,10 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
                 values.push_bind_unseparated(value);
                 values.push_unseparated(")");
             }
-            q.push(")");
+            q.push(
+                ") AS v JOIN post_bands b ON b.band = v.column1 AND b.value = v.column2
+                 JOIN posts p ON p.id = b.post_id",
+            );
             let rows: Vec<(i64, i64, i64, i64, Option<i64>)> =
                 q.build_query_as().fetch_all(&mut *conn).await?;
             for (band, value, id, hash, cluster) in rows {
@@ -625,6 +633,15 @@ impl Store {
     /// Which database the store lives in.
     pub fn backend(&self) -> Backend {
         self.pool.backend()
+    }
+
+    /// Refreshes the query planner's statistics, as after a bulk load (PostgreSQL's autovacuum
+    /// does it by itself in time; SQLite only when asked).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        with_pool!(&self.pool, |pool| {
+            sqlx::query("ANALYZE").execute(pool).await?;
+            Ok(())
+        })
     }
 
     /// Closes every connection, waiting for statements under way; any later call fails as
