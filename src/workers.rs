@@ -34,9 +34,11 @@ impl SharedPoliteness for StoreSlots {
     }
 }
 
-/// This process as a lease holder: `host:pid`.
+/// This process as a lease holder: `host:pid/space`, where `space` names the process-id space
+/// it lives in (this boot of this kernel, this PID namespace), so that a process id is only
+/// ever compared with others from the same space.
 pub fn worker_id() -> String {
-    format!("{}:{}", host_name(), std::process::id())
+    format!("{}:{}/{}", host_name(), std::process::id(), pid_space())
 }
 
 fn host_name() -> String {
@@ -48,18 +50,41 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
-/// Whether `holder` was a process of this machine that no longer runs (a crashed or killed
-/// worker), so its leases can be taken over without waiting for them to expire.
+/// A short tag for this process-id space: the kernel's boot id and the PID namespace. Empty
+/// where either cannot be read, and then no holder is ever judged dead here.
+fn pid_space() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id");
+    let namespace = std::fs::read_link("/proc/self/ns/pid");
+    match (boot, namespace) {
+        (Ok(boot), Ok(ns)) => {
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(
+                format!("{}{}", boot.trim(), ns.display()).as_bytes(),
+            );
+            hex::encode(&digest[..3])
+        }
+        _ => String::new(),
+    }
+}
+
+/// Whether `holder` was a process of this machine, in this process-id space, that no longer
+/// runs (a crashed or killed worker), so its leases can be taken over without waiting for them
+/// to expire. Anything else (another machine, another container or boot, a process that still
+/// runs) is left to its lease's expiry.
 fn is_dead_here(holder: &str) -> bool {
-    let Some((host, pid)) = holder.rsplit_once(':') else {
+    let Some((host, rest)) = holder.rsplit_once(':') else {
+        return false;
+    };
+    let Some((pid, space)) = rest.split_once('/') else {
         return false;
     };
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    host == host_name()
+    let here = pid_space();
+    !here.is_empty()
+        && space == here
+        && host == host_name()
         && pid != std::process::id()
-        && cfg!(target_os = "linux")
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
@@ -151,12 +176,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_gone_processes_of_this_machine_are_dead() {
-        let here = host_name();
+    fn only_gone_processes_of_this_machine_and_pid_space_are_dead() {
+        let (host, space) = (host_name(), pid_space());
+        assert!(!space.is_empty(), "this test runs on Linux");
         assert!(!is_dead_here(&worker_id()), "this process is alive");
         // Process ids above the kernel's limit (2^22) are never in use.
-        assert!(is_dead_here(&format!("{here}:99999999")));
-        assert!(!is_dead_here("another-machine:99999999"));
+        assert!(is_dead_here(&format!("{host}:99999999/{space}")));
+        assert!(!is_dead_here(&format!("another-machine:99999999/{space}")));
+        // Another container with this host name, or this machine before a reboot.
+        assert!(!is_dead_here(&format!("{host}:99999999/000000")));
+        assert!(!is_dead_here(&format!("{host}:99999999")));
         assert!(!is_dead_here("no-pid"));
     }
 }
