@@ -70,33 +70,33 @@ impl Store {
              WHERE crawl_leases.expires_ms < {now} OR crawl_leases.holder = excluded.holder"
         );
         with_pool!(&self.pool, |pool| {
-            let granted = sqlx::query(&claim)
-                .bind(source_id)
-                .bind(holder)
-                .bind(millis(ttl))
-                .execute(pool)
-                .await?
-                .rows_affected()
-                > 0;
-            if granted {
-                return Ok(Claim::Granted);
-            }
-            let held: Option<(String, i64)> =
-                sqlx::query_as("SELECT holder, expires_ms FROM crawl_leases WHERE source_id = $1")
+            // A lease given back between the claim and the look at its holder is free again:
+            // claim once more.
+            loop {
+                let granted = sqlx::query(&claim)
                     .bind(source_id)
-                    .fetch_optional(pool)
-                    .await?;
-            Ok(match held {
-                Some((holder, expires)) => Claim::HeldBy {
-                    holder,
-                    expires_at: at_ms(expires),
-                },
-                // Released between the two statements: free now, but claim again to take it.
-                None => Claim::HeldBy {
-                    holder: String::new(),
-                    expires_at: Utc::now(),
-                },
-            })
+                    .bind(holder)
+                    .bind(millis(ttl))
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if granted {
+                    return Ok(Claim::Granted);
+                }
+                let held: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT holder, expires_ms FROM crawl_leases WHERE source_id = $1",
+                )
+                .bind(source_id)
+                .fetch_optional(pool)
+                .await?;
+                if let Some((holder, expires)) = held {
+                    return Ok(Claim::HeldBy {
+                        holder,
+                        expires_at: at_ms(expires),
+                    });
+                }
+            }
         })
     }
 
