@@ -41,6 +41,17 @@ struct Runner {
 }
 
 impl Runner {
+    /// Whether another worker holds the live lease on `source_id`'s run (a store that cannot
+    /// be asked counts as no: the run's own claim then decides).
+    async fn running_elsewhere(&self, source_id: &str) -> bool {
+        let me = crate::workers::worker_id();
+        self.pipeline.store.live_leases().await.is_ok_and(|leases| {
+            leases
+                .iter()
+                .any(|l| l.source_id == source_id && l.holder != me)
+        })
+    }
+
     /// Starts a run of `source` in the background, unless its previous run is still going.
     fn start(&self, source: &Source, trigger: &'static str) -> RunStart {
         let id = source.id.clone();
@@ -153,6 +164,10 @@ pub async fn run(
             request = requests.recv(), if listening => match request {
                 Some(RunRequest { source_id, reply }) => {
                     let answer = match jobs.iter().find(|j| j.source.id == source_id) {
+                        // Another worker sharing the store runs it now: so is it here.
+                        Some(_) if runner.running_elsewhere(&source_id).await => {
+                            RunStart::AlreadyRunning
+                        }
                         Some(job) => runner.start(&job.source, "request"),
                         None => RunStart::UnknownSource,
                     };

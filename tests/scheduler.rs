@@ -86,17 +86,22 @@ async fn ask(requests: &mpsc::Sender<RunRequest>, source: &str) -> RunStart {
     answer.await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_start_when_asked_but_never_twice_at_once() {
-    let env = TestEnv::new().await;
-    let web = SampleWeb::start().await.unwrap();
-    // No schedule: this source runs only when asked. A run takes over a second (five requests
-    // at three a second), so a second request right after the first finds it still going.
+/// The telegram sample source `tg`, with no schedule (it runs only when asked). A run takes
+/// over a second: five requests at three a second.
+fn asked_only(web: &SampleWeb) -> Vec<patroli_crawler::Source> {
     let toml = format!(
         "[[source]]\nid = \"tg\"\nkind = \"telegram\"\nstart_urls = [\"{}/s/infolokerln_kalbar\"]\nrate_per_minute = 180\nallow_private = true\nlegal_basis = \"test\"\n",
         web.base_url()
     );
-    let sources = parse_sources("test", &toml).unwrap();
+    parse_sources("test", &toml).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_start_when_asked_but_never_twice_at_once() {
+    let env = TestEnv::new().await;
+    let web = SampleWeb::start().await.unwrap();
+    // A second request right after the first finds the run still going.
+    let sources = asked_only(&web);
     let (stop, stopped) = oneshot::channel::<()>();
     let (requests, requested) = mpsc::channel(scheduler::REQUEST_QUEUE);
     let run = tokio::spawn(scheduler::run(
@@ -127,6 +132,40 @@ async fn runs_start_when_asked_but_never_twice_at_once() {
     }
     assert_eq!(again, RunStart::Started);
     assert_eq!(wait_for_runs(store, 2).await.len(), 2);
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_another_worker_runs_is_not_started_here() {
+    let env = TestEnv::new().await;
+    let web = SampleWeb::start().await.unwrap();
+    let store = env.pipeline.store.clone();
+    let minute = Duration::from_secs(60);
+    store
+        .claim_run("tg", "other-machine:7/abcdef", minute)
+        .await
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (requests, requested) = mpsc::channel(scheduler::REQUEST_QUEUE);
+    let run = tokio::spawn(scheduler::run(
+        env.pipeline.clone(),
+        asked_only(&web),
+        requested,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    assert_eq!(ask(&requests, "tg").await, RunStart::AlreadyRunning);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(web.requests().is_empty(), "nothing fetched here");
+    // Given back: it runs here when asked.
+    store
+        .release_run("tg", "other-machine:7/abcdef")
+        .await
+        .unwrap();
+    assert_eq!(ask(&requests, "tg").await, RunStart::Started);
+    assert_eq!(wait_for_runs(&store, 1).await.len(), 1);
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
 }
