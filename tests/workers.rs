@@ -51,6 +51,29 @@ fn worker(database: &str, data: &Path, args: &[&str]) -> Child {
         .expect("patroli starts")
 }
 
+/// Waits, at most a minute, until `done` holds, while `worker` keeps running.
+async fn wait_for(worker: &mut Child, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done().await {
+        assert!(Instant::now() < deadline, "{what}: not within a minute");
+        assert!(
+            worker.try_wait().unwrap().is_none(),
+            "{what}: the worker ended first"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The posts of all `pages` pages are stored, each once.
+async fn assert_each_post_once(store: &Store, pages: u32) {
+    let posts = store.posts_after(0, 1000).await.unwrap();
+    assert_eq!(posts.len(), pages as usize, "every post");
+    let mut texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), pages as usize, "no post stored twice");
+}
+
 /// Waits for `child` to end, at most a minute.
 async fn finish(mut child: Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -156,15 +179,10 @@ async fn a_killed_workers_run_is_taken_over_without_loss() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while store.count_posts().await.unwrap_or(0) < 8 {
-        assert!(
-            Instant::now() < deadline,
-            "the first worker stored too little"
-        );
-        assert!(first.try_wait().unwrap().is_none(), "ended before the kill");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(&mut first, "the first worker storing 8 posts", async || {
+        store.count_posts().await.unwrap_or(0) >= 8
+    })
+    .await;
     first.kill().unwrap(); // SIGKILL: its lease stays until it expires
     first.wait().unwrap();
     let state = store.source_state("slow").await.unwrap();
@@ -186,29 +204,15 @@ async fn a_killed_workers_run_is_taken_over_without_loss() {
         &dir.path().join("w2"),
         &["run", "--addr", "127.0.0.1:0", "--sources", sources],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let finished = store.runs_of("slow", 1).await.unwrap();
-        if !finished.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the run was not taken over");
-        assert!(
-            second.try_wait().unwrap().is_none(),
-            "the second worker died"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(&mut second, "the run taken over and finished", async || {
+        !store.runs_of("slow", 1).await.unwrap().is_empty()
+    })
+    .await;
     second.kill().unwrap();
     second.wait().unwrap();
 
     // Every page's post once; pages the dead worker had finished were not fetched again.
-    let posts = store.posts_after(0, 1000).await.unwrap();
-    assert_eq!(posts.len(), PAGES as usize);
-    let mut texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
-    texts.sort();
-    texts.dedup();
-    assert_eq!(texts.len(), PAGES as usize, "no post stored twice");
+    assert_each_post_once(&store, PAGES).await;
     for path in done.iter().filter(|p| p.starts_with("/k/")) {
         assert_eq!(
             web.count(path),
@@ -373,34 +377,22 @@ async fn a_database_outage_mid_run_loses_nothing_and_the_run_resumes() {
             sources.to_str().unwrap(),
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while store.count_posts().await.unwrap() < 8 {
-        assert!(Instant::now() < deadline, "the worker stored too little");
-        assert!(worker.try_wait().unwrap().is_none(), "the worker died");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(&mut worker, "the worker storing 8 posts", async || {
+        store.count_posts().await.unwrap() >= 8
+    })
+    .await;
     proxy.cut();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let during = store.count_posts().await.unwrap();
     assert!((during as u32) < PAGES, "the outage came mid-run");
     proxy.restore();
-    while store.runs_of("down", 1).await.unwrap().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the run did not resume after the outage"
-        );
-        assert!(
-            worker.try_wait().unwrap().is_none(),
-            "the worker died in the outage"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        &mut worker,
+        "the run resumed after the outage",
+        async || !store.runs_of("down", 1).await.unwrap().is_empty(),
+    )
+    .await;
     worker.kill().unwrap();
     worker.wait().unwrap();
-    let posts = store.posts_after(0, 1000).await.unwrap();
-    let mut texts: Vec<&str> = posts.iter().map(|p| p.text.as_str()).collect();
-    texts.sort();
-    texts.dedup();
-    assert_eq!(posts.len(), PAGES as usize, "every post, none twice");
-    assert_eq!(texts.len(), PAGES as usize);
+    assert_each_post_once(&store, PAGES).await;
 }

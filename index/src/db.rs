@@ -1,7 +1,7 @@
 //! Which SQL database the store lives in: the embedded SQLite file (the default, one machine) or
 //! a shared PostgreSQL server (several crawl workers and dashboard nodes).
 //!
-//! The store's queries are written once. [`with_pool!`] and [`with_conn!`] expand a query body
+//! The store's queries are written once. `with_pool!` and `with_conn!` expand a query body
 //! for each backend, with the concrete sqlx pool or connection bound and `Db` naming its sqlx
 //! database type, so both backends keep their native types (timestamps, booleans, blobs) and
 //! their native drivers' speed. The SQL itself is the dialect both accept: `$1` placeholders,
@@ -68,44 +68,40 @@ impl<'a> From<&'a mut PgConnection> for Conn<'a> {
     }
 }
 
-/// Evaluates `$body` once per backend with `$p` bound to the concrete pool (`&SqlitePool` or
-/// `&PgPool`) and the type `Db` naming the sqlx database, for `QueryBuilder::<Db>`.
+/// Evaluates `$body` once per variant of `$kind` (`Pool` or `Conn`) with `$p` bound to the
+/// concrete value and the type `Db` naming its sqlx database, for `QueryBuilder::<Db>`.
+macro_rules! per_backend {
+    ($kind:ident, $value:expr, |$p:ident| $body:expr) => {
+        match $value {
+            $crate::db::$kind::Sqlite($p) => {
+                #[allow(unused)]
+                type Db = sqlx::Sqlite;
+                $body
+            }
+            $crate::db::$kind::Postgres($p) => {
+                #[allow(unused)]
+                type Db = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// [`per_backend!`] over a [`Pool`]: `$p` is the `&SqlitePool` or `&PgPool`.
 macro_rules! with_pool {
     ($pool:expr, |$p:ident| $body:expr) => {
-        match $pool {
-            $crate::db::Pool::Sqlite($p) => {
-                #[allow(unused)]
-                type Db = sqlx::Sqlite;
-                $body
-            }
-            $crate::db::Pool::Postgres($p) => {
-                #[allow(unused)]
-                type Db = sqlx::Postgres;
-                $body
-            }
-        }
+        $crate::db::per_backend!(Pool, $pool, |$p| $body)
     };
 }
 
-/// [`with_pool!`] for a [`Conn`]: `$c` is the concrete `&mut` connection.
+/// [`per_backend!`] over a [`Conn`]: `$c` is the concrete `&mut` connection.
 macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::db::Conn::Sqlite($c) => {
-                #[allow(unused)]
-                type Db = sqlx::Sqlite;
-                $body
-            }
-            $crate::db::Conn::Postgres($c) => {
-                #[allow(unused)]
-                type Db = sqlx::Postgres;
-                $body
-            }
-        }
+        $crate::db::per_backend!(Conn, $conn, |$c| $body)
     };
 }
 
-pub(crate) use {with_conn, with_pool};
+pub(crate) use {per_backend, with_conn, with_pool};
 
 impl Pool {
     pub(crate) fn backend(&self) -> Backend {

@@ -645,7 +645,8 @@ impl Store {
     }
 
     /// Closes every connection, waiting for statements under way; any later call fails as
-    /// "cannot be reached" ([`StoreError::is_unavailable`]). For shutting down.
+    /// "cannot be reached" ([`StoreError::is_unavailable`]), as when the database goes away
+    /// (the dashboard's tests use it so).
     pub async fn close(&self) {
         with_pool!(&self.pool, |pool| pool.close().await)
     }
