@@ -394,10 +394,17 @@ pub struct Options {
     pub dir: PathBuf,
     pub rounds: usize,
     pub seed: u64,
+    /// Time the queries on the data an earlier run left in `dir`, without ingesting.
+    pub reuse: bool,
 }
 
-/// Runs the benchmark and prints a Markdown report.
-pub async fn run(opts: Options) -> anyhow::Result<()> {
+/// Generates, classifies and ingests the posts into a new store, index and FTS5 database, and
+/// prints the ingest table.
+async fn ingest(
+    opts: &Options,
+    classifier: &Classifier,
+    generator: &mut Generator,
+) -> anyhow::Result<(Store, Arc<SearchIndex>, Fts5Baseline)> {
     std::fs::create_dir_all(&opts.dir)
         .with_context(|| format!("cannot create {}", opts.dir.display()))?;
     let store_dir = opts.dir.join("store");
@@ -409,13 +416,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     )?);
     let fts_file = opts.dir.join("fts5.db");
     let fts = Fts5Baseline::create(&fts_file).await?;
-    let classifier = seeds::classifier(None, None, LanguageDetection::Off)?;
     for s in SOURCES {
         store
             .upsert_source(s, "telegram", "synthetic benchmark source")
             .await?;
     }
-    let mut generator = Generator::new(opts.seed)?;
     let (mut store_time, mut verdict_time, mut fts_time, mut classify_time) = (
         Duration::ZERO,
         Duration::ZERO,
@@ -432,7 +437,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let n = CHUNK.min(opts.posts - done);
         let posts: Vec<CollectedPost> = (0..n).map(|_| generator.post()).collect();
         let t = Instant::now();
-        let verdicts = classify_all(&classifier, &posts);
+        let verdicts = classify_all(classifier, &posts);
         classify_time += t.elapsed();
 
         let (ids, pages, verdicts_stored) = store_chunk(&store, &posts, &verdicts).await?;
@@ -523,6 +528,36 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         mib(disk_size(&fts_file) + disk_size(&opts.dir.join("fts5.db-wal")))
     );
 
+    Ok((store, index, fts))
+}
+
+/// Runs the benchmark and prints a Markdown report.
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let store_dir = opts.dir.join("store");
+    let fts_file = opts.dir.join("fts5.db");
+    let classifier = seeds::classifier(None, None, LanguageDetection::Off)?;
+    let mut generator = Generator::new(opts.seed)?;
+    let (store, index, fts) = if opts.reuse {
+        let store = Store::open(&store_dir).await?;
+        let index = Arc::new(SearchIndex::open(
+            &store_dir.join("index"),
+            &seeds::analysis(None)?,
+        )?);
+        anyhow::ensure!(
+            !index.is_empty() && fts_file.exists(),
+            "{} holds no data from an earlier run: run without --reuse first",
+            opts.dir.display()
+        );
+        println!(
+            "## Index benchmark: queries on the {} posts kept in {}\n",
+            index.len(),
+            opts.dir.display()
+        );
+        let fts = Fts5Baseline::open(&fts_file).await?;
+        (store, index, fts)
+    } else {
+        ingest(&opts, &classifier, &mut generator).await?
+    };
     let today = Utc::now().date_naive();
     let mut timings: Vec<Timings> = queries(today)
         .iter()
@@ -587,7 +622,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         ms(percentile(&all_f, 99.0)),
         percentile(&all_f, 50.0).as_secs_f64() / percentile(&all_t, 50.0).as_secs_f64().max(1e-9)
     );
-    freshness(&store, &index, &classifier, &mut generator).await?;
+    if !opts.reuse {
+        // It stores new posts: left out when timing queries on a kept data set.
+        freshness(&store, &index, &classifier, &mut generator).await?;
+    }
     println!(
         "\nThe store and index are kept in {} (serve them with `patroli serve --data-dir {}`).",
         store_dir.display(),

@@ -167,7 +167,8 @@ enum BenchCommand {
         /// Posts to generate.
         #[arg(long, default_value_t = 1_000_000)]
         posts: usize,
-        /// Working folder (emptied first): the store, the index and the FTS5 database.
+        /// Working folder (emptied first unless --reuse): the store, the index and the FTS5
+        /// database.
         #[arg(long, default_value = "target/bench-search")]
         dir: PathBuf,
         /// Times each query runs on each engine.
@@ -176,6 +177,10 @@ enum BenchCommand {
         /// Seed of the post generator (the same seed gives the same posts).
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+        /// Only time the queries, on the store, index and FTS5 database an earlier run left in
+        /// --dir (to compare search changes without ingesting again).
+        #[arg(long)]
+        reuse: bool,
     },
     /// The store on SQLite and on PostgreSQL, side by side on the same synthetic posts: ingest,
     /// indexing from the store, lead-page reads and lead changes.
@@ -662,12 +667,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             dir,
             rounds,
             seed,
+            reuse,
         }) => {
             patroli::bench::run(patroli::bench::Options {
                 posts,
                 dir,
                 rounds,
                 seed,
+                reuse,
             })
             .await?
         }

@@ -58,15 +58,7 @@ impl Fts5Baseline {
     /// Creates (or empties) the baseline database at `file`.
     pub async fn create(file: &Path) -> Result<Fts5Baseline, StoreError> {
         let _ = std::fs::remove_file(file);
-        let options = SqliteConnectOptions::new()
-            .filename(file)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await?;
+        let pool = Self::pool(file, true).await?;
         for sql in [
             "CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2')",
             "CREATE TABLE meta (id INTEGER PRIMARY KEY, source TEXT, level TEXT, score REAL, kalbar INTEGER, date TEXT)",
@@ -75,6 +67,25 @@ impl Fts5Baseline {
             sqlx::query(sql).execute(&pool).await?;
         }
         Ok(Fts5Baseline { pool })
+    }
+
+    /// Opens a baseline database an earlier [`Fts5Baseline::create`] loaded.
+    pub async fn open(file: &Path) -> Result<Fts5Baseline, StoreError> {
+        Ok(Fts5Baseline {
+            pool: Self::pool(file, false).await?,
+        })
+    }
+
+    async fn pool(file: &Path, create: bool) -> Result<SqlitePool, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(file)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        Ok(SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?)
     }
 
     /// Adds posts in one transaction.

@@ -16,6 +16,7 @@ mod crawlshare;
 mod db;
 mod error;
 pub mod evidence;
+mod facets;
 mod feed;
 pub mod fts5;
 mod rulediff;

@@ -16,10 +16,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::agg_result::AggregationResults;
-use tantivy::aggregation::{AggregationCollector, AggregationLimitsGuard};
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::TopDocs;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -33,6 +30,7 @@ use tokio::sync::Notify;
 
 use crate::analysis::{self, Analysis};
 use crate::error::SearchError;
+use crate::facets::{FacetCollector, FacetFruit};
 use crate::store::{LeadStatus, PostRecord, Store};
 
 /// Bump when the schema or the meaning of a field changes: an index of another version is
@@ -49,7 +47,7 @@ const COMMIT_EVERY: usize = 100_000;
 /// Longest snippet, in characters.
 const SNIPPET_CHARS: usize = 220;
 /// Buckets per facet shown.
-const FACET_SIZE: u32 = 12;
+const FACET_SIZE: usize = 12;
 /// Query words at least this long (in characters) get one-edit typo correction.
 const TYPO_MIN_CHARS: usize = 5;
 /// Most results one request may ask for.
@@ -679,10 +677,11 @@ impl SearchIndex {
         if level.is_some() {
             let without_level =
                 BooleanQuery::new(clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect());
-            level_counts = Some(facet_counts(
-                &searcher.search(&without_level, &facet_collector(&["level"]))?,
-                "level",
-            ));
+            let fruit = searcher.search(
+                &without_level,
+                &FacetCollector::new(vec!["level"], FACET_SIZE),
+            )?;
+            level_counts = fruit.counts.into_iter().next();
         }
         if let Some(level) = level {
             clauses.push((
@@ -694,71 +693,75 @@ impl SearchIndex {
             ));
         }
         let query = BooleanQuery::new(clauses);
-        let mut facet_fields = vec![
-            "destination",
-            "place",
-            "indicator",
-            "lead",
-            "lang",
-            "source",
-        ];
-        if level_counts.is_none() {
-            facet_fields.push("level");
-        }
-        let aggs = facet_collector(&facet_fields);
+        let facets = FacetCollector::new(
+            vec![
+                "destination",
+                "place",
+                "indicator",
+                "lead",
+                "lang",
+                "source",
+                "level",
+            ],
+            FACET_SIZE,
+        );
         let top_docs = || TopDocs::with_limit(limit).and_offset(req.offset);
-        let (top, total, aggs): (Vec<(f32, DocAddress)>, usize, AggregationResults) =
+        let (top, counted): (Vec<(f32, DocAddress)>, FacetFruit) =
             match (req.sort, text_query.is_some()) {
-                (Sort::Relevance, true) => searcher.search(&query, &(top_docs(), Count, aggs))?,
+                (Sort::Relevance, true) => searcher.search(&query, &(top_docs(), facets))?,
                 (Sort::Recent, _) => {
-                    let (top, total, aggs) = searcher.search(
+                    let (top, counted) = searcher.search(
                         &query,
                         &(
                             top_docs()
                                 .order_by_fast_field::<DateTime>("date", tantivy::Order::Desc),
-                            Count,
-                            aggs,
+                            facets,
                         ),
                     )?;
-                    (
-                        top.into_iter().map(|(_, a)| (0.0, a)).collect(),
-                        total,
-                        aggs,
-                    )
+                    (top.into_iter().map(|(_, a)| (0.0, a)).collect(), counted)
                 }
                 _ => {
-                    let (top, total, aggs) = searcher.search(
+                    let (top, counted) = searcher.search(
                         &query,
                         &(
                             top_docs().order_by_fast_field::<f64>("score", tantivy::Order::Desc),
-                            Count,
-                            aggs,
+                            facets,
                         ),
                     )?;
                     (
                         top.into_iter().map(|(s, a)| (s as f32, a)).collect(),
-                        total,
-                        aggs,
+                        counted,
                     )
                 }
             };
+        let total = counted.docs;
+        let [
+            destinations,
+            places,
+            indicators,
+            lead_statuses,
+            languages,
+            sources,
+            levels_here,
+        ]: [FacetCounts; 7] = counted
+            .counts
+            .try_into()
+            .expect("one count per facet field");
         // Every level, in order, even those with no match.
-        let counted: HashMap<String, usize> = level_counts
-            .unwrap_or_else(|| facet_counts(&aggs, "level"))
-            .into_iter()
-            .collect();
+        let counted: HashMap<String, usize> =
+            level_counts.unwrap_or(levels_here).into_iter().collect();
         let levels = LEVELS
             .iter()
             .map(|l| (l.to_string(), counted.get(*l).copied().unwrap_or(0)))
             .collect();
         let facets = Facets {
             levels,
-            destinations: facet_counts(&aggs, "destination"),
-            places: facet_counts(&aggs, "place"),
-            indicators: facet_counts(&aggs, "indicator"),
-            lead_statuses: facet_counts(&aggs, "lead"),
-            languages: facet_counts(&aggs, "lang"),
-            sources: facet_counts(&aggs, "source"),
+            destinations,
+            places,
+            indicators,
+            lead_statuses,
+            languages,
+            sources,
         };
         let snippets = match &text_query {
             Some(q) => {
@@ -933,42 +936,6 @@ fn one_edit(w: &str) -> Vec<String> {
     out.sort_unstable();
     out.dedup();
     out
-}
-
-/// A collector of term counts over `fields` (fast keyword fields).
-fn facet_collector(fields: &[&str]) -> AggregationCollector {
-    let request: HashMap<&str, serde_json::Value> = fields
-        .iter()
-        .map(|f| {
-            (
-                *f,
-                serde_json::json!({ "terms": { "field": f, "size": FACET_SIZE } }),
-            )
-        })
-        .collect();
-    let aggs: Aggregations =
-        serde_json::from_value(serde_json::to_value(request).expect("request serialises"))
-            .expect("a terms aggregation over known fields is valid");
-    AggregationCollector::from_aggs(aggs, AggregationLimitsGuard::default())
-}
-
-/// The buckets of one terms aggregation.
-fn facet_counts(results: &AggregationResults, name: &str) -> FacetCounts {
-    let value = serde_json::to_value(results).unwrap_or_default();
-    value[name]["buckets"]
-        .as_array()
-        .map(|buckets| {
-            buckets
-                .iter()
-                .filter_map(|b| {
-                    Some((
-                        b["key"].as_str()?.to_string(),
-                        b["doc_count"].as_u64()? as usize,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Removes every file of an index directory (the index is derived; the store keeps the truth).
