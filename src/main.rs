@@ -130,6 +130,10 @@ enum Command {
         /// Mark cookies Secure (set when a TLS proxy is in front).
         #[arg(long)]
         secure_cookies: bool,
+        /// Facet counts of recent searches kept in memory, per index segment (a few kilobytes
+        /// each); 0 counts every search's facets again.
+        #[arg(long, default_value_t = patroli_index::FACET_CACHE_ENTRIES)]
+        facet_cache: usize,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -443,11 +447,16 @@ impl Ctx {
     }
 
     fn index(&self) -> anyhow::Result<Arc<SearchIndex>> {
+        self.open_index(patroli_index::FACET_CACHE_ENTRIES)
+    }
+
+    /// The search index, keeping `facet_cache` per-segment facet counts.
+    fn open_index(&self, facet_cache: usize) -> anyhow::Result<Arc<SearchIndex>> {
         let analysis = seeds::analysis(self.rules.as_deref())?;
-        Ok(Arc::new(SearchIndex::open(
-            &self.data_dir.join(INDEX_DIR),
-            &analysis,
-        )?))
+        Ok(Arc::new(
+            SearchIndex::open(&self.data_dir.join(INDEX_DIR), &analysis)?
+                .with_facet_cache(facet_cache),
+        ))
     }
 
     async fn pipeline(&self) -> anyhow::Result<Pipeline> {
@@ -519,9 +528,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             addr,
             sources,
             secure_cookies,
+            facet_cache,
         } => {
             let (store, rules) = ctx.store_and_rules().await?;
-            let index = ctx.index()?;
+            let index = ctx.open_index(facet_cache)?;
             let mut state = dashboard(store, index, rules, secure_cookies)?;
             if let Some(file) = sources {
                 state = state.with_sources(source_summaries(&seeds::sources_file(&file)?));

@@ -6,12 +6,25 @@
 //! most of a search's time on large result sets (a million matches, seven fields). Here each
 //! segment counts into one array per field indexed by the value's ordinal in the segment's
 //! dictionary, and ordinals become strings only once per segment, for the values that occurred.
+//!
+//! When the query matches every document (browsing without words or filters), no document is
+//! visited: each value's count is its document frequency in the segment's term dictionary, less
+//! the segment's deleted documents that hold it.
+//!
+//! [`FacetCache`] keeps each segment's counts for recent queries. A segment never changes except
+//! by gaining deletions, so its counts stay exact for as long as its number of deleted documents
+//! does: a commit that adds posts leaves the older segments' counts in use and only the new
+//! segment is counted. Paging, changing the sort order and repeated searches then cost only the
+//! top hits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{ColumnIndex, StrColumn};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::collector::{Collector, Count, SegmentCollector};
+use tantivy::columnar::StrColumn;
+use tantivy::index::SegmentId;
+use tantivy::query::{EnableScoring, Query};
+use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use crate::search::FacetCounts;
 
@@ -22,6 +35,7 @@ use crate::search::FacetCounts;
 pub(crate) struct FacetCollector {
     fields: Vec<&'static str>,
     size: usize,
+    every_document: bool,
 }
 
 /// What one search's facet pass found: the counts per field, in the order the fields were given,
@@ -33,30 +47,90 @@ pub(crate) struct FacetFruit {
 
 impl FacetCollector {
     pub fn new(fields: Vec<&'static str>, size: usize) -> FacetCollector {
-        FacetCollector { fields, size }
+        FacetCollector {
+            fields,
+            size,
+            every_document: false,
+        }
+    }
+
+    /// Tells the collector the query matches every live document, so it counts from the term
+    /// dictionaries instead of visiting the documents.
+    pub fn matching_every_document(self, every_document: bool) -> FacetCollector {
+        FacetCollector {
+            every_document,
+            ..self
+        }
     }
 }
 
-/// One field's column in a segment and the counts per ordinal.
+/// One segment's counts over all its live documents, from the term dictionaries: the document
+/// frequency of each term of each (raw, untokenised) field, less the deleted documents' values.
+fn count_segment(fields: &[&str], reader: &SegmentReader) -> tantivy::Result<SegmentFacets> {
+    let mut counts = Vec::with_capacity(fields.len());
+    for name in fields {
+        let mut field_counts: HashMap<String, usize> = HashMap::new();
+        let field = reader.schema().get_field(name)?;
+        let inverted = reader.inverted_index(field)?;
+        let mut terms = inverted.terms().stream()?;
+        while terms.advance() {
+            let value = String::from_utf8_lossy(terms.key()).into_owned();
+            field_counts.insert(value, terms.value().doc_freq as usize);
+        }
+        if let (Some(alive), Some(column)) =
+            (reader.alive_bitset(), reader.fast_fields().str(name)?)
+        {
+            let mut value = String::new();
+            for doc in (0..reader.max_doc()).filter(|d| alive.is_deleted(*d)) {
+                for ord in column.term_ords(doc) {
+                    if column.ord_to_str(ord, &mut value)?
+                        && let Some(n) = field_counts.get_mut(value.as_str())
+                    {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        field_counts.retain(|_, n| *n > 0);
+        counts.push(field_counts);
+    }
+    Ok(SegmentFacets {
+        counts,
+        docs: reader.num_docs() as usize,
+    })
+}
+
+/// Documents buffered before their values are read, a block at a time.
+const BLOCK: usize = 1024;
+/// Counters per value.
+const LANES: usize = 4;
+
+/// One field's column in a segment, the counts per ordinal ([`LANES`] counters each, summed at
+/// harvest), and scratch space for reading a
+/// block of documents' values.
 struct FieldCounter {
     column: Option<StrColumn>,
     counts: Vec<u32>,
+    docs: Vec<DocId>,
+    rows: Vec<u32>,
+    ords: Vec<u64>,
 }
 
 impl FieldCounter {
-    #[inline]
-    fn add(&mut self, doc: DocId) {
+    /// Counts the values of a block of documents: their value rows, then the rows' ordinals, each
+    /// in one call into the column rather than one per document.
+    fn add(&mut self, block: &[DocId]) {
         let Some(column) = &self.column else { return };
         let ords = column.ords();
-        match &ords.index {
-            ColumnIndex::Empty { .. } => {}
-            // Single-valued columns are read directly; the general path would build an iterator.
-            ColumnIndex::Full => self.counts[ords.values.get_val(doc) as usize] += 1,
-            _ => {
-                for ord in ords.values_for_doc(doc) {
-                    self.counts[ord as usize] += 1;
-                }
-            }
+        self.docs.clear();
+        self.rows.clear();
+        ords.row_ids_for_docs(block, &mut self.docs, &mut self.rows);
+        self.ords.resize(self.rows.len(), 0);
+        ords.values.get_vals(&self.rows, &mut self.ords);
+        // Consecutive documents often hold the same value; counting them into different lanes
+        // keeps each increment from waiting on the one before.
+        for (i, &ord) in self.ords.iter().enumerate() {
+            self.counts[ord as usize * LANES + i % LANES] += 1;
         }
     }
 
@@ -67,7 +141,8 @@ impl FieldCounter {
             return out;
         };
         let mut value = String::new();
-        for (ord, &n) in self.counts.iter().enumerate() {
+        for (ord, lanes) in self.counts.chunks_exact(LANES).enumerate() {
+            let n: u32 = lanes.iter().sum();
             // An ordinal of the segment's own dictionary always resolves; if one did not, the
             // value is left out of the counts rather than failing the whole search.
             if n > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
@@ -79,6 +154,7 @@ impl FieldCounter {
 }
 
 /// One segment's counts, by value, per field.
+#[derive(Clone)]
 pub(crate) struct SegmentFacets {
     counts: Vec<HashMap<String, usize>>,
     docs: usize,
@@ -87,6 +163,19 @@ pub(crate) struct SegmentFacets {
 pub(crate) struct FacetSegmentCollector {
     fields: Vec<FieldCounter>,
     docs: usize,
+    block: Vec<DocId>,
+    /// The segment's counts, when they were known without visiting its documents.
+    counted: Option<SegmentFacets>,
+}
+
+impl FacetSegmentCollector {
+    fn flush(&mut self) {
+        self.docs += self.block.len();
+        for field in &mut self.fields {
+            field.add(&self.block);
+        }
+        self.block.clear();
+    }
 }
 
 impl Collector for FacetCollector {
@@ -98,6 +187,14 @@ impl Collector for FacetCollector {
         _segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<FacetSegmentCollector> {
+        if self.every_document {
+            return Ok(FacetSegmentCollector {
+                fields: Vec::new(),
+                docs: 0,
+                block: Vec::new(),
+                counted: Some(count_segment(&self.fields, reader)?),
+            });
+        }
         let fields = self
             .fields
             .iter()
@@ -106,11 +203,19 @@ impl Collector for FacetCollector {
                 let terms = column.as_ref().map_or(0, |c| c.num_terms());
                 Ok(FieldCounter {
                     column,
-                    counts: vec![0; terms],
+                    counts: vec![0; terms * LANES],
+                    docs: Vec::with_capacity(BLOCK),
+                    rows: Vec::with_capacity(BLOCK),
+                    ords: Vec::with_capacity(BLOCK),
                 })
             })
             .collect::<tantivy::Result<_>>()?;
-        Ok(FacetSegmentCollector { fields, docs: 0 })
+        Ok(FacetSegmentCollector {
+            fields,
+            docs: 0,
+            block: Vec::with_capacity(BLOCK),
+            counted: None,
+        })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -146,22 +251,20 @@ impl SegmentCollector for FacetSegmentCollector {
 
     #[inline]
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.docs += 1;
-        for field in &mut self.fields {
-            field.add(doc);
+        if self.counted.is_some() {
+            return;
+        }
+        self.block.push(doc);
+        if self.block.len() == BLOCK {
+            self.flush();
         }
     }
 
-    fn collect_block(&mut self, docs: &[DocId]) {
-        self.docs += docs.len();
-        for field in &mut self.fields {
-            for &doc in docs {
-                field.add(doc);
-            }
+    fn harvest(mut self) -> SegmentFacets {
+        if let Some(counted) = self.counted {
+            return counted;
         }
-    }
-
-    fn harvest(self) -> SegmentFacets {
+        self.flush();
         SegmentFacets {
             counts: self.fields.into_iter().map(FieldCounter::harvest).collect(),
             docs: self.docs,
@@ -169,11 +272,149 @@ impl SegmentCollector for FacetSegmentCollector {
     }
 }
 
+/// Which segment, in which state, for which counting of which query.
+type CacheKey = (SegmentId, DocId, String);
+
+/// Recent per-segment counts (see the module's notes), at most `capacity` of them.
+pub(crate) struct FacetCache {
+    capacity: usize,
+    entries: Mutex<HashMap<CacheKey, SegmentFacets>>,
+}
+
+impl FacetCache {
+    /// A cache of at most `capacity` segment counts; 0 turns it off.
+    pub fn new(capacity: usize) -> FacetCache {
+        FacetCache {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `collector` for `query` over every segment of `searcher`, taking each segment's
+    /// counts from the cache when they are there.
+    pub fn count(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        collector: &FacetCollector,
+    ) -> tantivy::Result<FacetFruit> {
+        let (_, counted) = self.search::<Count>(searcher, query, None, collector)?;
+        Ok(counted)
+    }
+
+    /// Runs `top` (if any) and `facets` for `query` over every segment of `searcher`, in one
+    /// pass over the matching documents of each segment whose counts are not cached, and with
+    /// `top` alone (free to skip documents that cannot reach it) where they are.
+    pub fn search<C: Collector>(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        top: Option<&C>,
+        facets: &FacetCollector,
+    ) -> tantivy::Result<(Option<C::Fruit>, FacetFruit)> {
+        // The query's own description names exactly the documents it matches.
+        let what = format!("{:?} {} {query:?}", facets.fields, facets.every_document);
+        let scores = top.is_some_and(|top| top.requires_scoring());
+        let scoring = if scores {
+            EnableScoring::enabled_from_searcher(searcher)
+        } else {
+            EnableScoring::disabled_from_searcher(searcher)
+        };
+        let weight = query.weight(scoring)?;
+        let readers = searcher.segment_readers();
+        let (mut tops, mut counts) = (
+            Vec::with_capacity(readers.len()),
+            Vec::with_capacity(readers.len()),
+        );
+        for (ord, reader) in readers.iter().enumerate() {
+            let ord = ord as u32;
+            let key = (reader.segment_id(), reader.num_deleted_docs(), what.clone());
+            let cached = if self.capacity == 0 {
+                None
+            } else {
+                self.lock().get(&key).cloned()
+            };
+            if let Some(counted) = cached {
+                if let Some(top) = top {
+                    tops.push(top.collect_segment(weight.as_ref(), ord, reader)?);
+                }
+                counts.push(counted);
+                continue;
+            }
+            let mut top_segment = top.map(|top| top.for_segment(ord, reader)).transpose()?;
+            let mut facet_segment = facets.for_segment(ord, reader)?;
+            let alive = reader.alive_bitset();
+            let is_alive = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc));
+            if scores {
+                weight.for_each(reader, &mut |doc, score| {
+                    if is_alive(doc) {
+                        if let Some(top) = &mut top_segment {
+                            top.collect(doc, score);
+                        }
+                        facet_segment.collect(doc, score);
+                    }
+                })?;
+            } else {
+                weight.for_each_no_score(reader, &mut |docs| {
+                    for &doc in docs.iter().filter(|d| is_alive(**d)) {
+                        if let Some(top) = &mut top_segment {
+                            top.collect(doc, 0.0);
+                        }
+                        facet_segment.collect(doc, 0.0);
+                    }
+                })?;
+            }
+            let counted = facet_segment.harvest();
+            if self.capacity > 0 {
+                self.keep(searcher, key, counted.clone());
+            }
+            if let Some(top) = top_segment {
+                tops.push(top.harvest());
+            }
+            counts.push(counted);
+        }
+        let top = top.map(|top| top.merge_fruits(tops)).transpose()?;
+        Ok((top, facets.merge_fruits(counts)?))
+    }
+
+    fn keep(&self, searcher: &Searcher, key: CacheKey, counted: SegmentFacets) {
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity {
+            // Segments merged away or with more deletions first; everything if that is not
+            // enough.
+            let live: HashSet<(SegmentId, DocId)> = searcher
+                .segment_readers()
+                .iter()
+                .map(|r| (r.segment_id(), r.num_deleted_docs()))
+                .collect();
+            entries.retain(|(segment, deleted, _), _| live.contains(&(*segment, *deleted)));
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key, counted);
+    }
+
+    /// How many segment counts are kept.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, SegmentFacets>> {
+        // The map is only ever read or replaced whole entry by entry: a panic elsewhere cannot
+        // leave it inconsistent.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
-    use tantivy::query::TermQuery;
+    use tantivy::query::{AllQuery, TermQuery};
     use tantivy::schema::{FAST, INDEXED, IndexRecordOption, STRING, Schema};
     use tantivy::{Index, TantivyDocument, Term};
 
@@ -259,5 +500,22 @@ mod tests {
         assert_eq!(fruit.counts[0], expect(by_level));
         assert_eq!(fruit.counts[1], expect(by_dest), "the top 5 of 6");
         assert!(fruit.counts[2].is_empty());
+
+        // Counting every live document from the term dictionaries (less the deleted ones)
+        // agrees with visiting them.
+        let fields = || vec!["level", "destination", "unused"];
+        let visited = searcher
+            .search(&AllQuery, &FacetCollector::new(fields(), 5))
+            .unwrap();
+        let from_terms = searcher
+            .search(
+                &AllQuery,
+                &FacetCollector::new(fields(), 5).matching_every_document(true),
+            )
+            .unwrap();
+        assert_eq!(visited.docs, 3_000 - deleted.len());
+        assert_eq!(from_terms.docs, visited.docs);
+        assert_eq!(from_terms.counts, visited.counts);
+        assert!(!visited.counts[1].is_empty());
     }
 }

@@ -38,8 +38,8 @@ pub use rulesets::{
     corpus_post_id, file_name,
 };
 pub use search::{
-    FacetCounts, Facets, Hit, LANGUAGES, LEVELS, MAX_LIMIT, MAX_QUERY_LEN, QUERY_FIELDS,
-    SearchIndex, SearchRequest, SearchResults, Snippet, Sort, parse_date,
+    FACET_CACHE_ENTRIES, FacetCounts, Facets, Hit, LANGUAGES, LEVELS, MAX_LIMIT, MAX_QUERY_LEN,
+    QUERY_FIELDS, SearchIndex, SearchRequest, SearchResults, Snippet, Sort, parse_date,
 };
 pub use store::{
     AuditEntry, Backend, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp,

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use crate::analysis::{self, Analysis};
 use crate::error::SearchError;
-use crate::facets::{FacetCollector, FacetFruit};
+use crate::facets::{FacetCache, FacetCollector, FacetFruit};
 use crate::store::{LeadStatus, PostRecord, Store};
 
 /// Bump when the schema or the meaning of a field changes: an index of another version is
@@ -48,6 +48,8 @@ const COMMIT_EVERY: usize = 100_000;
 const SNIPPET_CHARS: usize = 220;
 /// Buckets per facet shown.
 const FACET_SIZE: usize = 12;
+/// Per-segment facet counts kept by default (a few kilobytes each; see [`FacetCache`]).
+pub const FACET_CACHE_ENTRIES: usize = 4_096;
 /// Query words at least this long (in characters) get one-edit typo correction.
 const TYPO_MIN_CHARS: usize = 5;
 /// Most results one request may ask for.
@@ -275,6 +277,7 @@ pub struct SearchIndex {
     nudge: Notify,
     fields: Fields,
     path: PathBuf,
+    facet_cache: FacetCache,
 }
 
 impl SearchIndex {
@@ -340,7 +343,23 @@ impl SearchIndex {
             nudge: Notify::new(),
             fields,
             path: dir.to_path_buf(),
+            facet_cache: FacetCache::new(FACET_CACHE_ENTRIES),
         })
+    }
+
+    /// How many per-segment facet counts the cache holds.
+    #[cfg(test)]
+    pub(crate) fn cached_facets(&self) -> usize {
+        self.facet_cache.len()
+    }
+
+    /// Keeps at most `entries` per-segment facet counts of recent searches (0: none, every
+    /// search counts its facets again). Each entry takes a few kilobytes.
+    pub fn with_facet_cache(self, entries: usize) -> SearchIndex {
+        SearchIndex {
+            facet_cache: FacetCache::new(entries),
+            ..self
+        }
     }
 
     fn with_writer<T>(
@@ -664,6 +683,8 @@ impl SearchIndex {
             Some(self.parse(req.query.trim())?)
         };
         let mut clauses = self.filters(req)?;
+        let level = req.level.as_deref().filter(|l| !l.is_empty());
+        let every_document = text_query.is_none() && clauses.is_empty() && level.is_none();
         clauses.push((
             Occur::Must,
             text_query
@@ -671,13 +692,13 @@ impl SearchIndex {
                 .map_or_else(|| Box::new(AllQuery) as Box<dyn Query>, |q| q.box_clone()),
         ));
         let searcher = self.reader.searcher();
-        let level = req.level.as_deref().filter(|l| !l.is_empty());
         // Levels are counted without the level filter: by a separate pass when one is set.
         let mut level_counts = None;
         if level.is_some() {
             let without_level =
                 BooleanQuery::new(clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect());
-            let fruit = searcher.search(
+            let fruit = self.facet_cache.count(
+                &searcher,
                 &without_level,
                 &FacetCollector::new(vec!["level"], FACET_SIZE),
             )?;
@@ -704,30 +725,35 @@ impl SearchIndex {
                 "level",
             ],
             FACET_SIZE,
-        );
+        )
+        .matching_every_document(every_document);
         let top_docs = || TopDocs::with_limit(limit).and_offset(req.offset);
+        // Where a segment's counts are cached, ranking runs alone there and can skip documents
+        // that cannot reach the top.
         let (top, counted): (Vec<(f32, DocAddress)>, FacetFruit) =
             match (req.sort, text_query.is_some()) {
-                (Sort::Relevance, true) => searcher.search(&query, &(top_docs(), facets))?,
+                (Sort::Relevance, true) => {
+                    let (top, counted) =
+                        self.facet_cache
+                            .search(&searcher, &query, Some(&top_docs()), &facets)?;
+                    (top.unwrap_or_default(), counted)
+                }
                 (Sort::Recent, _) => {
-                    let (top, counted) = searcher.search(
-                        &query,
-                        &(
-                            top_docs()
-                                .order_by_fast_field::<DateTime>("date", tantivy::Order::Desc),
-                            facets,
-                        ),
-                    )?;
+                    let by_date =
+                        top_docs().order_by_fast_field::<DateTime>("date", tantivy::Order::Desc);
+                    let (top, counted) =
+                        self.facet_cache
+                            .search(&searcher, &query, Some(&by_date), &facets)?;
+                    let top = top.unwrap_or_default();
                     (top.into_iter().map(|(_, a)| (0.0, a)).collect(), counted)
                 }
                 _ => {
-                    let (top, counted) = searcher.search(
-                        &query,
-                        &(
-                            top_docs().order_by_fast_field::<f64>("score", tantivy::Order::Desc),
-                            facets,
-                        ),
-                    )?;
+                    let by_score =
+                        top_docs().order_by_fast_field::<f64>("score", tantivy::Order::Desc);
+                    let (top, counted) =
+                        self.facet_cache
+                            .search(&searcher, &query, Some(&by_score), &facets)?;
+                    let top = top.unwrap_or_default();
                     (
                         top.into_iter().map(|(s, a)| (s as f32, a)).collect(),
                         counted,

@@ -846,3 +846,79 @@ async fn an_index_in_use_is_never_started_over_by_another_opener() {
     assert!(e.to_string().contains("--rules"), "{e}");
     assert_eq!(running.len(), 1, "the running index kept its documents");
 }
+
+#[tokio::test]
+async fn cached_facet_counts_follow_new_posts_and_changed_ones() {
+    use crate::{LeadChange, LeadStatus, Sort};
+    let (dir, store) = store().await;
+    let saved = store
+        .save_page(
+            &snapshot("x"),
+            &[
+                post("a", "Kerja sawit Sarawak"),
+                post("b", "Kerja kasir Pontianak"),
+                post("c", "Jual motor bekas"),
+            ],
+        )
+        .await
+        .unwrap();
+    for (id, ..) in &saved {
+        store.save_verdict(*id, &verdict_with(&[])).await.unwrap();
+    }
+    let index = SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap();
+    index.catch_up(&store).await.unwrap();
+    let search = |sort: Sort, offset: usize| {
+        let r = index
+            .search(&SearchRequest {
+                query: "kerja".into(),
+                limit: 1,
+                offset,
+                sort,
+                ..Default::default()
+            })
+            .unwrap();
+        (r.total, r.facets.lead_statuses)
+    };
+    let status = |pairs: &[(&str, usize)]| -> Vec<(String, usize)> {
+        pairs.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+    };
+    assert_eq!(search(Sort::Relevance, 0), (2, status(&[("new", 2)])));
+    let kept = index.cached_facets();
+    assert!(kept > 0);
+    // Another page or another order of the same search counts nothing again.
+    assert_eq!(search(Sort::Recent, 1), (2, status(&[("new", 2)])));
+    assert_eq!(index.cached_facets(), kept);
+
+    // A changed post is deleted from its segment and written again: the old counts of that
+    // segment no longer apply.
+    store
+        .change_lead(
+            saved[0].0,
+            "siti",
+            &LeadChange::Status {
+                status: LeadStatus::InReview,
+                target: None,
+            },
+        )
+        .await
+        .unwrap();
+    index.catch_up(&store).await.unwrap();
+    assert_eq!(
+        search(Sort::Relevance, 0),
+        (2, status(&[("in_review", 1), ("new", 1)]))
+    );
+    // A new post lands in a new segment and is counted with the others.
+    let more = store
+        .save_page(&snapshot("y"), &[post("d", "Kerja kebun Sibu")])
+        .await
+        .unwrap();
+    store
+        .save_verdict(more[0].0, &verdict_with(&[]))
+        .await
+        .unwrap();
+    index.catch_up(&store).await.unwrap();
+    assert_eq!(
+        search(Sort::Relevance, 0),
+        (3, status(&[("new", 2), ("in_review", 1)]))
+    );
+}
