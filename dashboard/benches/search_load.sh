@@ -19,8 +19,9 @@ port=${PORT:-18080}
 password=load-test-$RANDOM$RANDOM
 
 command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
-printf '%s' "$password" | "$bin" --data-dir "$data" user add loadtest --role officer --password-stdin >/dev/null 2>&1 ||
-  printf '%s' "$password" | "$bin" --data-dir "$data" user password loadtest --password-stdin >/dev/null 2>&1 || true
+# A new officer each run: users cannot be given a new password from the command line.
+username=loadtest-$(date +%s)-$RANDOM
+printf '%s' "$password" | "$bin" --data-dir "$data" user add "$username" --role officer --password-stdin >/dev/null
 
 "$bin" --data-dir "$data" serve --addr "127.0.0.1:$port" >/tmp/patroli-load-serve.log 2>&1 &
 server=$!
@@ -32,7 +33,7 @@ jar=$(mktemp)
 form=$(curl -s -c "$jar" "http://127.0.0.1:$port/login")
 csrf=$(printf '%s' "$form" | grep -o 'name="csrf" value="[0-9a-f]*"' | head -1 | sed 's/.*value="//; s/"//')
 curl -s -b "$jar" -c "$jar" -o /dev/null \
-  --data-urlencode "username=loadtest" --data-urlencode "password=$password" --data-urlencode "csrf=$csrf" \
+  --data-urlencode "username=$username" --data-urlencode "password=$password" --data-urlencode "csrf=$csrf" \
   "http://127.0.0.1:$port/login"
 session=$(awk '$6 == "patroli_session" {print $7}' "$jar")
 rm -f "$jar"

@@ -69,6 +69,9 @@ pub struct AppState {
     scheduler: Option<mpsc::Sender<RunRequest>>,
     /// Lead exports being built (at most `export::CONCURRENT_EXPORTS`).
     exports: Arc<tokio::sync::Semaphore>,
+    /// Searches running, at most one per core: more only take turns on the same cores, and
+    /// waiting in line (first come, first served) keeps every search's latency bounded.
+    searches: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -88,6 +91,9 @@ impl AppState {
             sources: None,
             scheduler: None,
             exports: Arc::new(tokio::sync::Semaphore::new(export::CONCURRENT_EXPORTS)),
+            searches: Arc::new(tokio::sync::Semaphore::new(
+                2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 

@@ -387,7 +387,8 @@ impl SearchParams {
     }
 
     /// Runs the search for `per_page` results on page `page`, off the async executor (tantivy's
-    /// work is CPU-bound). A bad query is `AppError::BadInput` with its hint.
+    /// work is CPU-bound) and at most one per core at a time. A bad query is
+    /// `AppError::BadInput` with its hint.
     pub(crate) async fn search(
         &self,
         state: &AppState,
@@ -396,6 +397,11 @@ impl SearchParams {
     ) -> Result<SearchResults, AppError> {
         let request = self.request(page, per_page)?;
         let index = state.index.clone();
+        let _turn = state
+            .searches
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(tokio::task::spawn_blocking(move || index.search(&request))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))??)
