@@ -23,7 +23,9 @@ command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" 
 username=loadtest-$(date +%s)-$RANDOM
 printf '%s' "$password" | "$bin" --data-dir "$data" user add "$username" --role officer --password-stdin >/dev/null
 
-"$bin" --data-dir "$data" serve --addr "127.0.0.1:$port" >/tmp/patroli-load-serve.log 2>&1 &
+# SERVE_ARGS: more options for `patroli serve`, e.g. SERVE_ARGS="--facet-cache 0".
+# shellcheck disable=SC2086
+"$bin" --data-dir "$data" serve --addr "127.0.0.1:$port" ${SERVE_ARGS:-} >/tmp/patroli-load-serve.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/login" && break; sleep 0.2; done
