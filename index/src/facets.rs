@@ -6,6 +6,8 @@
 //! most of a search's time on large result sets (a million matches, seven fields). Here each
 //! segment counts into one array per field indexed by the value's ordinal in the segment's
 //! dictionary, and ordinals become strings only once per segment, for the values that occurred.
+//! The ordinals are read from plain arrays decoded once per segment ([`DenseField`]), not from
+//! the bit-packed columns.
 //!
 //! When the query matches every document (browsing without words or filters), no document is
 //! visited: each value's count is its document frequency in the segment's term dictionary, less
@@ -18,10 +20,10 @@
 //! top hits.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tantivy::collector::{Collector, Count, SegmentCollector};
-use tantivy::columnar::StrColumn;
+use tantivy::columnar::{Cardinality, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, Query};
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
@@ -32,10 +34,11 @@ use crate::search::FacetCounts;
 /// most frequent values of each (ties in value order), and counts the documents. A value is
 /// counted each time a document holds it; the index writes each value once per document, so the
 /// counts are numbers of documents.
-pub(crate) struct FacetCollector {
+pub(crate) struct FacetCollector<'a> {
     fields: Vec<&'static str>,
     size: usize,
     every_document: bool,
+    values: &'a FacetValues,
 }
 
 /// What one search's facet pass found: the counts per field, in the order the fields were given,
@@ -45,18 +48,20 @@ pub(crate) struct FacetFruit {
     pub docs: usize,
 }
 
-impl FacetCollector {
-    pub fn new(fields: Vec<&'static str>, size: usize) -> FacetCollector {
+impl<'a> FacetCollector<'a> {
+    /// Counts `fields`, reading the documents' values from `values`.
+    pub fn new(fields: Vec<&'static str>, size: usize, values: &'a FacetValues) -> Self {
         FacetCollector {
             fields,
             size,
             every_document: false,
+            values,
         }
     }
 
     /// Tells the collector the query matches every live document, so it counts from the term
     /// dictionaries instead of visiting the documents.
-    pub fn matching_every_document(self, every_document: bool) -> FacetCollector {
+    pub fn matching_every_document(self, every_document: bool) -> Self {
         FacetCollector {
             every_document,
             ..self
@@ -100,44 +105,141 @@ fn count_segment(fields: &[&str], reader: &SegmentReader) -> tantivy::Result<Seg
     })
 }
 
-/// Documents buffered before their values are read, a block at a time.
+/// Documents buffered before their values are counted, a block at a time.
 const BLOCK: usize = 1024;
 /// Counters per value.
 const LANES: usize = 4;
+/// The ordinal of a single-valued field's missing value.
+const NONE: u32 = u32::MAX;
 
-/// One field's column in a segment, the counts per ordinal ([`LANES`] counters each, summed at
-/// harvest), and scratch space for reading a
-/// block of documents' values.
+/// One field's values in one segment, decoded once into plain arrays. The column's bit-packed,
+/// indexed form costs several times more to read per document, and a segment's values never
+/// change (deletions only hide documents), so the arrays serve every search until the segment is
+/// merged away. About 4 bytes per document and value.
+pub(crate) struct DenseField {
+    /// The column, to turn ordinals into values.
+    column: StrColumn,
+    /// For a multi-valued field, `starts[doc]..starts[doc + 1]` are the document's values in
+    /// `ords`; a single-valued field has one ordinal per document (or [`NONE`]).
+    starts: Option<Vec<u32>>,
+    ords: Vec<u32>,
+}
+
+impl DenseField {
+    fn build(column: StrColumn, max_doc: DocId) -> DenseField {
+        let ords_of = column.ords();
+        match ords_of.get_cardinality() {
+            Cardinality::Multivalued => {
+                let mut starts = Vec::with_capacity(max_doc as usize + 1);
+                let mut ords = Vec::with_capacity(max_doc as usize);
+                starts.push(0);
+                for doc in 0..max_doc {
+                    ords.extend(column.term_ords(doc).map(|o| o as u32));
+                    starts.push(ords.len() as u32);
+                }
+                DenseField {
+                    column,
+                    starts: Some(starts),
+                    ords,
+                }
+            }
+            Cardinality::Full | Cardinality::Optional => {
+                let ords = (0..max_doc)
+                    .map(|doc| ords_of.first(doc).map_or(NONE, |o| o as u32))
+                    .collect();
+                DenseField {
+                    column,
+                    starts: None,
+                    ords,
+                }
+            }
+        }
+    }
+}
+
+/// The decoded values of the segments searched lately (see [`DenseField`]).
+#[derive(Default)]
+pub(crate) struct FacetValues {
+    fields: Mutex<HashMap<(SegmentId, &'static str), Arc<DenseField>>>,
+}
+
+impl FacetValues {
+    /// The values of field `name` in the segment of `reader`; `None` when no document has one.
+    fn get(
+        &self,
+        reader: &SegmentReader,
+        name: &'static str,
+    ) -> tantivy::Result<Option<Arc<DenseField>>> {
+        let key = (reader.segment_id(), name);
+        if let Some(field) = lock(&self.fields).get(&key) {
+            return Ok(Some(field.clone()));
+        }
+        let Some(column) = reader.fast_fields().str(name)? else {
+            return Ok(None);
+        };
+        // Decoded outside the lock: two searches may both decode a new segment, once.
+        let field = Arc::new(DenseField::build(column, reader.max_doc()));
+        lock(&self.fields).insert(key, field.clone());
+        Ok(Some(field))
+    }
+
+    /// Forgets the segments `searcher` no longer has.
+    fn keep_only(&self, searcher: &Searcher) {
+        let live: HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        lock(&self.fields).retain(|(segment, _), _| live.contains(segment));
+    }
+}
+
+/// Locks a map that is only ever read or changed entry by entry: a panic elsewhere cannot leave
+/// it inconsistent.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One field's values in a segment and the counts per ordinal ([`LANES`] counters each, summed
+/// at harvest).
 struct FieldCounter {
-    column: Option<StrColumn>,
+    values: Option<Arc<DenseField>>,
     counts: Vec<u32>,
-    docs: Vec<DocId>,
-    rows: Vec<u32>,
-    ords: Vec<u64>,
 }
 
 impl FieldCounter {
-    /// Counts the values of a block of documents: their value rows, then the rows' ordinals, each
-    /// in one call into the column rather than one per document.
+    /// Counts the values of a block of documents. Consecutive documents often hold the same
+    /// value; counting them into different lanes keeps each increment from waiting on the one
+    /// before.
     fn add(&mut self, block: &[DocId]) {
-        let Some(column) = &self.column else { return };
-        let ords = column.ords();
-        self.docs.clear();
-        self.rows.clear();
-        ords.row_ids_for_docs(block, &mut self.docs, &mut self.rows);
-        self.ords.resize(self.rows.len(), 0);
-        ords.values.get_vals(&self.rows, &mut self.ords);
-        // Consecutive documents often hold the same value; counting them into different lanes
-        // keeps each increment from waiting on the one before.
-        for (i, &ord) in self.ords.iter().enumerate() {
-            self.counts[ord as usize * LANES + i % LANES] += 1;
+        let Some(values) = &self.values else { return };
+        let counts = &mut self.counts;
+        match &values.starts {
+            None => {
+                for (i, &doc) in block.iter().enumerate() {
+                    let ord = values.ords[doc as usize];
+                    if ord != NONE {
+                        counts[ord as usize * LANES + i % LANES] += 1;
+                    }
+                }
+            }
+            Some(starts) => {
+                for (i, &doc) in block.iter().enumerate() {
+                    let range = starts[doc as usize] as usize..starts[doc as usize + 1] as usize;
+                    for &ord in &values.ords[range] {
+                        counts[ord as usize * LANES + i % LANES] += 1;
+                    }
+                }
+            }
         }
     }
 
     /// The counted values, as strings.
     fn harvest(self) -> HashMap<String, usize> {
         let mut out = HashMap::new();
-        let Some(column) = self.column else {
+        let Some(values) = self.values else {
             return out;
         };
         let mut value = String::new();
@@ -145,7 +247,12 @@ impl FieldCounter {
             let n: u32 = lanes.iter().sum();
             // An ordinal of the segment's own dictionary always resolves; if one did not, the
             // value is left out of the counts rather than failing the whole search.
-            if n > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
+            if n > 0
+                && values
+                    .column
+                    .ord_to_str(ord as u64, &mut value)
+                    .unwrap_or(false)
+            {
                 out.insert(value.clone(), n as usize);
             }
         }
@@ -178,7 +285,7 @@ impl FacetSegmentCollector {
     }
 }
 
-impl Collector for FacetCollector {
+impl Collector for FacetCollector<'_> {
     type Fruit = FacetFruit;
     type Child = FacetSegmentCollector;
 
@@ -199,14 +306,11 @@ impl Collector for FacetCollector {
             .fields
             .iter()
             .map(|name| {
-                let column = reader.fast_fields().str(name)?;
-                let terms = column.as_ref().map_or(0, |c| c.num_terms());
+                let values = self.values.get(reader, name)?;
+                let terms = values.as_ref().map_or(0, |v| v.column.num_terms());
                 Ok(FieldCounter {
-                    column,
+                    values,
                     counts: vec![0; terms * LANES],
-                    docs: Vec::with_capacity(BLOCK),
-                    rows: Vec::with_capacity(BLOCK),
-                    ords: Vec::with_capacity(BLOCK),
                 })
             })
             .collect::<tantivy::Result<_>>()?;
@@ -275,19 +379,28 @@ impl SegmentCollector for FacetSegmentCollector {
 /// Which segment, in which state, for which counting of which query.
 type CacheKey = (SegmentId, DocId, String);
 
-/// Recent per-segment counts (see the module's notes), at most `capacity` of them.
+/// Recent per-segment counts (see the module's notes), at most `capacity` of them, and the
+/// segments' decoded values they are counted from.
 pub(crate) struct FacetCache {
     capacity: usize,
     entries: Mutex<HashMap<CacheKey, SegmentFacets>>,
+    values: FacetValues,
 }
 
 impl FacetCache {
-    /// A cache of at most `capacity` segment counts; 0 turns it off.
+    /// A cache of at most `capacity` segment counts; 0 turns it off (the decoded values are
+    /// kept either way).
     pub fn new(capacity: usize) -> FacetCache {
         FacetCache {
             capacity,
             entries: Mutex::new(HashMap::new()),
+            values: FacetValues::default(),
         }
+    }
+
+    /// A collector of `fields` reading this cache's decoded values.
+    pub fn collector(&self, fields: Vec<&'static str>, size: usize) -> FacetCollector<'_> {
+        FacetCollector::new(fields, size, &self.values)
     }
 
     /// Runs `collector` for `query` over every segment of `searcher`, taking each segment's
@@ -321,6 +434,7 @@ impl FacetCache {
             EnableScoring::disabled_from_searcher(searcher)
         };
         let weight = query.weight(scoring)?;
+        self.values.keep_only(searcher);
         let readers = searcher.segment_readers();
         let (mut tops, mut counts) = (
             Vec::with_capacity(readers.len()),
@@ -332,7 +446,7 @@ impl FacetCache {
             let cached = if self.capacity == 0 {
                 None
             } else {
-                self.lock().get(&key).cloned()
+                lock(&self.entries).get(&key).cloned()
             };
             if let Some(counted) = cached {
                 if let Some(top) = top {
@@ -378,7 +492,7 @@ impl FacetCache {
     }
 
     fn keep(&self, searcher: &Searcher, key: CacheKey, counted: SegmentFacets) {
-        let mut entries = self.lock();
+        let mut entries = lock(&self.entries);
         if entries.len() >= self.capacity {
             // Segments merged away or with more deletions first; everything if that is not
             // enough.
@@ -398,15 +512,7 @@ impl FacetCache {
     /// How many segment counts are kept.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, SegmentFacets>> {
-        // The map is only ever read or replaced whole entry by entry: a panic elsewhere cannot
-        // leave it inconsistent.
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.entries).len()
     }
 }
 
@@ -418,7 +524,7 @@ mod tests {
     use tantivy::schema::{FAST, INDEXED, IndexRecordOption, STRING, Schema};
     use tantivy::{Index, TantivyDocument, Term};
 
-    use super::FacetCollector;
+    use super::{FacetCollector, FacetValues};
 
     /// Random documents over several segments, some deleted, with a single-valued and a
     /// multi-valued keyword field (and one field no document has): the collector's counts over
@@ -430,6 +536,7 @@ mod tests {
         let keep = b.add_u64_field("keep", INDEXED);
         let level = b.add_text_field("level", STRING | FAST);
         let dest = b.add_text_field("destination", STRING | FAST);
+        let lead = b.add_text_field("lead", STRING | FAST);
         b.add_text_field("unused", STRING | FAST);
         let index = Index::create_in_ram(b.build());
         let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
@@ -446,7 +553,12 @@ mod tests {
             doc_dests.sort_unstable();
             doc_dests.dedup();
             let kept = rng.bool();
+            // A value only some documents have.
+            let doc_lead = rng.bool().then(|| ["new", "escalated"][rng.usize(..2)]);
             let mut d = TantivyDocument::default();
+            if let Some(status) = doc_lead {
+                d.add_text(lead, status);
+            }
             d.add_u64(id, n);
             d.add_u64(keep, kept as u64);
             d.add_text(level, doc_level);
@@ -454,7 +566,7 @@ mod tests {
                 d.add_text(dest, c);
             }
             writer.add_document(d).unwrap();
-            docs.push((n, kept, doc_level, doc_dests));
+            docs.push((n, kept, doc_level, doc_dests, doc_lead));
             if n % 700 == 699 {
                 writer.commit().unwrap();
             }
@@ -469,17 +581,19 @@ mod tests {
         assert!(searcher.segment_readers().len() > 1, "several segments");
 
         let query = TermQuery::new(Term::from_field_u64(keep, 1), IndexRecordOption::Basic);
+        let values = FacetValues::default();
         let fruit = searcher
             .search(
                 &query,
-                &FacetCollector::new(vec!["level", "destination", "unused"], 5),
+                &FacetCollector::new(vec!["level", "destination", "unused", "lead"], 5, &values),
             )
             .unwrap();
 
         let mut by_level: HashMap<&str, usize> = HashMap::new();
         let mut by_dest: HashMap<&str, usize> = HashMap::new();
+        let mut by_lead: HashMap<&str, usize> = HashMap::new();
         let mut matching = 0;
-        for (n, kept, doc_level, doc_dests) in &docs {
+        for (n, kept, doc_level, doc_dests, doc_lead) in &docs {
             if !kept || deleted.contains(n) {
                 continue;
             }
@@ -487,6 +601,9 @@ mod tests {
             *by_level.entry(doc_level).or_default() += 1;
             for c in doc_dests {
                 *by_dest.entry(c).or_default() += 1;
+            }
+            if let Some(status) = doc_lead {
+                *by_lead.entry(status).or_default() += 1;
             }
         }
         let expect = |m: HashMap<&str, usize>| {
@@ -500,17 +617,22 @@ mod tests {
         assert_eq!(fruit.counts[0], expect(by_level));
         assert_eq!(fruit.counts[1], expect(by_dest), "the top 5 of 6");
         assert!(fruit.counts[2].is_empty());
+        assert_eq!(
+            fruit.counts[3],
+            expect(by_lead),
+            "a value not every document has"
+        );
 
         // Counting every live document from the term dictionaries (less the deleted ones)
         // agrees with visiting them.
-        let fields = || vec!["level", "destination", "unused"];
+        let fields = || vec!["level", "destination", "unused", "lead"];
         let visited = searcher
-            .search(&AllQuery, &FacetCollector::new(fields(), 5))
+            .search(&AllQuery, &FacetCollector::new(fields(), 5, &values))
             .unwrap();
         let from_terms = searcher
             .search(
                 &AllQuery,
-                &FacetCollector::new(fields(), 5).matching_every_document(true),
+                &FacetCollector::new(fields(), 5, &values).matching_every_document(true),
             )
             .unwrap();
         assert_eq!(visited.docs, 3_000 - deleted.len());

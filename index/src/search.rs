@@ -8,7 +8,7 @@
 //! post stored by a crawl is searchable about a second later, and an index that missed changes
 //! (a crash, another process, another node) catches up by itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use crate::analysis::{self, Analysis};
 use crate::error::SearchError;
-use crate::facets::{FacetCache, FacetCollector, FacetFruit};
+use crate::facets::{FacetCache, FacetFruit};
 use crate::store::{LeadStatus, PostRecord, Store};
 
 /// Bump when the schema or the meaning of a field changes: an index of another version is
@@ -534,10 +534,11 @@ impl SearchIndex {
 
     fn parser(&self) -> QueryParser {
         let f = self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body, f.exact]);
+        // Words are looked for in their stemmed forms; quoted phrases go to the exact field
+        // (see `exact_phrases`).
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
         parser.set_conjunction_by_default();
         parser.set_field_boost(f.title, 2.0);
-        parser.set_field_boost(f.exact, 1.5);
         parser
     }
 
@@ -556,7 +557,7 @@ impl SearchIndex {
         // single word with a star becomes a prefix query on the unstemmed field here.
         let (rest, prefixes) = split_prefixes(q);
         if prefixes.is_empty() {
-            return self.parser().parse_query(q).map_err(bad);
+            return self.parser().parse_query(&exact_phrases(q)).map_err(bad);
         }
         let mut clauses: Vec<Clause> = prefixes
             .into_iter()
@@ -570,7 +571,12 @@ impl SearchIndex {
         if rest.trim().is_empty() {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         } else {
-            clauses.push((Occur::Must, self.parser().parse_query(&rest).map_err(bad)?));
+            clauses.push((
+                Occur::Must,
+                self.parser()
+                    .parse_query(&exact_phrases(&rest))
+                    .map_err(bad)?,
+            ));
         }
         Ok(Box::new(BooleanQuery::new(clauses)))
     }
@@ -700,7 +706,7 @@ impl SearchIndex {
             let fruit = self.facet_cache.count(
                 &searcher,
                 &without_level,
-                &FacetCollector::new(vec!["level"], FACET_SIZE),
+                &self.facet_cache.collector(vec!["level"], FACET_SIZE),
             )?;
             level_counts = fruit.counts.into_iter().next();
         }
@@ -714,19 +720,21 @@ impl SearchIndex {
             ));
         }
         let query = BooleanQuery::new(clauses);
-        let facets = FacetCollector::new(
-            vec![
-                "destination",
-                "place",
-                "indicator",
-                "lead",
-                "lang",
-                "source",
-                "level",
-            ],
-            FACET_SIZE,
-        )
-        .matching_every_document(every_document);
+        let facets = self
+            .facet_cache
+            .collector(
+                vec![
+                    "destination",
+                    "place",
+                    "indicator",
+                    "lead",
+                    "lang",
+                    "source",
+                    "level",
+                ],
+                FACET_SIZE,
+            )
+            .matching_every_document(every_document);
         let top_docs = || TopDocs::with_limit(limit).and_offset(req.offset);
         // Where a segment's counts are cached, ranking runs alone there and can skip documents
         // that cannot reach the top.
@@ -790,11 +798,7 @@ impl SearchIndex {
             sources,
         };
         let snippets = match &text_query {
-            Some(q) => {
-                let mut g = SnippetGenerator::create(&searcher, q.as_ref(), f.body)?;
-                g.set_max_num_chars(SNIPPET_CHARS);
-                Some(g)
-            }
+            Some(q) => Some(self.snippet_generator(&searcher, q.as_ref())?),
             None => None,
         };
         let mut hits = Vec::with_capacity(top.len());
@@ -851,6 +855,51 @@ impl SearchIndex {
             facets,
             corrected: None,
         })
+    }
+
+    /// Snippets of the text with the query's words highlighted: its stemmed words as they are,
+    /// and the words of its exact phrases by their stems, since snippets are cut from the text
+    /// as the stemmed field reads it.
+    fn snippet_generator(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &dyn Query,
+    ) -> Result<SnippetGenerator, SearchError> {
+        let f = self.fields;
+        let mut words: Vec<(Field, String)> = Vec::new();
+        query.query_terms(&mut |term, _| {
+            if let Some(text) = term.value().as_str()
+                && (term.field() == f.body || term.field() == f.exact)
+            {
+                words.push((term.field(), text.to_string()));
+            }
+        });
+        let mut stems = self.index.tokenizer_for_field(f.body)?;
+        let mut terms = BTreeMap::new();
+        for (field, word) in words {
+            let mut found = Vec::new();
+            if field == f.body {
+                found.push(word);
+            } else {
+                let mut stream = stems.token_stream(&word);
+                while stream.advance() {
+                    found.push(stream.token().text.clone());
+                }
+            }
+            for stem in found {
+                let freq = searcher.doc_freq(&Term::from_field_text(f.body, &stem))?;
+                if freq > 0 {
+                    // Rarer words weigh more when the snippet's window is chosen.
+                    terms.insert(stem, 1.0 / (1.0 + freq as f32));
+                }
+            }
+        }
+        Ok(SnippetGenerator::new(
+            terms,
+            self.index.tokenizer_for_field(f.body)?,
+            f.body,
+            SNIPPET_CHARS,
+        ))
     }
 
     /// A spelling correction of `q`: each word of at least [`TYPO_MIN_CHARS`] characters that
@@ -935,6 +984,42 @@ fn split_prefixes(q: &str) -> (String, Vec<(bool, String)>) {
     (rest.join(" "), prefixes)
 }
 
+/// Sends each quoted phrase that names no field to the unstemmed `exact` field, so that
+/// `"paspor dibantu"` finds those words as written, not every form of their stems. Phrases with
+/// a field (`title:"…"`) are left alone, and so is an unclosed quote (the parser reports it).
+fn exact_phrases(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 16);
+    let mut chars = q.chars().peekable();
+    let mut previous = ' ';
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            previous = c;
+            continue;
+        }
+        // A phrase: copy it whole, escaped quotes included.
+        let mut phrase = String::from('"');
+        let mut closed = false;
+        while let Some(p) = chars.next() {
+            phrase.push(p);
+            if p == '\\' {
+                if let Some(escaped) = chars.next() {
+                    phrase.push(escaped);
+                }
+            } else if p == '"' {
+                closed = true;
+                break;
+            }
+        }
+        if closed && previous != ':' {
+            out.push_str("exact:");
+        }
+        out.push_str(&phrase);
+        previous = '"';
+    }
+    out
+}
+
 /// Every ASCII word one edit away from `w` (Norvig's candidates): deletions, swaps of
 /// neighbours, replacements and insertions of a letter or digit.
 fn one_edit(w: &str) -> Vec<String> {
@@ -993,5 +1078,26 @@ fn hint_for(q: &str) -> String {
         )
     } else {
         "Use plain words, \"exact phrases\", OR, -word to exclude, word* for a prefix.".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_phrases;
+
+    #[test]
+    fn phrases_without_a_field_go_to_the_exact_field() {
+        for (query, expected) in [
+            ("sawit", "sawit"),
+            ("\"jalan tikus\"", "exact:\"jalan tikus\""),
+            ("-\"visa kerja\" sawit", "-exact:\"visa kerja\" sawit"),
+            ("(\"a b\" OR c)", "(exact:\"a b\" OR c)"),
+            ("title:\"a b\"", "title:\"a b\""),
+            ("\"kebun saw\"*", "exact:\"kebun saw\"*"),
+            ("\"say \\\"hi\\\"\"", "exact:\"say \\\"hi\\\"\""),
+            ("\"unclosed", "\"unclosed"),
+        ] {
+            assert_eq!(exact_phrases(query), expected, "{query}");
+        }
     }
 }

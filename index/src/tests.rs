@@ -168,6 +168,21 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     assert_eq!(index.search(&req("SAWIT sibu")).unwrap().total, 1);
     assert_eq!(index.search(&req("sawit OR kasir")).unwrap().total, 2);
     assert_eq!(index.search(&req("\"kebun sawit\"")).unwrap().total, 1);
+    // A quoted phrase is matched as written; unquoted words by their stems.
+    assert_eq!(index.search(&req("\"pekerjaan kebun\"")).unwrap().total, 0);
+    assert_eq!(index.search(&req("pekerjaan kebun")).unwrap().total, 1);
+    let r = index.search(&req("\"paspor dibantu\"")).unwrap();
+    assert_eq!(r.total, 1);
+    let s = &r.hits[0].snippet;
+    let marked: Vec<&str> = s.highlights.iter().map(|h| &s.text[h.clone()]).collect();
+    assert_eq!(
+        marked,
+        ["paspor", "dibantu"],
+        "phrase words are highlighted"
+    );
+    // Stop words neither fail nor narrow a search.
+    assert_eq!(index.search(&req("sawit di")).unwrap().total, 1);
+    assert_eq!(index.search(&req("\"sawit di sibu\"")).unwrap().total, 1);
     assert_eq!(index.search(&req("")).unwrap().total, 2);
     for bad in ["\"jalan tikus", "(sawit", "nosuchfield:x"] {
         match index.search(&req(bad)) {
