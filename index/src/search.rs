@@ -35,7 +35,7 @@ use crate::store::{LeadStatus, PostRecord, Store};
 
 /// Bump when the schema or the meaning of a field changes: an index of another version is
 /// rebuilt from the store when opened.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 /// Memory the index writer may use before it flushes a segment.
 const WRITER_MEMORY: usize = 128 * 1024 * 1024;
 /// Memory of the writer taken only to check that no other process holds the index.
@@ -405,6 +405,9 @@ impl SearchIndex {
         let mut d = doc!(
             f.id => p.id as u64,
             f.body => p.text.clone(),
+            // The title is searched with the text (the text stays the first value, the one
+            // shown): one field to look words up in, instead of a union of two per word.
+            f.body => title.clone(),
             f.exact => title.clone(),
             f.exact => p.text.clone(),
             f.title => title,
@@ -534,11 +537,10 @@ impl SearchIndex {
 
     fn parser(&self) -> QueryParser {
         let f = self.fields;
-        // Words are looked for in their stemmed forms; quoted phrases go to the exact field
-        // (see `exact_phrases`).
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
+        // Words are looked for in their stemmed forms, in the text field (which holds the title
+        // too); quoted phrases go to the exact field (see `exact_phrases`).
+        let mut parser = QueryParser::for_index(&self.index, vec![f.body]);
         parser.set_conjunction_by_default();
-        parser.set_field_boost(f.title, 2.0);
         parser
     }
 

@@ -180,6 +180,8 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
         ["paspor", "dibantu"],
         "phrase words are highlighted"
     );
+    // Words of the title are searched with the text.
+    assert_eq!(index.search(&req("loker")).unwrap().total, 2);
     // Stop words neither fail nor narrow a search.
     assert_eq!(index.search(&req("sawit di")).unwrap().total, 1);
     assert_eq!(index.search(&req("\"sawit di sibu\"")).unwrap().total, 1);
