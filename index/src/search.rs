@@ -991,7 +991,7 @@ fn split_prefixes(q: &str) -> (String, Vec<(bool, String)>) {
 /// a field (`title:"…"`) are left alone, and so is an unclosed quote (the parser reports it).
 fn exact_phrases(q: &str) -> String {
     let mut out = String::with_capacity(q.len() + 16);
-    let mut chars = q.chars().peekable();
+    let mut chars = q.chars();
     let mut previous = ' ';
     while let Some(c) = chars.next() {
         if c != '"' {
