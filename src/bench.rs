@@ -400,6 +400,14 @@ pub struct Options {
     pub reuse: bool,
 }
 
+/// The search index of the store in `store_dir`, with the built-in pack's analysis.
+fn open_index(store_dir: &Path) -> anyhow::Result<SearchIndex> {
+    Ok(SearchIndex::open(
+        &store_dir.join("index"),
+        &seeds::analysis(None)?,
+    )?)
+}
+
 /// Generates, classifies and ingests the posts into a new store, index and FTS5 database, and
 /// prints the ingest table.
 async fn ingest(
@@ -413,9 +421,7 @@ async fn ingest(
     let _ = std::fs::remove_dir_all(&store_dir);
     let store = Store::open(&store_dir).await?;
     // Every timed search counts its facets: the cache is measured separately.
-    let index = Arc::new(
-        SearchIndex::open(&store_dir.join("index"), &seeds::analysis(None)?)?.with_facet_cache(0),
-    );
+    let index = Arc::new(open_index(&store_dir)?.with_facet_cache(0));
     let fts_file = opts.dir.join("fts5.db");
     let fts = Fts5Baseline::create(&fts_file).await?;
     for s in SOURCES {
@@ -541,10 +547,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let mut generator = Generator::new(opts.seed)?;
     let (store, index, fts) = if opts.reuse {
         let store = Store::open(&store_dir).await?;
-        let index = Arc::new(
-            SearchIndex::open(&store_dir.join("index"), &seeds::analysis(None)?)?
-                .with_facet_cache(0),
-        );
+        let index = Arc::new(open_index(&store_dir)?.with_facet_cache(0));
         anyhow::ensure!(
             !index.is_empty() && fts_file.exists(),
             "{} holds no data from an earlier run: run without --reuse first",
@@ -573,7 +576,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         .collect();
     let qs = queries(today);
     // The same index, keeping facet counts between searches as `patroli serve` does.
-    let cached = SearchIndex::open(&store_dir.join("index"), &seeds::analysis(None)?)?;
+    let cached = open_index(&store_dir)?;
     // Warm both engines (and the cache) once, then interleave: each round runs every query on
     // each engine.
     for q in &qs {

@@ -50,7 +50,7 @@ pub(crate) struct FacetFruit {
 
 impl<'a> FacetCollector<'a> {
     /// Counts `fields`, reading the documents' values from `values`.
-    pub fn new(fields: Vec<&'static str>, size: usize, values: &'a FacetValues) -> Self {
+    fn new(fields: Vec<&'static str>, size: usize, values: &'a FacetValues) -> Self {
         FacetCollector {
             fields,
             size,
@@ -411,14 +411,27 @@ impl FacetCache {
         query: &dyn Query,
         collector: &FacetCollector,
     ) -> tantivy::Result<FacetFruit> {
-        let (_, counted) = self.search::<Count>(searcher, query, None, collector)?;
+        let (_, counted) = self.collect::<Count>(searcher, query, None, collector)?;
         Ok(counted)
+    }
+
+    /// Runs `top` and `facets` for `query` over every segment of `searcher` (see
+    /// [`FacetCache::collect`]).
+    pub fn search<C: Collector>(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        top: &C,
+        facets: &FacetCollector,
+    ) -> tantivy::Result<(C::Fruit, FacetFruit)> {
+        let (top, counted) = self.collect(searcher, query, Some(top), facets)?;
+        Ok((top.expect("a top collector gives a fruit"), counted))
     }
 
     /// Runs `top` (if any) and `facets` for `query` over every segment of `searcher`, in one
     /// pass over the matching documents of each segment whose counts are not cached, and with
     /// `top` alone (free to skip documents that cannot reach it) where they are.
-    pub fn search<C: Collector>(
+    fn collect<C: Collector>(
         &self,
         searcher: &Searcher,
         query: &dyn Query,

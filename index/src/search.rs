@@ -722,55 +722,49 @@ impl SearchIndex {
             ));
         }
         let query = BooleanQuery::new(clauses);
+        // The level is counted here unless a level filter is set (then it was counted above).
+        let mut facet_fields = vec![
+            "destination",
+            "place",
+            "indicator",
+            "lead",
+            "lang",
+            "source",
+        ];
+        if level_counts.is_none() {
+            facet_fields.push("level");
+        }
         let facets = self
             .facet_cache
-            .collector(
-                vec![
-                    "destination",
-                    "place",
-                    "indicator",
-                    "lead",
-                    "lang",
-                    "source",
-                    "level",
-                ],
-                FACET_SIZE,
-            )
+            .collector(facet_fields, FACET_SIZE)
             .matching_every_document(every_document);
         let top_docs = || TopDocs::with_limit(limit).and_offset(req.offset);
+        let cache = &self.facet_cache;
         // Where a segment's counts are cached, ranking runs alone there and can skip documents
         // that cannot reach the top.
         let (top, counted): (Vec<(f32, DocAddress)>, FacetFruit) =
             match (req.sort, text_query.is_some()) {
-                (Sort::Relevance, true) => {
-                    let (top, counted) =
-                        self.facet_cache
-                            .search(&searcher, &query, Some(&top_docs()), &facets)?;
-                    (top.unwrap_or_default(), counted)
-                }
+                (Sort::Relevance, true) => cache.search(&searcher, &query, &top_docs(), &facets)?,
                 (Sort::Recent, _) => {
                     let by_date =
                         top_docs().order_by_fast_field::<DateTime>("date", tantivy::Order::Desc);
-                    let (top, counted) =
-                        self.facet_cache
-                            .search(&searcher, &query, Some(&by_date), &facets)?;
-                    let top = top.unwrap_or_default();
+                    let (top, counted) = cache.search(&searcher, &query, &by_date, &facets)?;
                     (top.into_iter().map(|(_, a)| (0.0, a)).collect(), counted)
                 }
                 _ => {
                     let by_score =
                         top_docs().order_by_fast_field::<f64>("score", tantivy::Order::Desc);
-                    let (top, counted) =
-                        self.facet_cache
-                            .search(&searcher, &query, Some(&by_score), &facets)?;
-                    let top = top.unwrap_or_default();
-                    (
-                        top.into_iter().map(|(s, a)| (s as f32, a)).collect(),
-                        counted,
-                    )
+                    let (top, counted) = cache.search(&searcher, &query, &by_score, &facets)?;
+                    let top = top.into_iter().map(|(s, a)| (s as f32, a)).collect();
+                    (top, counted)
                 }
             };
         let total = counted.docs;
+        let mut counts = counted.counts;
+        let level_counts = match level_counts {
+            Some(counted) => counted,
+            None => counts.pop().expect("the level is counted last"),
+        };
         let [
             destinations,
             places,
@@ -778,14 +772,9 @@ impl SearchIndex {
             lead_statuses,
             languages,
             sources,
-            levels_here,
-        ]: [FacetCounts; 7] = counted
-            .counts
-            .try_into()
-            .expect("one count per facet field");
+        ]: [FacetCounts; 6] = counts.try_into().expect("one count per facet field");
         // Every level, in order, even those with no match.
-        let counted: HashMap<String, usize> =
-            level_counts.unwrap_or(levels_here).into_iter().collect();
+        let counted: HashMap<String, usize> = level_counts.into_iter().collect();
         let levels = LEVELS
             .iter()
             .map(|l| (l.to_string(), counted.get(*l).copied().unwrap_or(0)))

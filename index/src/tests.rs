@@ -33,6 +33,16 @@ fn post(key: &str, text: &str) -> CollectedPost {
 
 use crate::testing::store;
 
+/// Stores `posts` as one page whose snapshot holds `body`, each with a verdict that flags
+/// nothing, and returns their ids.
+async fn save_classified(store: &Store, body: &str, posts: &[CollectedPost]) -> Vec<i64> {
+    let saved = store.save_page(&snapshot(body), posts).await.unwrap();
+    for (id, _) in &saved {
+        store.save_verdict(*id, &verdict_with(&[])).await.unwrap();
+    }
+    saved.into_iter().map(|(id, _)| id).collect()
+}
+
 #[tokio::test]
 async fn a_post_seen_again_is_a_sighting_not_a_new_post() {
     let (_d, store) = store().await;
@@ -138,19 +148,15 @@ async fn store_refuses_an_unwritable_data_dir_with_advice() {
 #[tokio::test]
 async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     let (dir, store) = store().await;
-    let saved = store
-        .save_page(
-            &snapshot("x"),
-            &[
-                post("a", "Dicari pekerja kebun sawit di Sibu, paspor dibantu"),
-                post("b", "Lowongan kasir toko di Pontianak"),
-            ],
-        )
-        .await
-        .unwrap();
-    for (id, _) in &saved {
-        store.save_verdict(*id, &verdict_with(&[])).await.unwrap();
-    }
+    let saved = save_classified(
+        &store,
+        "x",
+        &[
+            post("a", "Dicari pekerja kebun sawit di Sibu, paspor dibantu"),
+            post("b", "Lowongan kasir toko di Pontianak"),
+        ],
+    )
+    .await;
     let index = SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap();
     assert_eq!(index.rebuild(&store).await.unwrap(), 2);
     assert_eq!(index.rebuild(&store).await.unwrap(), 2);
@@ -162,7 +168,7 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     };
     let r = index.search(&req("sawit")).unwrap();
     assert_eq!(r.total, 1);
-    assert_eq!(r.hits[0].id, saved[0].0 as u64);
+    assert_eq!(r.hits[0].id, saved[0] as u64);
     let s = &r.hits[0].snippet;
     assert_eq!(&s.text[s.highlights[0].clone()], "sawit");
     assert_eq!(index.search(&req("SAWIT sibu")).unwrap().total, 1);
@@ -868,20 +874,16 @@ async fn an_index_in_use_is_never_started_over_by_another_opener() {
 async fn cached_facet_counts_follow_new_posts_and_changed_ones() {
     use crate::{LeadChange, LeadStatus, Sort};
     let (dir, store) = store().await;
-    let saved = store
-        .save_page(
-            &snapshot("x"),
-            &[
-                post("a", "Kerja sawit Sarawak"),
-                post("b", "Kerja kasir Pontianak"),
-                post("c", "Jual motor bekas"),
-            ],
-        )
-        .await
-        .unwrap();
-    for (id, ..) in &saved {
-        store.save_verdict(*id, &verdict_with(&[])).await.unwrap();
-    }
+    let saved = save_classified(
+        &store,
+        "x",
+        &[
+            post("a", "Kerja sawit Sarawak"),
+            post("b", "Kerja kasir Pontianak"),
+            post("c", "Jual motor bekas"),
+        ],
+    )
+    .await;
     let index = SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap();
     index.catch_up(&store).await.unwrap();
     let search = |sort: Sort, offset: usize| {
@@ -910,7 +912,7 @@ async fn cached_facet_counts_follow_new_posts_and_changed_ones() {
     // segment no longer apply.
     store
         .change_lead(
-            saved[0].0,
+            saved[0],
             "siti",
             &LeadChange::Status {
                 status: LeadStatus::InReview,
@@ -925,14 +927,7 @@ async fn cached_facet_counts_follow_new_posts_and_changed_ones() {
         (2, status(&[("in_review", 1), ("new", 1)]))
     );
     // A new post lands in a new segment and is counted with the others.
-    let more = store
-        .save_page(&snapshot("y"), &[post("d", "Kerja kebun Sibu")])
-        .await
-        .unwrap();
-    store
-        .save_verdict(more[0].0, &verdict_with(&[]))
-        .await
-        .unwrap();
+    save_classified(&store, "y", &[post("d", "Kerja kebun Sibu")]).await;
     index.catch_up(&store).await.unwrap();
     assert_eq!(
         search(Sort::Relevance, 0),
