@@ -98,8 +98,13 @@ const CURRENCY_PREFIXES: &[&str] = &["rp", "idr", "rm", "myr", "ringgit", "usd",
 /// regex.
 fn money_starts(t: &str) -> impl Iterator<Item = usize> {
     let bytes = t.as_bytes();
+    // Most bytes follow an ASCII word character, where no word starts: they are ruled out with
+    // one look back before anything else.
+    let after_ascii_word =
+        move |i: usize| i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
     (0..bytes.len()).filter(move |&i| match bytes[i] {
         b'$' => true,
+        _ if after_ascii_word(i) => false,
         b'0'..=b'9' => is_word_boundary(bytes, i),
         b'r' | b'i' | b'm' | b'u' => {
             is_word_boundary(bytes, i)
