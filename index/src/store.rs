@@ -181,10 +181,10 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
         }
         let bands: Vec<[i64; simhash::BANDS]> =
             posts.iter().map(|(_, h)| simhash::bands(*h)).collect();
-        // Stored posts sharing a band with any post of the page: (band, value) → (id, hash, cluster).
-        /// A stored post: id, fingerprint, cluster.
-        type Stored = (i64, u64, Option<i64>);
-        let mut stored: HashMap<(i64, i64), Vec<Stored>> = HashMap::new();
+        // Stored posts sharing a band with any post of the page, (band, value) → (id,
+        // fingerprint), read from the bands alone: one row per band value, its posts in a list
+        // (a row per candidate would cost more to hand over than to find).
+        let mut candidates: HashMap<(i64, i64), Vec<(i64, u64)>> = HashMap::new();
         let mut pairs: Vec<(i64, i64)> = bands
             .iter()
             .flat_map(|b| b.iter().enumerate().map(|(band, v)| (band as i64, *v)))
@@ -196,7 +196,7 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
             // IN form as matching much of the table and scans every post (51 ms against 4 ms a
             // page at 60,000 posts).
             let mut q = QueryBuilder::<Db>::new(
-                "SELECT b.band, b.value, p.id, p.simhash, p.cluster_id FROM (VALUES ",
+                "SELECT b.band, b.value, string_agg(b.post_id || ':' || b.fingerprint, ',') FROM (VALUES ",
             );
             let mut values = q.separated(", ");
             for (band, value) in chunk {
@@ -208,35 +208,58 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
             }
             q.push(
                 ") AS v JOIN post_bands b ON b.band = v.column1 AND b.value = v.column2
-                 JOIN posts p ON p.id = b.post_id",
+                 GROUP BY b.band, b.value",
             );
-            let rows: Vec<(i64, i64, i64, i64, Option<i64>)> =
-                q.build_query_as().fetch_all(&mut *conn).await?;
-            for (band, value, id, hash, cluster) in rows {
-                stored
-                    .entry((band, value))
-                    .or_default()
-                    .push((id, hash as u64, cluster));
+            let rows: Vec<(i64, i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+            for (band, value, list) in rows {
+                candidates.insert((band, value), parse_candidates(&list)?);
             }
         }
+        // The stored near-duplicates of each post, then the clusters of those alone.
+        let near: Vec<Vec<i64>> = posts
+            .iter()
+            .zip(&bands)
+            .map(|((id, hash), bands)| {
+                let mut near: Vec<i64> = bands
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(band, v)| candidates.get(&(band as i64, *v)).into_iter().flatten())
+                    .filter(|(other, h)| {
+                        other != id && simhash::distance(*h, *hash) <= simhash::MAX_DISTANCE
+                    })
+                    .map(|(other, _)| *other)
+                    .collect();
+                near.sort_unstable();
+                near.dedup();
+                near
+            })
+            .collect();
+        let mut near_ids: Vec<i64> = near.iter().flatten().copied().collect();
+        near_ids.sort_unstable();
+        near_ids.dedup();
+        let mut cluster_of: HashMap<i64, i64> = HashMap::new();
+        for chunk in near_ids.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new("SELECT id, cluster_id FROM posts WHERE id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(id);
+            }
+            q.push(")");
+            let rows: Vec<(i64, Option<i64>)> = q.build_query_as().fetch_all(&mut *conn).await?;
+            cluster_of.extend(rows.into_iter().map(|(id, c)| (id, c.unwrap_or(id))));
+        }
         let mut assigned: Vec<(i64, u64, i64)> = Vec::with_capacity(posts.len());
-        for ((id, hash), bands) in posts.iter().zip(&bands) {
-            let earlier_on_page = assigned.iter().map(|(i, h, c)| (*i, *h, Some(*c)));
-            let cluster = bands
+        for ((id, hash), near) in posts.iter().zip(&near) {
+            let earlier_on_page = assigned
                 .iter()
-                .enumerate()
-                .flat_map(|(band, v)| {
-                    stored
-                        .get(&(band as i64, *v))
-                        .into_iter()
-                        .flatten()
-                        .copied()
-                })
-                .chain(earlier_on_page)
                 .filter(|(other, h, _)| {
                     other != id && simhash::distance(*h, *hash) <= simhash::MAX_DISTANCE
                 })
-                .map(|(other, _, c)| c.unwrap_or(other))
+                .map(|(_, _, c)| *c);
+            let cluster = near
+                .iter()
+                .filter_map(|other| cluster_of.get(other).copied())
+                .chain(earlier_on_page)
                 .min()
                 .unwrap_or(*id);
             assigned.push((*id, *hash, cluster));
@@ -258,19 +281,22 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
             q.push(") AS v WHERE posts.id = v.column1");
             q.build().execute(&mut *conn).await?;
         }
-        let rows: Vec<(i64, i64, i64)> = posts
+        let rows: Vec<(i64, i64, i64, i64)> = posts
             .iter()
             .zip(&bands)
-            .flat_map(|((id, _), b)| {
+            .flat_map(|((id, hash), b)| {
                 b.iter()
                     .enumerate()
-                    .map(move |(band, v)| (*id, band as i64, *v))
+                    .map(move |(band, v)| (*id, band as i64, *v, *hash as i64))
             })
             .collect();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            QueryBuilder::<Db>::new("INSERT INTO post_bands (post_id, band, value) ")
-                .push_values(chunk, |mut row, (id, band, value)| {
-                    row.push_bind(id).push_bind(band).push_bind(value);
+            QueryBuilder::<Db>::new("INSERT INTO post_bands (post_id, band, value, fingerprint) ")
+                .push_values(chunk, |mut row, (id, band, value, hash)| {
+                    row.push_bind(id)
+                        .push_bind(band)
+                        .push_bind(value)
+                        .push_bind(hash);
                 })
                 .build()
                 .execute(&mut *conn)
@@ -278,6 +304,217 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
         }
         Ok(())
     })
+}
+
+/// Writes a page snapshot and the posts found on it (see [`Store::save_page`]) on `conn`, inside
+/// the caller's transaction.
+async fn write_page(
+    conn: Conn<'_>,
+    snapshot: &Snapshot,
+    posts: &[CollectedPost],
+) -> Result<Vec<(i64, PostOutcome)>, StoreError> {
+    with_conn!(conn, |conn| {
+        let headers = serde_json::to_string(&snapshot.headers).expect("headers serialise");
+        let snapshot_id: i64 = sqlx::query_scalar(
+        "INSERT INTO snapshots (requested_url, final_url, status, headers, body_gzip, body_len, sha256, fetched_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(&snapshot.requested_url)
+    .bind(&snapshot.final_url)
+    .bind(i64::from(snapshot.status))
+    .bind(headers)
+    .bind(gzip(&snapshot.body))
+    .bind(snapshot.body.len() as i64)
+    .bind(&snapshot.sha256)
+    .bind(snapshot.fetched_at)
+    .fetch_one(&mut *conn)
+    .await?;
+        let seen = snapshot.fetched_at;
+        let keys: Vec<String> = posts
+            .iter()
+            .map(|p| p.external_id.clone().unwrap_or_else(|| p.url.clone()))
+            .collect();
+        let hashes: Vec<String> = posts
+            .iter()
+            .map(|p| content_hash(p.title.as_deref(), &p.text))
+            .collect();
+        // What is already stored, by (source, key): one query per source and chunk of keys.
+        let mut stored: HashMap<(&str, &str), (i64, String)> = HashMap::new();
+        let sources: BTreeSet<&str> = posts.iter().map(|p| p.source_id.as_str()).collect();
+        for source in sources {
+            let of_source: Vec<&str> = posts
+                .iter()
+                .zip(&keys)
+                .filter(|(p, _)| p.source_id == source)
+                .map(|(_, k)| k.as_str())
+                .collect();
+            for chunk in of_source.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT post_key, id, content_sha256 FROM posts WHERE source_id = ",
+                );
+                q.push_bind(source).push(" AND post_key IN (");
+                let mut list = q.separated(", ");
+                for k in chunk {
+                    list.push_bind(*k);
+                }
+                q.push(")");
+                let rows: Vec<(String, i64, String)> =
+                    q.build_query_as().fetch_all(&mut *conn).await?;
+                for (key, id, hash) in rows {
+                    let key = chunk
+                        .iter()
+                        .find(|k| **k == key)
+                        .copied()
+                        .unwrap_or_default();
+                    stored.insert((source, key), (id, hash));
+                }
+            }
+        }
+        // New posts, once each (a page may list a post twice), in one insert per chunk.
+        let mut fresh: Vec<usize> = Vec::new();
+        let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, p) in posts.iter().enumerate() {
+            let k = (p.source_id.as_str(), keys[i].as_str());
+            if !stored.contains_key(&k) && !first_of.contains_key(&k) {
+                first_of.insert(k, i);
+                fresh.push(i);
+            }
+        }
+        let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
+        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen) ",
+            );
+            q.push_values(chunk, |mut row, i| {
+                let p = &posts[*i];
+                row.push_bind(&p.source_id)
+                    .push_bind(&keys[*i])
+                    .push_bind(&p.url)
+                    .push_bind(&p.title)
+                    .push_bind(&p.text)
+                    .push_bind(&p.author)
+                    .push_bind(&p.location)
+                    .push_bind(p.published)
+                    .push_bind(&hashes[*i])
+                    .push_bind(seen)
+                    .push_bind(seen);
+            });
+            q.push(" RETURNING id, source_id, post_key");
+            let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+            for (id, source, key) in rows {
+                let i = chunk
+                    .iter()
+                    .copied()
+                    .find(|i| posts[*i].source_id == source && keys[*i] == key)
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("an inserted post came back unknown".into())
+                    })?;
+                new_ids.insert((posts[i].source_id.as_str(), keys[i].as_str()), id);
+            }
+        }
+        let mut out = Vec::with_capacity(posts.len());
+        let mut to_cluster: Vec<(i64, u64)> = Vec::new();
+        let mut seen_again: Vec<i64> = Vec::new();
+        let mut feed_locked = false;
+        for (i, p) in posts.iter().enumerate() {
+            let k = (p.source_id.as_str(), keys[i].as_str());
+            let text_hash = || {
+                simhash::simhash(&match p.title.as_deref() {
+                    Some(t) => format!("{t}\n\n{}", p.text),
+                    None => p.text.clone(),
+                })
+            };
+            let (id, outcome) = match (stored.get(&k), new_ids.get(&k)) {
+                (None, Some(&id)) if first_of.get(&k) == Some(&i) => {
+                    to_cluster.push((id, text_hash()));
+                    (id, PostOutcome::New)
+                }
+                // Listed twice on one page: the second listing is a sighting.
+                (None, Some(&id)) => (id, PostOutcome::Seen),
+                (Some((id, old_hash)), _) if *old_hash == hashes[i] => {
+                    seen_again.push(*id);
+                    (*id, PostOutcome::Seen)
+                }
+                (Some((id, _)), _) => {
+                    // A changed text takes a new change sequence (a trigger): the feed's
+                    // lock comes first, before this post's row is locked. Pages with no
+                    // changed post never wait for it.
+                    if !feed_locked {
+                        lock_feed((&mut *conn).into()).await?;
+                        feed_locked = true;
+                    }
+                    sqlx::query(
+                    "UPDATE posts SET url = $1, title = $2, body = $3, author = $4, location = $5, published_at = $6,
+                     content_sha256 = $7, last_seen = $8, removed_at = NULL WHERE id = $9",
+                )
+                .bind(&p.url)
+                .bind(&p.title)
+                .bind(&p.text)
+                .bind(&p.author)
+                .bind(&p.location)
+                .bind(p.published)
+                .bind(&hashes[i])
+                .bind(seen)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                    // The old verdict judged the old text: drop it so the post is classified again.
+                    sqlx::query("DELETE FROM verdicts WHERE post_id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
+                    to_cluster.push((*id, text_hash()));
+                    (*id, PostOutcome::Changed)
+                }
+                (None, None) => {
+                    return Err(StoreError::Corrupt("a new post was not stored".into()));
+                }
+            };
+            out.push((id, outcome));
+        }
+        for chunk in seen_again.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new("UPDATE posts SET last_seen = ");
+            q.push_bind(seen).push(", removed_at = NULL WHERE id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(id);
+            }
+            q.push(")");
+            q.build().execute(&mut *conn).await?;
+        }
+        assign_clusters((&mut *conn).into(), &to_cluster).await?;
+        let sightings: Vec<(i64, &String)> = out.iter().map(|(id, _)| *id).zip(&hashes).collect();
+        for chunk in sightings.chunks(ROWS_PER_STATEMENT) {
+            QueryBuilder::<Db>::new(
+                "INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) ",
+            )
+            .push_values(chunk, |mut row, (id, hash)| {
+                row.push_bind(id)
+                    .push_bind(snapshot_id)
+                    .push_bind(seen)
+                    .push_bind(*hash);
+            })
+            .build()
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(out)
+    })
+}
+
+/// Parses the `id:fingerprint` list of one band value (see `assign_clusters`).
+fn parse_candidates(list: &str) -> Result<Vec<(i64, u64)>, StoreError> {
+    list.split(',')
+        .map(|item| {
+            let (id, hash) = item.split_once(':').unwrap_or((item, ""));
+            match (id.parse::<i64>(), hash.parse::<i64>()) {
+                (Ok(id), Ok(hash)) => Ok((id, hash as u64)),
+                _ => Err(StoreError::Corrupt(format!(
+                    "a repost band lists {item:?}, not a post id and fingerprint"
+                ))),
+            }
+        })
+        .collect()
 }
 
 /// Near-duplicate posts: one text posted again, here or elsewhere.
@@ -701,196 +938,25 @@ impl Store {
         snapshot: &Snapshot,
         posts: &[CollectedPost],
     ) -> Result<Vec<(i64, PostOutcome)>, StoreError> {
+        let mut saved = self.save_pages(&[(snapshot, posts)]).await?;
+        Ok(saved.pop().unwrap_or_default())
+    }
+
+    /// Stores several pages, each as [`Store::save_page`] would, in one transaction: a writer
+    /// with a backlog of fetched pages commits once for all of them. Returns, per page, each
+    /// post's id and what happened to it.
+    pub async fn save_pages(
+        &self,
+        pages: &[(&Snapshot, &[CollectedPost])],
+    ) -> Result<Vec<Vec<(i64, PostOutcome)>>, StoreError> {
         with_pool!(&self.pool, |pool| {
             let mut tx = pool.begin().await?;
-            let headers = serde_json::to_string(&snapshot.headers).expect("headers serialise");
-            let snapshot_id: i64 = sqlx::query_scalar(
-            "INSERT INTO snapshots (requested_url, final_url, status, headers, body_gzip, body_len, sha256, fetched_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(&snapshot.requested_url)
-        .bind(&snapshot.final_url)
-        .bind(i64::from(snapshot.status))
-        .bind(headers)
-        .bind(gzip(&snapshot.body))
-        .bind(snapshot.body.len() as i64)
-        .bind(&snapshot.sha256)
-        .bind(snapshot.fetched_at)
-        .fetch_one(&mut *tx)
-        .await?;
-            let seen = snapshot.fetched_at;
-            let keys: Vec<String> = posts
-                .iter()
-                .map(|p| p.external_id.clone().unwrap_or_else(|| p.url.clone()))
-                .collect();
-            let hashes: Vec<String> = posts
-                .iter()
-                .map(|p| content_hash(p.title.as_deref(), &p.text))
-                .collect();
-            // What is already stored, by (source, key): one query per source and chunk of keys.
-            let mut stored: HashMap<(&str, &str), (i64, String)> = HashMap::new();
-            let sources: BTreeSet<&str> = posts.iter().map(|p| p.source_id.as_str()).collect();
-            for source in sources {
-                let of_source: Vec<&str> = posts
-                    .iter()
-                    .zip(&keys)
-                    .filter(|(p, _)| p.source_id == source)
-                    .map(|(_, k)| k.as_str())
-                    .collect();
-                for chunk in of_source.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "SELECT post_key, id, content_sha256 FROM posts WHERE source_id = ",
-                    );
-                    q.push_bind(source).push(" AND post_key IN (");
-                    let mut list = q.separated(", ");
-                    for k in chunk {
-                        list.push_bind(*k);
-                    }
-                    q.push(")");
-                    let rows: Vec<(String, i64, String)> =
-                        q.build_query_as().fetch_all(&mut *tx).await?;
-                    for (key, id, hash) in rows {
-                        let key = chunk
-                            .iter()
-                            .find(|k| **k == key)
-                            .copied()
-                            .unwrap_or_default();
-                        stored.insert((source, key), (id, hash));
-                    }
-                }
-            }
-            // New posts, once each (a page may list a post twice), in one insert per chunk.
-            let mut fresh: Vec<usize> = Vec::new();
-            let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
-            for (i, p) in posts.iter().enumerate() {
-                let k = (p.source_id.as_str(), keys[i].as_str());
-                if !stored.contains_key(&k) && !first_of.contains_key(&k) {
-                    first_of.insert(k, i);
-                    fresh.push(i);
-                }
-            }
-            let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
-            for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen) ",
-                );
-                q.push_values(chunk, |mut row, i| {
-                    let p = &posts[*i];
-                    row.push_bind(&p.source_id)
-                        .push_bind(&keys[*i])
-                        .push_bind(&p.url)
-                        .push_bind(&p.title)
-                        .push_bind(&p.text)
-                        .push_bind(&p.author)
-                        .push_bind(&p.location)
-                        .push_bind(p.published)
-                        .push_bind(&hashes[*i])
-                        .push_bind(seen)
-                        .push_bind(seen);
-                });
-                q.push(" RETURNING id, source_id, post_key");
-                let rows: Vec<(i64, String, String)> =
-                    q.build_query_as().fetch_all(&mut *tx).await?;
-                for (id, source, key) in rows {
-                    let i = chunk
-                        .iter()
-                        .copied()
-                        .find(|i| posts[*i].source_id == source && keys[*i] == key)
-                        .ok_or_else(|| {
-                            StoreError::Corrupt("an inserted post came back unknown".into())
-                        })?;
-                    new_ids.insert((posts[i].source_id.as_str(), keys[i].as_str()), id);
-                }
-            }
-            let mut out = Vec::with_capacity(posts.len());
-            let mut to_cluster: Vec<(i64, u64)> = Vec::new();
-            let mut seen_again: Vec<i64> = Vec::new();
-            let mut feed_locked = false;
-            for (i, p) in posts.iter().enumerate() {
-                let k = (p.source_id.as_str(), keys[i].as_str());
-                let text_hash = || {
-                    simhash::simhash(&match p.title.as_deref() {
-                        Some(t) => format!("{t}\n\n{}", p.text),
-                        None => p.text.clone(),
-                    })
-                };
-                let (id, outcome) = match (stored.get(&k), new_ids.get(&k)) {
-                    (None, Some(&id)) if first_of.get(&k) == Some(&i) => {
-                        to_cluster.push((id, text_hash()));
-                        (id, PostOutcome::New)
-                    }
-                    // Listed twice on one page: the second listing is a sighting.
-                    (None, Some(&id)) => (id, PostOutcome::Seen),
-                    (Some((id, old_hash)), _) if *old_hash == hashes[i] => {
-                        seen_again.push(*id);
-                        (*id, PostOutcome::Seen)
-                    }
-                    (Some((id, _)), _) => {
-                        // A changed text takes a new change sequence (a trigger): the feed's
-                        // lock comes first, before this post's row is locked. Pages with no
-                        // changed post never wait for it.
-                        if !feed_locked {
-                            lock_feed((&mut *tx).into()).await?;
-                            feed_locked = true;
-                        }
-                        sqlx::query(
-                        "UPDATE posts SET url = $1, title = $2, body = $3, author = $4, location = $5, published_at = $6,
-                         content_sha256 = $7, last_seen = $8, removed_at = NULL WHERE id = $9",
-                    )
-                    .bind(&p.url)
-                    .bind(&p.title)
-                    .bind(&p.text)
-                    .bind(&p.author)
-                    .bind(&p.location)
-                    .bind(p.published)
-                    .bind(&hashes[i])
-                    .bind(seen)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                        // The old verdict judged the old text: drop it so the post is classified again.
-                        sqlx::query("DELETE FROM verdicts WHERE post_id = $1")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                        to_cluster.push((*id, text_hash()));
-                        (*id, PostOutcome::Changed)
-                    }
-                    (None, None) => {
-                        return Err(StoreError::Corrupt("a new post was not stored".into()));
-                    }
-                };
-                out.push((id, outcome));
-            }
-            for chunk in seen_again.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::<Db>::new("UPDATE posts SET last_seen = ");
-                q.push_bind(seen).push(", removed_at = NULL WHERE id IN (");
-                let mut ids = q.separated(", ");
-                for id in chunk {
-                    ids.push_bind(id);
-                }
-                q.push(")");
-                q.build().execute(&mut *tx).await?;
-            }
-            assign_clusters((&mut *tx).into(), &to_cluster).await?;
-            let sightings: Vec<(i64, &String)> =
-                out.iter().map(|(id, _)| *id).zip(&hashes).collect();
-            for chunk in sightings.chunks(ROWS_PER_STATEMENT) {
-                QueryBuilder::<Db>::new(
-                    "INSERT INTO sightings (post_id, snapshot_id, seen_at, content_sha256) ",
-                )
-                .push_values(chunk, |mut row, (id, hash)| {
-                    row.push_bind(id)
-                        .push_bind(snapshot_id)
-                        .push_bind(seen)
-                        .push_bind(*hash);
-                })
-                .build()
-                .execute(&mut *tx)
-                .await?;
+            let mut saved = Vec::with_capacity(pages.len());
+            for (snapshot, posts) in pages {
+                saved.push(write_page((&mut *tx).into(), snapshot, posts).await?);
             }
             tx.commit().await?;
-            Ok(out)
+            Ok(saved)
         })
     }
 

@@ -448,6 +448,61 @@ async fn reposts_of_one_text_form_a_cluster() {
 }
 
 #[tokio::test]
+async fn reposts_on_later_pages_join_the_stored_cluster() {
+    let (_d, store) = store().await;
+    let ad = "Lowongan admin online di Kamboja untuk pria dan wanita usia 18 sampai 35 tahun. Gaji 15 juta per bulan ditambah bonus, makan dan mess gratis dari perusahaan. Tiket pesawat dan visa ditanggung bos, tanpa pengalaman kerja dan tanpa ijazah. Berangkat minggu depan lewat Entikong, kuota terbatas hanya sepuluh orang saja. Chat Telegram @rekrut_kh untuk daftar sekarang";
+    let other = "Toko bangunan di Singkawang mencari kasir, lulusan SMA, gaji sesuai UMK, datang langsung ke toko";
+    let on = |source: &str, key: &str, text: &str| CollectedPost {
+        source_id: source.into(),
+        title: None,
+        ..post(key, text)
+    };
+    let id = |saved: Vec<(i64, PostOutcome)>| saved[0].0;
+    let a = id(store
+        .save_page(&snapshot("1"), &[on("board", "a", ad)])
+        .await
+        .unwrap());
+    let b = id(store
+        .save_page(
+            &snapshot("2"),
+            &[on("telegram", "b", &ad.replace("15 juta", "16 juta"))],
+        )
+        .await
+        .unwrap());
+    // Two pages in one transaction: the second sees the first's post as stored.
+    let (p3, p4) = (
+        [
+            on("feed", "c", &format!("INFO {ad}")),
+            on("feed", "e", other),
+        ],
+        [on("forum", "d", &ad.replace("minggu depan", "minggu ini"))],
+    );
+    let saved = store
+        .save_pages(&[(&snapshot("3"), &p3[..]), (&snapshot("4"), &p4[..])])
+        .await
+        .unwrap();
+    let (c, e, d) = (saved[0][0].0, saved[0][1].0, saved[1][0].0);
+    assert_eq!(
+        store.cluster_of(b).await.unwrap().unwrap().posts,
+        [a, b, c, d]
+    );
+    assert!(store.cluster_of(e).await.unwrap().is_none());
+
+    // An edited post is clustered again by its new text.
+    let edited = store
+        .save_page(
+            &snapshot("5"),
+            &[on("feed", "e", &ad.replace("Entikong", "Aruk"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited[0], (e, PostOutcome::Changed));
+    let cluster = store.cluster_of(a).await.unwrap().unwrap();
+    assert_eq!(cluster.posts, [a, b, c, e, d]);
+    assert_eq!(cluster.sources, 4);
+}
+
+#[tokio::test]
 async fn lead_workflow_is_validated_and_its_history_kept() {
     use crate::{LeadChange, LeadStatus};
     let (_d, store) = store().await;
