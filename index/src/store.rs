@@ -162,9 +162,11 @@ async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<
 /// Rows per multi-row statement (bounds the bound parameters of one statement).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Records the fingerprints of `posts` (id, SimHash; in page order) and puts each in the cluster
-/// of its nearest earlier repost — stored, or earlier on the same page — or in a cluster of its
-/// own. A handful of statements per page, whatever its size.
+/// Records the repost bands of `posts` (id, SimHash; in page order, their fingerprints already
+/// in `posts.simhash`) and puts each in the cluster of its nearest earlier repost — stored, or
+/// earlier on the same page — or in a cluster of its own. A post heading its own cluster keeps
+/// `cluster_id` NULL, so most posts are written once; a repost's is the id of its cluster's
+/// first post. A handful of statements per page, whatever its size.
 async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), StoreError> {
     with_conn!(conn, |conn| {
         if posts.is_empty() {
@@ -264,16 +266,18 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
                 .unwrap_or(*id);
             assigned.push((*id, *hash, cluster));
         }
-        for chunk in assigned.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Db>::new(
-                "UPDATE posts SET simhash = v.column2, cluster_id = v.column3 FROM (VALUES ",
-            );
+        let reposts: Vec<(i64, i64)> = assigned
+            .iter()
+            .filter(|(id, _, cluster)| cluster != id)
+            .map(|(id, _, cluster)| (*id, *cluster))
+            .collect();
+        for chunk in reposts.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::<Db>::new("UPDATE posts SET cluster_id = v.column2 FROM (VALUES ");
             let mut values = q.separated(", ");
-            for (id, hash, cluster) in chunk {
+            for (id, cluster) in chunk {
                 values.push("(");
                 values.push_bind_unseparated(id);
-                values.push_unseparated(", ");
-                values.push_bind_unseparated(*hash as i64);
                 values.push_unseparated(", ");
                 values.push_bind_unseparated(cluster);
                 values.push_unseparated(")");
@@ -380,10 +384,25 @@ async fn write_page(
                 fresh.push(i);
             }
         }
+        // The SimHash of every new or changed text, written with the post.
+        let fingerprints: Vec<Option<u64>> = posts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let k = (p.source_id.as_str(), keys[i].as_str());
+                let changed = stored.get(&k).is_some_and(|(_, old)| *old != hashes[i]);
+                (changed || first_of.get(&k) == Some(&i)).then(|| {
+                    simhash::simhash(&match p.title.as_deref() {
+                        Some(t) => format!("{t}\n\n{}", p.text),
+                        None => p.text.clone(),
+                    })
+                })
+            })
+            .collect();
         let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
         for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Db>::new(
-                "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen) ",
+                "INSERT INTO posts (source_id, post_key, url, title, body, author, location, published_at, content_sha256, first_seen, last_seen, simhash) ",
             );
             q.push_values(chunk, |mut row, i| {
                 let p = &posts[*i];
@@ -397,7 +416,8 @@ async fn write_page(
                     .push_bind(p.published)
                     .push_bind(&hashes[*i])
                     .push_bind(seen)
-                    .push_bind(seen);
+                    .push_bind(seen)
+                    .push_bind(fingerprints[*i].map(|h| h as i64));
             });
             q.push(" RETURNING id, source_id, post_key");
             let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
@@ -418,24 +438,18 @@ async fn write_page(
         let mut feed_locked = false;
         for (i, p) in posts.iter().enumerate() {
             let k = (p.source_id.as_str(), keys[i].as_str());
-            let text_hash = || {
-                simhash::simhash(&match p.title.as_deref() {
-                    Some(t) => format!("{t}\n\n{}", p.text),
-                    None => p.text.clone(),
-                })
-            };
-            let (id, outcome) = match (stored.get(&k), new_ids.get(&k)) {
-                (None, Some(&id)) if first_of.get(&k) == Some(&i) => {
-                    to_cluster.push((id, text_hash()));
+            let (id, outcome) = match (stored.get(&k), new_ids.get(&k), fingerprints[i]) {
+                (None, Some(&id), Some(fingerprint)) => {
+                    to_cluster.push((id, fingerprint));
                     (id, PostOutcome::New)
                 }
                 // Listed twice on one page: the second listing is a sighting.
-                (None, Some(&id)) => (id, PostOutcome::Seen),
-                (Some((id, old_hash)), _) if *old_hash == hashes[i] => {
+                (None, Some(&id), None) => (id, PostOutcome::Seen),
+                (Some((id, _)), _, None) => {
                     seen_again.push(*id);
                     (*id, PostOutcome::Seen)
                 }
-                (Some((id, _)), _) => {
+                (Some((id, _)), _, Some(fingerprint)) => {
                     // A changed text takes a new change sequence (a trigger): the feed's
                     // lock comes first, before this post's row is locked. Pages with no
                     // changed post never wait for it.
@@ -445,7 +459,8 @@ async fn write_page(
                     }
                     sqlx::query(
                     "UPDATE posts SET url = $1, title = $2, body = $3, author = $4, location = $5, published_at = $6,
-                     content_sha256 = $7, last_seen = $8, removed_at = NULL WHERE id = $9",
+                     content_sha256 = $7, last_seen = $8, removed_at = NULL, simhash = $9, cluster_id = NULL
+                     WHERE id = $10",
                 )
                 .bind(&p.url)
                 .bind(&p.title)
@@ -455,6 +470,7 @@ async fn write_page(
                 .bind(p.published)
                 .bind(&hashes[i])
                 .bind(seen)
+                .bind(fingerprint as i64)
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
@@ -463,10 +479,10 @@ async fn write_page(
                         .bind(id)
                         .execute(&mut *conn)
                         .await?;
-                    to_cluster.push((*id, text_hash()));
+                    to_cluster.push((*id, fingerprint));
                     (*id, PostOutcome::Changed)
                 }
-                (None, None) => {
+                (None, None, _) => {
                     return Err(StoreError::Corrupt("a new post was not stored".into()));
                 }
             };
@@ -983,7 +999,8 @@ impl Store {
             type Member = (i64, String, DateTime<Utc>, DateTime<Utc>, i64);
             let rows: Vec<Member> = sqlx::query_as(
             "SELECT p.id, p.source_id, p.first_seen, p.last_seen, (SELECT COUNT(*) FROM sightings s WHERE s.post_id = p.id)
-             FROM posts p WHERE p.cluster_id = (SELECT cluster_id FROM posts WHERE id = $1) ORDER BY p.id",
+             FROM posts p, (SELECT COALESCE(cluster_id, id) AS head FROM posts WHERE id = $1) c
+             WHERE p.cluster_id = c.head OR (p.id = c.head AND p.cluster_id IS NULL) ORDER BY p.id",
         )
         .bind(post_id)
         .fetch_all(pool)
