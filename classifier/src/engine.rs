@@ -554,21 +554,22 @@ impl Classifier {
         required_last: &[usize],
         hits: &mut [Vec<(usize, usize)>],
     ) {
+        // Most starts cannot begin a match: drop them before sorting the rest by pattern. A
+        // match starting at `s` holds a required literal after its prefix, past `s`, and a
+        // pattern that begins with `\b` only matches at a word boundary.
+        starts.retain(|&(p, s)| {
+            let pattern = &self.patterns[p];
+            (!pattern.has_required || s + 1 < required_last[p])
+                && (!pattern.at_word_boundary || is_word_boundary(t.as_bytes(), s))
+        });
         starts.sort_unstable();
         starts.dedup();
         for group in starts.chunk_by(|a, b| a.0 == b.0) {
-            let p = group[0].0;
-            let pattern = &self.patterns[p];
-            // A match starting at `s` holds a required literal after its prefix, past `s`.
-            let limit = if pattern.has_required {
-                required_last[p]
-            } else {
-                usize::MAX
-            };
+            let pattern = &self.patterns[group[0].0];
             anchored_matches(
                 pattern,
                 t,
-                group.iter().map(|&(_, s)| s).take_while(|&s| s + 1 < limit),
+                group.iter().map(|&(_, s)| s),
                 &mut hits[pattern.owner],
             );
         }
@@ -709,15 +710,13 @@ impl Classifier {
 }
 
 /// The matches `pattern.regex.find_iter(t)` would give, found by anchored searches at `starts`
-/// (ascending), the only positions where a match can begin. A start that is not on a word
-/// boundary is skipped without a search when the pattern begins with `\b`.
+/// (ascending), which hold every position where a match can begin.
 fn anchored_matches(
     pattern: &Pattern,
     t: &str,
     starts: impl Iterator<Item = usize>,
     out: &mut Vec<(usize, usize)>,
 ) {
-    let starts = starts.filter(|&s| !pattern.at_word_boundary || is_word_boundary(t.as_bytes(), s));
     each_match(starts, |s| {
         let end = pattern.regex.search(&anchored_at(t, s))?.end();
         out.push((s, end));
