@@ -469,10 +469,11 @@ fn remove(units: &mut Vec<Unit>, indices: &[usize]) {
 
 /// Collapses a letter repeated three or more times: `gajiii` → `gaji`, `bisaaa` → `bisa`.
 fn collapse_elongation(units: &mut Vec<Unit>) {
-    // Nothing moves before the first run of three.
+    // Nothing moves before the first run of three. Most texts have none: the cheap comparisons
+    // come first.
     let Some(first) = units
         .windows(3)
-        .position(|w| is_spelled_letter(w[0].ch) && w[0].ch == w[1].ch && w[1].ch == w[2].ch)
+        .position(|w| w[0].ch == w[1].ch && w[1].ch == w[2].ch && is_spelled_letter(w[0].ch))
     else {
         return;
     };
