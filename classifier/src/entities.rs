@@ -92,17 +92,51 @@ static MONEY: LazyLock<meta::Regex> =
 /// Currencies written before the amount in `MONEY` (its `pre` group, `$` aside).
 const CURRENCY_PREFIXES: &[&str] = &["rp", "idr", "rm", "myr", "ringgit", "usd", "us"];
 
+/// Bytes that can begin a `MONEY` match: `$`, ASCII digits, the first letters of
+/// [`CURRENCY_PREFIXES`], and the first byte of every character outside ASCII.
+const MONEY_FIRST: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'$' as usize] = true;
+    let mut b = b'0';
+    while b <= b'9' {
+        table[b as usize] = true;
+        b += 1;
+    }
+    let mut p = 0;
+    while p < CURRENCY_PREFIXES.len() {
+        table[CURRENCY_PREFIXES[p].as_bytes()[0] as usize] = true;
+        p += 1;
+    }
+    let mut b = 0xC0;
+    while b <= 0xFF {
+        table[b] = true;
+        b += 1;
+    }
+    table
+};
+
+/// The ASCII word characters, `[0-9A-Za-z_]`: no word starts right after one.
+const ASCII_WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_alphanumeric() || b == b'_' as usize;
+        b += 1;
+    }
+    table
+};
+
 /// Where a `MONEY` match can start: at `$`, or where a word starts with a currency of
 /// [`CURRENCY_PREFIXES`] or with a digit (`char::is_numeric` takes in every `\d`). Each
 /// alternative of `MONEY` starts so; `amounts_found_where_they_can_start` holds this against the
 /// regex.
 fn money_starts(t: &str) -> impl Iterator<Item = usize> {
     let bytes = t.as_bytes();
-    // Most bytes follow an ASCII word character, where no word starts: they are ruled out with
-    // one look back before anything else.
-    let after_ascii_word =
-        move |i: usize| i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+    // Most bytes cannot start an amount or follow an ASCII word character, where no word
+    // starts: they are ruled out with two table look-ups before anything else.
+    let after_ascii_word = move |i: usize| i > 0 && ASCII_WORD[usize::from(bytes[i - 1])];
     (0..bytes.len()).filter(move |&i| match bytes[i] {
+        b if !MONEY_FIRST[usize::from(b)] => false,
         b'$' => true,
         _ if after_ascii_word(i) => false,
         b'0'..=b'9' => is_word_boundary(bytes, i),
