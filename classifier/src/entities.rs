@@ -195,8 +195,10 @@ pub fn phone_e164(raw: &str) -> Option<String> {
         return None;
     }
     let number = phonenumber::parse(Some(country), format!("0{national}")).ok()?;
+    // E.164 is `+`, the country code and the national number: written here directly, because
+    // the crate's formatter first picks a national layout by regex, which E.164 does not use.
     phonenumber::is_valid(&number)
-        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+        .then(|| format!("+{}{}", number.country().code(), number.national()))
 }
 
 /// Identifiers in `text`, in order of appearance, each value once per kind.
