@@ -8,7 +8,8 @@ use anyhow::Context;
 use chrono::Utc;
 use patroli_classifier::Verdict;
 use patroli_crawler::{
-    CrawlEvent, FetchConfig, Fetcher, Source, SourceKind, crawl_with_state, fetcher_for,
+    CollectedPost, CrawlEvent, FetchConfig, Fetcher, Snapshot, Source, SourceKind,
+    crawl_with_state, fetcher_for,
 };
 use patroli_index::{
     ActiveRules, Backend, FrontierOp, PostOutcome, PostRecord, RunRecord, SearchIndex, Store,
@@ -20,6 +21,9 @@ use crate::workers::{Leases, StoreSlots};
 
 /// Crawl events waiting to be stored, at most (back-pressure on the crawler).
 const EVENT_QUEUE: usize = 64;
+/// Fetched pages stored per transaction, at most: when pages queue up faster than they are
+/// stored, the ones waiting are stored together and committed once.
+const PAGES_PER_COMMIT: usize = 16;
 /// Frontier changes written per transaction.
 const FRONTIER_BATCH: usize = 256;
 /// Stored posts buffered before they are classified together.
@@ -165,16 +169,37 @@ impl Pipeline {
         let mut last_flush = Instant::now();
         let mut progress = Progress::default();
         let mut frontier: Vec<FrontierOp> = Vec::new();
+        // An event taken from the queue while gathering pages, handled next.
+        let mut held: Option<CrawlEvent> = None;
         loop {
-            let event = match tokio::time::timeout(CLASSIFY_DELAY, rx.recv()).await {
-                Ok(Some(e)) => Some(e),
-                Ok(None) => break,
-                Err(_) => None,
+            let event = match held.take() {
+                Some(e) => Some(e),
+                None => match tokio::time::timeout(CLASSIFY_DELAY, rx.recv()).await {
+                    Ok(Some(e)) => Some(e),
+                    Ok(None) => break,
+                    Err(_) => None,
+                },
             };
             match event {
                 Some(CrawlEvent::Page { snapshot, posts }) => {
-                    let saved = self.store.save_page(&snapshot, &posts).await?;
-                    for ((id, outcome), post) in saved.into_iter().zip(&posts) {
+                    let mut pages = vec![(snapshot, posts)];
+                    while pages.len() < PAGES_PER_COMMIT {
+                        match rx.try_recv() {
+                            Ok(CrawlEvent::Page { snapshot, posts }) => {
+                                pages.push((snapshot, posts))
+                            }
+                            Ok(other) => {
+                                held = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let refs: Vec<(&Snapshot, &[CollectedPost])> =
+                        pages.iter().map(|(s, p)| (s, p.as_slice())).collect();
+                    let saved = self.store.save_pages(&refs).await?;
+                    let posts = pages.iter().flat_map(|(_, posts)| posts);
+                    for ((id, outcome), post) in saved.into_iter().flatten().zip(posts) {
                         progress.posts += 1;
                         let c = counts.entry(post.source_id.clone()).or_default();
                         match outcome {

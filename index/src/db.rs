@@ -28,6 +28,11 @@ const POSTGRES_CONNECTIONS: u32 = 8;
 const CACHE_KIB: i64 = 64 * 1024;
 /// Bytes of the SQLite file read through a memory map instead of `pread` calls.
 const MMAP_BYTES: i64 = 1 << 30;
+/// WAL pages written before SQLite copies them back into the database file (its default is
+/// 1,000). Each copy ends with an fsync, and a page changed by several commits in between is
+/// copied once: appending 20,000 posts to a million-post store went from ~2,600 to ~3,100
+/// posts/s (two A/B pairs). The WAL file grows to about 40 MB.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 /// How long to wait for a connection from the pool (a PostgreSQL server that is down or
 /// restarting shows as this timeout; callers retry).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,7 +127,8 @@ impl Pool {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", format!("-{CACHE_KIB}"))
             .pragma("mmap_size", MMAP_BYTES.to_string())
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
