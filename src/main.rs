@@ -19,7 +19,11 @@ use serde::Deserialize;
 
 /// Folder of the search index inside the data directory.
 const INDEX_DIR: &str = "index";
-/// Shortest password `user add` accepts.
+
+/// The allocator (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "patroli",
