@@ -1,6 +1,7 @@
 //! Classifier throughput on the labelled development corpus and the sample-web posts, with and
 //! without language detection, against the floor: a bare Aho-Corasick scan of the same keywords
-//! over the same text. Run: `cargo bench -p patroli-classifier --bench classify`.
+//! over the same text, with the allocator the `patroli` binary ships with. Run:
+//! `cargo bench -p patroli-classifier --bench classify`.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -8,6 +9,9 @@ use std::path::Path;
 use aho_corasick::{AhoCorasick, MatchKind};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use patroli_classifier::{Classifier, Gazetteer, LanguageDetection, RulePack, RuleSource};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Copies of the corpus classified per iteration, so one iteration is a few MB.
 const REPEAT: usize = 20;
