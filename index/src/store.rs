@@ -163,8 +163,8 @@ async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Records the repost bands of `posts` (id, SimHash; in page order, their fingerprints already
-/// in `posts.simhash`) and puts each in the cluster of its nearest earlier repost — stored, or
-/// earlier on the same page — or in a cluster of its own. A post heading its own cluster keeps
+/// in `posts.simhash`) and puts each in the oldest cluster among its near-duplicates — stored,
+/// or earlier on the same page — or in a cluster of its own. A post heading its own cluster keeps
 /// `cluster_id` NULL, so most posts are written once; a repost's is the id of its cluster's
 /// first post. A handful of statements per page, whatever its size.
 async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), StoreError> {
