@@ -163,23 +163,15 @@ async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Records the repost bands of `posts` (id, SimHash; in page order, their fingerprints already
-/// in `posts.simhash`) and puts each in the oldest cluster among its near-duplicates — stored,
-/// or earlier on the same page — or in a cluster of its own. A post heading its own cluster keeps
-/// `cluster_id` NULL, so most posts are written once; a repost's is the id of its cluster's
-/// first post. A handful of statements per page, whatever its size.
+/// in `posts.simhash` and any older bands of theirs deleted) and puts each in the oldest cluster
+/// among its near-duplicates — stored, or earlier on the same page — or in a cluster of its own.
+/// A post heading its own cluster keeps `cluster_id` NULL, so most posts are written once; a
+/// repost's is the id of its cluster's first post. A handful of statements per page, whatever
+/// its size.
 async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), StoreError> {
     with_conn!(conn, |conn| {
         if posts.is_empty() {
             return Ok(());
-        }
-        for chunk in posts.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Db>::new("DELETE FROM post_bands WHERE post_id IN (");
-            let mut ids = q.separated(", ");
-            for (id, _) in chunk {
-                ids.push_bind(id);
-            }
-            q.push(")");
-            q.build().execute(&mut *conn).await?;
         }
         let bands: Vec<[i64; simhash::BANDS]> =
             posts.iter().map(|(_, h)| simhash::bands(*h)).collect();
@@ -474,11 +466,14 @@ async fn write_page(
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
-                    // The old verdict judged the old text: drop it so the post is classified again.
-                    sqlx::query("DELETE FROM verdicts WHERE post_id = $1")
-                        .bind(id)
-                        .execute(&mut *conn)
-                        .await?;
+                    // The old verdict judged the old text, and the old bands fingerprinted it:
+                    // drop both, so the post is classified and clustered again.
+                    for table in ["verdicts", "post_bands"] {
+                        sqlx::query(&format!("DELETE FROM {table} WHERE post_id = $1"))
+                            .bind(id)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     to_cluster.push((*id, fingerprint));
                     (*id, PostOutcome::Changed)
                 }

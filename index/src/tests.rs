@@ -500,6 +500,12 @@ async fn reposts_on_later_pages_join_the_stored_cluster() {
     let cluster = store.cluster_of(a).await.unwrap().unwrap();
     assert_eq!(cluster.posts, [a, b, c, e, d]);
     assert_eq!(cluster.sources, 4);
+    // Its old text's bands went with the old text: a new post of that text is nobody's repost.
+    let f = id(store
+        .save_page(&snapshot("6"), &[on("board", "f", other)])
+        .await
+        .unwrap());
+    assert!(store.cluster_of(f).await.unwrap().is_none());
 }
 
 #[tokio::test]
