@@ -19,6 +19,7 @@ use patroli_crawler::{CollectedPost, Snapshot};
 use patroli_index::fts5::{Fts5Baseline, Fts5Post, Fts5Query};
 use patroli_index::{SearchIndex, SearchRequest, Sort, Store};
 
+use crate::pipeline::PAGES_PER_COMMIT;
 use crate::{sampleweb, seeds};
 
 /// The labelled development corpus, the main source of sentences.
@@ -359,8 +360,9 @@ async fn freshness(
     Ok(())
 }
 
-/// Stores `posts` as pages of [`POSTS_PER_PAGE`], then their verdicts in batches of 1,000, as
-/// the pipeline does. Returns the posts' ids and the time each part took.
+/// Stores `posts` as pages of [`POSTS_PER_PAGE`], [`PAGES_PER_COMMIT`] to a transaction as the
+/// pipeline does with a backlog, then their verdicts in batches of 1,000, as the pipeline does.
+/// Returns the posts' ids and the time each part took.
 async fn store_chunk(
     store: &Store,
     posts: &[CollectedPost],
@@ -368,18 +370,18 @@ async fn store_chunk(
 ) -> anyhow::Result<(Vec<i64>, Duration, Duration)> {
     let t = Instant::now();
     let mut ids = Vec::with_capacity(posts.len());
-    for page in posts.chunks(POSTS_PER_PAGE) {
-        let snapshot = snapshot_of(
-            &page[0].url,
-            format!("synthetic page of {} posts", page.len()).into_bytes(),
-        );
-        ids.extend(
-            store
-                .save_page(&snapshot, page)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id),
-        );
+    let pages: Vec<(Snapshot, &[CollectedPost])> = posts
+        .chunks(POSTS_PER_PAGE)
+        .map(|page| {
+            let body = format!("synthetic page of {} posts", page.len());
+            (snapshot_of(&page[0].url, body.into_bytes()), page)
+        })
+        .collect();
+    for batch in pages.chunks(PAGES_PER_COMMIT) {
+        let refs: Vec<(&Snapshot, &[CollectedPost])> = batch.iter().map(|(s, p)| (s, *p)).collect();
+        for saved in store.save_pages(&refs).await? {
+            ids.extend(saved.into_iter().map(|(id, _)| id));
+        }
     }
     let pages = t.elapsed();
     let t = Instant::now();

@@ -23,7 +23,7 @@ use crate::workers::{Leases, StoreSlots};
 const EVENT_QUEUE: usize = 64;
 /// Fetched pages stored per transaction, at most: when pages queue up faster than they are
 /// stored, the ones waiting are stored together and committed once.
-const PAGES_PER_COMMIT: usize = 16;
+pub const PAGES_PER_COMMIT: usize = 16;
 /// Frontier changes written per transaction.
 const FRONTIER_BATCH: usize = 256;
 /// Stored posts buffered before they are classified together.

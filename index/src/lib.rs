@@ -19,6 +19,7 @@ pub mod evidence;
 mod facets;
 mod feed;
 pub mod fts5;
+mod reposts;
 mod rulediff;
 mod rulesets;
 mod search;

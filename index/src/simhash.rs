@@ -1,18 +1,9 @@
 //! Near-duplicate detection for repost clusters: a 64-bit SimHash over word shingles, compared
-//! by Hamming distance. Candidates are looked up through four bands of 16 bits: two fingerprints
-//! up to 3 bits apart always share a band; 4, 5 and 6 bits apart usually do (about 77%, 63% and
-//! 51% of random flips), and a repost missed once is usually caught through the next one.
-//!
-//! Why not narrower bands, which guarantee more: a band of b bits puts about n / 2^b unrelated
-//! posts in each bucket, so every new post is compared with 6 · n / 2^11 others under six 11-bit
-//! bands — 3,000 at a million posts, which made storing quadratic (measured: 93 posts/s at
-//! 50,000 posts). Four 16-bit bands keep it at about 60 comparisons at a million.
+//! by Hamming distance. Finding the stored posts close to a new one is `reposts.rs`'s job.
 
 /// Fingerprints this many bits apart or closer are reposts of one text (measured on the sample
 /// ads: a changed number or an added header moves 3–5 bits; different ads are 20+ apart).
 pub const MAX_DISTANCE: u32 = 6;
-/// Bit boundaries of the bands.
-const BAND_EDGES: [u32; 5] = [0, 16, 32, 48, 64];
 /// Words per shingle.
 const SHINGLE: usize = 3;
 
@@ -52,17 +43,6 @@ pub fn simhash(text: &str) -> u64 {
     )
 }
 
-/// Bands per fingerprint.
-pub const BANDS: usize = BAND_EDGES.len() - 1;
-
-/// The bands of a fingerprint.
-pub fn bands(h: u64) -> [i64; BANDS] {
-    std::array::from_fn(|i| {
-        let (lo, hi) = (BAND_EDGES[i], BAND_EDGES[i + 1]);
-        ((h >> lo) & ((1u64 << (hi - lo)) - 1)) as i64
-    })
-}
-
 /// Bits in which two fingerprints differ.
 pub fn distance(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
@@ -93,18 +73,5 @@ mod tests {
         );
         let other = "Lowongan kasir toko bangunan di Pontianak, lulusan SMA, gaji sesuai UMK, kirim lamaran ke kantor kami di Jalan Gajah Mada";
         assert!(distance(simhash(AD), simhash(other)) > 16);
-    }
-
-    #[test]
-    fn bands_cover_the_fingerprint() {
-        let h = 0x1234_5678_9abc_def0u64;
-        let b = bands(h);
-        let back = b
-            .iter()
-            .zip(BAND_EDGES)
-            .fold(0u64, |acc, (v, lo)| acc | (*v as u64) << lo);
-        assert_eq!(back, h);
-        assert!(b.iter().all(|v| *v < 1 << 16));
-        assert_eq!(simhash(""), 0);
     }
 }

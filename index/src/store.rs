@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use patroli_classifier::Verdict;
@@ -15,6 +16,7 @@ use sqlx::{FromRow, QueryBuilder, Row};
 pub use crate::db::Backend;
 use crate::db::{Conn, Pool, lock_feed, with_conn, with_pool};
 use crate::error::StoreError;
+use crate::reposts::Reposts;
 use crate::simhash;
 
 /// Name of the SQLite database file inside the data directory.
@@ -162,77 +164,71 @@ async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<
 /// Rows per multi-row statement (bounds the bound parameters of one statement).
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Records the repost bands of `posts` (id, SimHash; in page order, their fingerprints already
-/// in `posts.simhash` and any older bands of theirs deleted) and puts each in the oldest cluster
-/// among its near-duplicates — stored, or earlier on the same page — or in a cluster of its own.
-/// A post heading its own cluster keeps `cluster_id` NULL, so most posts are written once; a
-/// repost's is the id of its cluster's first post. A handful of statements per page, whatever
-/// its size.
-async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), StoreError> {
+/// Brings `reposts` up to date with the fingerprint log: all of it when it is not in step
+/// with the committed log ([`Reposts::synced`] is `None`), else what was logged after it. Runs
+/// with the write lock held, so nothing is logged meanwhile.
+async fn catch_up_reposts(conn: Conn<'_>, reposts: &mut Reposts) -> Result<(), StoreError> {
+    let after = match reposts.synced.take() {
+        Some(seq) => seq,
+        None => {
+            *reposts = Reposts::default();
+            0
+        }
+    };
+    with_conn!(conn, |conn| {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT post_id, simhash FROM fingerprints WHERE seq > $1 ORDER BY seq")
+                .bind(after)
+                .fetch_all(&mut *conn)
+                .await?;
+        for (id, hash) in rows {
+            reposts.insert(id, hash as u64);
+        }
+        Ok(())
+    })
+}
+
+/// Logs the fingerprints of `posts` (id, SimHash; in page order, their fingerprints already in
+/// `posts.simhash`), files them in `reposts`, and puts each in the oldest cluster among its
+/// near-duplicates — stored, or earlier in this transaction — or in a cluster of its own. A
+/// post heading its own cluster keeps `cluster_id` NULL, so most posts are written once; a
+/// repost's is the id of its cluster's first post.
+async fn assign_clusters(
+    conn: Conn<'_>,
+    posts: &[(i64, u64)],
+    reposts: &mut Reposts,
+) -> Result<(), StoreError> {
     with_conn!(conn, |conn| {
         if posts.is_empty() {
             return Ok(());
         }
-        let bands: Vec<[i64; simhash::BANDS]> =
-            posts.iter().map(|(_, h)| simhash::bands(*h)).collect();
-        // Stored posts sharing a band with any post of the page, (band, value) → (id,
-        // fingerprint), read from the bands alone: one row per band value, its posts in a list
-        // (a row per candidate would cost more to hand over than to find).
-        let mut candidates: HashMap<(i64, i64), Vec<(i64, u64)>> = HashMap::new();
-        let mut pairs: Vec<(i64, i64)> = bands
-            .iter()
-            .flat_map(|b| b.iter().enumerate().map(|(band, v)| (band as i64, *v)))
-            .collect();
-        pairs.sort_unstable();
-        pairs.dedup();
-        for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-            // A join from the list, not `(band, value) IN (VALUES …)`: PostgreSQL misjudges the
-            // IN form as matching much of the table and scans every post (51 ms against 4 ms a
-            // page at 60,000 posts).
-            let mut q = QueryBuilder::<Db>::new(
-                "SELECT b.band, b.value, string_agg(b.post_id || ':' || b.fingerprint, ',') FROM (VALUES ",
-            );
-            let mut values = q.separated(", ");
-            for (band, value) in chunk {
-                values.push("(");
-                values.push_bind_unseparated(band);
-                values.push_unseparated(", ");
-                values.push_bind_unseparated(value);
-                values.push_unseparated(")");
-            }
-            q.push(
-                ") AS v JOIN post_bands b ON b.band = v.column1 AND b.value = v.column2
-                 GROUP BY b.band, b.value",
-            );
-            let rows: Vec<(i64, i64, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
-            for (band, value, list) in rows {
-                candidates.insert((band, value), parse_candidates(&list)?);
-            }
-        }
-        // The stored near-duplicates of each post, then the clusters of those alone.
+        // Each post is filed before the next is looked up, so reposts on one page find each
+        // other.
         let near: Vec<Vec<i64>> = posts
             .iter()
-            .zip(&bands)
-            .map(|((id, hash), bands)| {
-                let mut near: Vec<i64> = bands
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(band, v)| candidates.get(&(band as i64, *v)).into_iter().flatten())
-                    .filter(|(other, h)| {
-                        other != id && simhash::distance(*h, *hash) <= simhash::MAX_DISTANCE
-                    })
-                    .map(|(other, _)| *other)
-                    .collect();
-                near.sort_unstable();
-                near.dedup();
+            .map(|(id, hash)| {
+                let near = reposts.near(*id, *hash);
+                reposts.insert(*id, *hash);
                 near
             })
             .collect();
-        let mut near_ids: Vec<i64> = near.iter().flatten().copied().collect();
-        near_ids.sort_unstable();
-        near_ids.dedup();
+        // The clusters of the near-duplicates stored before this page (this page's own are
+        // assigned below, in order).
+        let on_page: HashMap<i64, usize> = posts
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
+        let mut earlier: Vec<i64> = near
+            .iter()
+            .flatten()
+            .filter(|id| !on_page.contains_key(id))
+            .copied()
+            .collect();
+        earlier.sort_unstable();
+        earlier.dedup();
         let mut cluster_of: HashMap<i64, i64> = HashMap::new();
-        for chunk in near_ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in earlier.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Db>::new("SELECT id, cluster_id FROM posts WHERE id IN (");
             let mut ids = q.separated(", ");
             for id in chunk {
@@ -242,28 +238,19 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
             let rows: Vec<(i64, Option<i64>)> = q.build_query_as().fetch_all(&mut *conn).await?;
             cluster_of.extend(rows.into_iter().map(|(id, c)| (id, c.unwrap_or(id))));
         }
-        let mut assigned: Vec<(i64, u64, i64)> = Vec::with_capacity(posts.len());
-        for ((id, hash), near) in posts.iter().zip(&near) {
-            let earlier_on_page = assigned
-                .iter()
-                .filter(|(other, h, _)| {
-                    other != id && simhash::distance(*h, *hash) <= simhash::MAX_DISTANCE
-                })
-                .map(|(_, _, c)| *c);
+        let mut reposts_of: Vec<(i64, i64)> = Vec::new();
+        for ((id, _), near) in posts.iter().zip(&near) {
             let cluster = near
                 .iter()
                 .filter_map(|other| cluster_of.get(other).copied())
-                .chain(earlier_on_page)
                 .min()
                 .unwrap_or(*id);
-            assigned.push((*id, *hash, cluster));
+            cluster_of.insert(*id, cluster);
+            if cluster != *id {
+                reposts_of.push((*id, cluster));
+            }
         }
-        let reposts: Vec<(i64, i64)> = assigned
-            .iter()
-            .filter(|(id, _, cluster)| cluster != id)
-            .map(|(id, _, cluster)| (*id, *cluster))
-            .collect();
-        for chunk in reposts.chunks(ROWS_PER_STATEMENT) {
+        for chunk in reposts_of.chunks(ROWS_PER_STATEMENT) {
             let mut q =
                 QueryBuilder::<Db>::new("UPDATE posts SET cluster_id = v.column2 FROM (VALUES ");
             let mut values = q.separated(", ");
@@ -277,22 +264,10 @@ async fn assign_clusters(conn: Conn<'_>, posts: &[(i64, u64)]) -> Result<(), Sto
             q.push(") AS v WHERE posts.id = v.column1");
             q.build().execute(&mut *conn).await?;
         }
-        let rows: Vec<(i64, i64, i64, i64)> = posts
-            .iter()
-            .zip(&bands)
-            .flat_map(|((id, hash), b)| {
-                b.iter()
-                    .enumerate()
-                    .map(move |(band, v)| (*id, band as i64, *v, *hash as i64))
-            })
-            .collect();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            QueryBuilder::<Db>::new("INSERT INTO post_bands (post_id, band, value, fingerprint) ")
-                .push_values(chunk, |mut row, (id, band, value, hash)| {
-                    row.push_bind(id)
-                        .push_bind(band)
-                        .push_bind(value)
-                        .push_bind(hash);
+        for chunk in posts.chunks(ROWS_PER_STATEMENT) {
+            QueryBuilder::<Db>::new("INSERT INTO fingerprints (post_id, simhash) ")
+                .push_values(chunk, |mut row, (id, hash)| {
+                    row.push_bind(id).push_bind(*hash as i64);
                 })
                 .build()
                 .execute(&mut *conn)
@@ -308,6 +283,7 @@ async fn write_page(
     conn: Conn<'_>,
     snapshot: &Snapshot,
     posts: &[CollectedPost],
+    reposts: &mut Reposts,
 ) -> Result<Vec<(i64, PostOutcome)>, StoreError> {
     with_conn!(conn, |conn| {
         let headers = serde_json::to_string(&snapshot.headers).expect("headers serialise");
@@ -427,7 +403,6 @@ async fn write_page(
         let mut out = Vec::with_capacity(posts.len());
         let mut to_cluster: Vec<(i64, u64)> = Vec::new();
         let mut seen_again: Vec<i64> = Vec::new();
-        let mut feed_locked = false;
         for (i, p) in posts.iter().enumerate() {
             let k = (p.source_id.as_str(), keys[i].as_str());
             let (id, outcome) = match (stored.get(&k), new_ids.get(&k), fingerprints[i]) {
@@ -442,13 +417,6 @@ async fn write_page(
                     (*id, PostOutcome::Seen)
                 }
                 (Some((id, _)), _, Some(fingerprint)) => {
-                    // A changed text takes a new change sequence (a trigger): the feed's
-                    // lock comes first, before this post's row is locked. Pages with no
-                    // changed post never wait for it.
-                    if !feed_locked {
-                        lock_feed((&mut *conn).into()).await?;
-                        feed_locked = true;
-                    }
                     sqlx::query(
                     "UPDATE posts SET url = $1, title = $2, body = $3, author = $4, location = $5, published_at = $6,
                      content_sha256 = $7, last_seen = $8, removed_at = NULL, simhash = $9, cluster_id = NULL
@@ -466,14 +434,11 @@ async fn write_page(
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
-                    // The old verdict judged the old text, and the old bands fingerprinted it:
-                    // drop both, so the post is classified and clustered again.
-                    for table in ["verdicts", "post_bands"] {
-                        sqlx::query(&format!("DELETE FROM {table} WHERE post_id = $1"))
-                            .bind(id)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
+                    // The old verdict judged the old text: the post is classified again.
+                    sqlx::query("DELETE FROM verdicts WHERE post_id = $1")
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
                     to_cluster.push((*id, fingerprint));
                     (*id, PostOutcome::Changed)
                 }
@@ -493,7 +458,7 @@ async fn write_page(
             q.push(")");
             q.build().execute(&mut *conn).await?;
         }
-        assign_clusters((&mut *conn).into(), &to_cluster).await?;
+        assign_clusters((&mut *conn).into(), &to_cluster, reposts).await?;
         let sightings: Vec<(i64, &String)> = out.iter().map(|(id, _)| *id).zip(&hashes).collect();
         for chunk in sightings.chunks(ROWS_PER_STATEMENT) {
             QueryBuilder::<Db>::new(
@@ -511,21 +476,6 @@ async fn write_page(
         }
         Ok(out)
     })
-}
-
-/// Parses the `id:fingerprint` list of one band value (see `assign_clusters`).
-fn parse_candidates(list: &str) -> Result<Vec<(i64, u64)>, StoreError> {
-    list.split(',')
-        .map(|item| {
-            let (id, hash) = item.split_once(':').unwrap_or((item, ""));
-            match (id.parse::<i64>(), hash.parse::<i64>()) {
-                (Ok(id), Ok(hash)) => Ok((id, hash as u64)),
-                _ => Err(StoreError::Corrupt(format!(
-                    "a repost band lists {item:?}, not a post id and fingerprint"
-                ))),
-            }
-        })
-        .collect()
 }
 
 /// Near-duplicate posts: one text posted again, here or elsewhere.
@@ -824,6 +774,8 @@ impl TryFrom<RunRow> for RunRecord {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// Repost candidates, shared by the clones; held for the whole of a page transaction.
+    reposts: Arc<tokio::sync::Mutex<Reposts>>,
 }
 
 /// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
@@ -856,9 +808,9 @@ impl Store {
             path: data_dir.to_path_buf(),
             message: e.to_string(),
         })?;
-        Ok(Store {
-            pool: Pool::open_sqlite(&data_dir.join(DB_FILE)).await?,
-        })
+        Ok(Store::with_pool(
+            Pool::open_sqlite(&data_dir.join(DB_FILE)).await?,
+        ))
     }
 
     /// Opens the store at `url`: a PostgreSQL URL (`postgres://user:password@host/db`), shared
@@ -875,7 +827,14 @@ impl Store {
                 crate::db::redact(url)
             )));
         };
-        Ok(Store { pool })
+        Ok(Store::with_pool(pool))
+    }
+
+    pub(crate) fn with_pool(pool: Pool) -> Store {
+        Store {
+            pool,
+            reposts: Arc::default(),
+        }
     }
 
     /// Which database the store lives in.
@@ -956,17 +915,34 @@ impl Store {
     /// Stores several pages, each as [`Store::save_page`] would, in one transaction: a writer
     /// with a backlog of fetched pages commits once for all of them. Returns, per page, each
     /// post's id and what happened to it.
+    ///
+    /// One writer at a time, across processes and nodes: SQLite's write lock, taken when the
+    /// transaction begins, or PostgreSQL's feed lock. Under it the repost candidates catch up
+    /// with the fingerprint log, so they hold every post committed before, by anyone.
     pub async fn save_pages(
         &self,
         pages: &[(&Snapshot, &[CollectedPost])],
     ) -> Result<Vec<Vec<(i64, PostOutcome)>>, StoreError> {
+        let mut reposts = self.reposts.lock().await;
+        let begin = match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
         with_pool!(&self.pool, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
+            lock_feed((&mut *tx).into()).await?;
+            // From here until the commit, `reposts.synced` is None: should the transaction
+            // fail, the candidates are rebuilt from the log.
+            catch_up_reposts((&mut *tx).into(), &mut reposts).await?;
             let mut saved = Vec::with_capacity(pages.len());
             for (snapshot, posts) in pages {
-                saved.push(write_page((&mut *tx).into(), snapshot, posts).await?);
+                saved.push(write_page((&mut *tx).into(), snapshot, posts, &mut reposts).await?);
             }
+            let logged: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM fingerprints")
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
+            reposts.synced = Some(logged);
             Ok(saved)
         })
     }

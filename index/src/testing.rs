@@ -63,6 +63,12 @@ impl Store {
             .rows_affected()))
     }
 
+    /// Another handle on the same database with repost candidates of its own, as another
+    /// process or crawl worker has (tests only).
+    pub fn another_writer(&self) -> Store {
+        Store::with_pool(self.pool.clone())
+    }
+
     /// The first column of each row `sql` returns, as text (tests only).
     pub async fn strings_raw(&self, sql: &str) -> Result<Vec<String>, sqlx::Error> {
         crate::db::with_pool!(&self.pool, |pool| sqlx::query_scalar(sql)

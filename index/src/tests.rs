@@ -500,12 +500,58 @@ async fn reposts_on_later_pages_join_the_stored_cluster() {
     let cluster = store.cluster_of(a).await.unwrap().unwrap();
     assert_eq!(cluster.posts, [a, b, c, e, d]);
     assert_eq!(cluster.sources, 4);
-    // Its old text's bands went with the old text: a new post of that text is nobody's repost.
+    // Its old fingerprint went with the old text: a new post of that text is nobody's repost.
     let f = id(store
         .save_page(&snapshot("6"), &[on("board", "f", other)])
         .await
         .unwrap());
     assert!(store.cluster_of(f).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn writers_see_each_others_posts_and_edits() {
+    let (_d, first) = store().await;
+    let second = first.another_writer();
+    let texts = [
+        "Dicari pekerja ladang sawit di Sibu Sarawak untuk dodos dan pungut brondol, gaji RM 2.800 sebulan bersih, mess dan makan gratis dari kebun. Paspor diurus agen, visa kerja menyusul setelah sampai, tidak perlu pengalaman. Berangkat dari Entikong minggu depan bersama rombongan, kuota dua puluh orang. Hubungi WA sekarang juga sebelum penuh",
+        "Lowongan operator produksi pabrik sarung tangan di Kuching, kontrak dua tahun dan bisa diperpanjang, lulusan SMP boleh, laki laki dan perempuan umur 18 sampai 40. Tiket pesawat ditanggung perusahaan, potong gaji tiga bulan pertama untuk biaya agen dan medical. Proses cepat, dokumen dibantu, kirim foto KTP lewat Telegram",
+        "Toko bangunan di Singkawang mencari kasir dan pramuniaga, lulusan SMA atau sederajat, jujur dan rajin, gaji sesuai UMK kota ditambah uang makan dan BPJS. Jam kerja delapan jam sehari dengan libur satu hari seminggu. Datang langsung ke toko kami di Jalan Diponegoro dengan membawa surat lamaran dan fotokopi ijazah",
+    ];
+    let save = |store: &Store, key: &str, text: &str| {
+        let (store, key, text) = (store.clone(), key.to_string(), text.to_string());
+        async move {
+            let p = CollectedPost {
+                source_id: "s".into(),
+                title: None,
+                ..post(&key, &text)
+            };
+            store.save_page(&snapshot(&key), &[p]).await.unwrap()[0]
+        }
+    };
+    let members = |store: &Store, id: i64| {
+        let store = store.clone();
+        async move { store.cluster_of(id).await.unwrap().map(|c| c.posts) }
+    };
+    // The second writer's first page loads what the first stored.
+    let (a, _) = save(&first, "a", texts[0]).await;
+    let (b, _) = save(&second, "b", &format!("INFO {}", texts[0])).await;
+    assert_eq!(members(&first, b).await, Some(vec![a, b]));
+    // Later pages catch up with what the other writer stored since.
+    let (c, _) = save(&second, "c", texts[1]).await;
+    let (d, _) = save(&first, "d", &format!("INFO {}", texts[1])).await;
+    assert_eq!(members(&first, d).await, Some(vec![c, d]));
+    // ... and with what it edited: the first writer's candidates follow the new text.
+    let (e, _) = save(&first, "e", texts[2]).await;
+    assert_eq!(
+        save(&second, "e", "Pengumuman rapat warga RT 05 hari Minggu pagi di balai desa, semua kepala keluarga diharap hadir tepat waktu membawa fotokopi KTP").await,
+        (e, PostOutcome::Changed)
+    );
+    let (f, _) = save(&first, "f", &format!("INFO {}", texts[2])).await;
+    assert_eq!(
+        members(&first, f).await,
+        None,
+        "nobody holds the old text any more"
+    );
 }
 
 #[tokio::test]
