@@ -392,6 +392,47 @@ async fn store_chunk(
     Ok((ids, pages, t.elapsed()))
 }
 
+/// Stores `posts` and their verdicts as [`store_chunk`] does into a new store in `dir`, while
+/// the feeder keeps a new index in step as under `patroli run` (nudged after each chunk's
+/// verdicts). Returns the time until every post is searchable; `dir` is removed afterwards.
+async fn store_with_feeder(
+    dir: &Path,
+    posts: &[CollectedPost],
+    verdicts: &[Verdict],
+) -> anyhow::Result<Duration> {
+    let _ = std::fs::remove_dir_all(dir);
+    let store = Store::open(dir).await?;
+    for s in SOURCES {
+        store
+            .upsert_source(s, "telegram", "synthetic benchmark source")
+            .await?;
+    }
+    let index = Arc::new(open_index(dir)?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let t = Instant::now();
+    let feeder = tokio::spawn(patroli_index::feed(index.clone(), store.clone(), async {
+        let _ = stopped.await;
+    }));
+    for (posts, verdicts) in posts.chunks(CHUNK).zip(verdicts.chunks(CHUNK)) {
+        store_chunk(&store, posts, verdicts).await?;
+        index.nudge();
+    }
+    // The feeder's last catch-up, on shutdown, indexes whatever is left.
+    let _ = stop.send(());
+    feeder.await?;
+    let elapsed = t.elapsed();
+    anyhow::ensure!(
+        index.len() == posts.len() as u64,
+        "indexed {} of {} posts",
+        index.len(),
+        posts.len()
+    );
+    store.close().await;
+    drop(index);
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    Ok(elapsed)
+}
+
 /// Options of a run.
 pub struct Options {
     pub posts: usize,
@@ -431,32 +472,26 @@ async fn ingest(
             .upsert_source(s, "telegram", "synthetic benchmark source")
             .await?;
     }
-    let (mut store_time, mut verdict_time, mut fts_time, mut classify_time) = (
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-    );
-    let mut done = 0;
     eprintln!(
-        "generating, classifying and storing {} posts ({} sentences to draw from)…",
+        "generating and classifying {} posts ({} sentences to draw from)…",
         opts.posts,
         generator.sentences.len()
     );
-    while done < opts.posts {
-        let n = CHUNK.min(opts.posts - done);
-        let posts: Vec<CollectedPost> = (0..n).map(|_| generator.post()).collect();
-        let t = Instant::now();
-        let verdicts = classify_all(classifier, &posts);
-        classify_time += t.elapsed();
-
-        let (ids, pages, verdicts_stored) = store_chunk(&store, &posts, &verdicts).await?;
+    let posts: Vec<CollectedPost> = (0..opts.posts).map(|_| generator.post()).collect();
+    let t = Instant::now();
+    let verdicts = classify_all(classifier, &posts);
+    let classify_time = t.elapsed();
+    eprintln!("storing them, chunk by chunk…");
+    let (mut store_time, mut verdict_time, mut fts_time) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for (posts, verdicts) in posts.chunks(CHUNK).zip(verdicts.chunks(CHUNK)) {
+        let (ids, pages, verdicts_stored) = store_chunk(&store, posts, verdicts).await?;
         store_time += pages;
         verdict_time += verdicts_stored;
 
         let rows: Vec<Fts5Post> = posts
             .iter()
-            .zip(&verdicts)
+            .zip(verdicts)
             .zip(&ids)
             .map(|((p, v), id)| Fts5Post {
                 id: *id,
@@ -473,10 +508,7 @@ async fn ingest(
         let t = Instant::now();
         fts.insert(&rows).await?;
         fts_time += t.elapsed();
-        done += n;
-        eprint!("\r  {done} posts");
     }
-    eprintln!();
     let t = Instant::now();
     fts.finish_load().await?;
     fts_time += t.elapsed();
@@ -489,6 +521,8 @@ async fn ingest(
         "indexed {indexed} of {} posts",
         opts.posts
     );
+    eprintln!("the same posts again, into a new store with the feeder running…");
+    let together = store_with_feeder(&opts.dir.join("together"), &posts, &verdicts).await?;
 
     let rate = |n: usize, d: Duration| format!("{:.0}", n as f64 / d.as_secs_f64());
     let mib = |b: u64| format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0));
@@ -527,9 +561,14 @@ async fn ingest(
         mib(disk_size(&store_dir.join("index")))
     );
     println!(
-        "| **patroli store + index** | {:.1} s | **{}** | — |",
+        "| patroli store + index, one after the other | {:.1} s | {} | — |",
         (store_time + index_time).as_secs_f64(),
         rate(opts.posts, store_time + index_time)
+    );
+    println!(
+        "| **patroli store and index together**, the feeder following the store as under `patroli run` (a new store, same posts) | {:.1} s | **{}** | — |",
+        together.as_secs_f64(),
+        rate(opts.posts, together)
     );
     println!(
         "| SQLite FTS5 (text + filter columns, optimised) | {:.1} s | {} | {} |",
