@@ -133,22 +133,12 @@ const ASCII_WORD: [bool; 256] = {
 fn money_starts(t: &str) -> impl Iterator<Item = usize> {
     let bytes = t.as_bytes();
     // Most bytes cannot start an amount or follow an ASCII word character, where no word
-    // starts: two table look-ups rule them out in a test small enough to be inlined in the loop
-    // over every byte, and the few bytes left are decided out of line.
-    (0..bytes.len()).filter(move |&i| {
-        let b = bytes[i];
-        MONEY_FIRST[usize::from(b)]
-            && (b == b'$' || i == 0 || !ASCII_WORD[usize::from(bytes[i - 1])])
-            && money_can_start(t, i)
-    })
-}
-
-/// Whether a `MONEY` match can start at byte `i` of `t`, where a word starts (or a `$` is).
-#[inline(never)]
-fn money_can_start(t: &str, i: usize) -> bool {
-    let bytes = t.as_bytes();
-    match bytes[i] {
+    // starts: they are ruled out with two table look-ups before anything else.
+    let after_ascii_word = move |i: usize| i > 0 && ASCII_WORD[usize::from(bytes[i - 1])];
+    (0..bytes.len()).filter(move |&i| match bytes[i] {
+        b if !MONEY_FIRST[usize::from(b)] => false,
         b'$' => true,
+        _ if after_ascii_word(i) => false,
         b'0'..=b'9' => is_word_boundary(bytes, i),
         b'r' | b'i' | b'm' | b'u' => {
             is_word_boundary(bytes, i)
@@ -159,7 +149,7 @@ fn money_can_start(t: &str, i: usize) -> bool {
         // The first byte of a character outside ASCII.
         0xC0.. => t[i..].chars().next().is_some_and(char::is_numeric) && is_word_boundary(bytes, i),
         _ => false,
-    }
+    })
 }
 
 /// Calls `f` with the captures of each match of `MONEY` in `t`, the matches `captures_iter`
