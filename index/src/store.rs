@@ -310,35 +310,35 @@ async fn write_page(
             .iter()
             .map(|p| content_hash(p.title.as_deref(), &p.text))
             .collect();
-        // What is already stored, by (source, key): one query per source and chunk of keys.
+        // What is already stored, by (source, key): one query per chunk of keys, whatever the
+        // sources. A join from the list, not `(source_id, post_key) IN (VALUES …)`: PostgreSQL
+        // misjudges that form as matching much of the table and scans it.
         let mut stored: HashMap<(&str, &str), (i64, String)> = HashMap::new();
-        let sources: BTreeSet<&str> = posts.iter().map(|p| p.source_id.as_str()).collect();
-        for source in sources {
-            let of_source: Vec<&str> = posts
-                .iter()
-                .zip(&keys)
-                .filter(|(p, _)| p.source_id == source)
-                .map(|(_, k)| k.as_str())
-                .collect();
-            for chunk in of_source.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "SELECT post_key, id, content_sha256 FROM posts WHERE source_id = ",
-                );
-                q.push_bind(source).push(" AND post_key IN (");
-                let mut list = q.separated(", ");
-                for k in chunk {
-                    list.push_bind(*k);
-                }
-                q.push(")");
-                let rows: Vec<(String, i64, String)> =
-                    q.build_query_as().fetch_all(&mut *conn).await?;
-                for (key, id, hash) in rows {
-                    let key = chunk
-                        .iter()
-                        .find(|k| **k == key)
-                        .copied()
-                        .unwrap_or_default();
-                    stored.insert((source, key), (id, hash));
+        let wanted: Vec<(&str, &str)> = posts
+            .iter()
+            .zip(&keys)
+            .map(|(p, k)| (p.source_id.as_str(), k.as_str()))
+            .collect();
+        for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT p.source_id, p.post_key, p.id, p.content_sha256 FROM (VALUES ",
+            );
+            let mut values = q.separated(", ");
+            for (source, key) in chunk {
+                values.push("(");
+                values.push_bind_unseparated(*source);
+                values.push_unseparated(", ");
+                values.push_bind_unseparated(*key);
+                values.push_unseparated(")");
+            }
+            q.push(
+                ") AS v JOIN posts p ON p.source_id = v.column1 AND p.post_key = v.column2",
+            );
+            let rows: Vec<(String, String, i64, String)> =
+                q.build_query_as().fetch_all(&mut *conn).await?;
+            for (source, key, id, hash) in rows {
+                if let Some(k) = chunk.iter().find(|(s, k)| *s == source && *k == key) {
+                    stored.insert(*k, (id, hash));
                 }
             }
         }

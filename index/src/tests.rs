@@ -509,6 +509,32 @@ async fn reposts_on_later_pages_join_the_stored_cluster() {
 }
 
 #[tokio::test]
+async fn one_key_on_two_sources_is_two_posts() {
+    let (_d, store) = store().await;
+    let on = |source: &str, text: &str| CollectedPost {
+        source_id: source.into(),
+        ..post("k", text)
+    };
+    let first = store
+        .save_page(&snapshot("1"), &[on("s1", "kerja sawit"), on("s2", "kerja pabrik")])
+        .await
+        .unwrap();
+    assert!(first.iter().all(|(_, o)| *o == PostOutcome::New));
+    assert_ne!(first[0].0, first[1].0);
+    let again = store
+        .save_page(&snapshot("2"), &[on("s2", "kerja kebun"), on("s1", "kerja sawit")])
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        [
+            (first[1].0, PostOutcome::Changed),
+            (first[0].0, PostOutcome::Seen)
+        ]
+    );
+}
+
+#[tokio::test]
 async fn writers_see_each_others_posts_and_edits() {
     let (_d, first) = store().await;
     let second = first.another_writer();
