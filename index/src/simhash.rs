@@ -86,6 +86,10 @@ mod tests {
         let ad = "Dicari 20 orang kerja sawit di Sibu, gaji RM 3.500. WA 0812-5738-2041";
         assert_eq!(simhash(ad), 0x47bf_119e_93df_7de3);
         assert_eq!(simhash("İSTANBUL Straße ŞŞ kerja"), 0xe989_d1b8_11fb_6fb1);
-        assert_eq!(simhash("dua kata"), simhash("Dua, KATA!"), "fewer words than a shingle");
+        assert_eq!(
+            simhash("dua kata"),
+            simhash("Dua, KATA!"),
+            "fewer words than a shingle"
+        );
     }
 }

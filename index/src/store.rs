@@ -1,7 +1,7 @@
 //! The SQL store: the source of truth for posts, evidence, verdicts, users and the audit log.
 //! Every statement is parameterised; no text from a page or a user is ever spliced into SQL.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -214,15 +214,11 @@ async fn assign_clusters(
             .collect();
         // The clusters of the near-duplicates stored before this page (this page's own are
         // assigned below, in order).
-        let on_page: HashMap<i64, usize> = posts
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| (*id, i))
-            .collect();
+        let on_page: HashSet<i64> = posts.iter().map(|(id, _)| *id).collect();
         let mut earlier: Vec<i64> = near
             .iter()
             .flatten()
-            .filter(|id| !on_page.contains_key(id))
+            .filter(|id| !on_page.contains(id))
             .copied()
             .collect();
         earlier.sort_unstable();
@@ -331,9 +327,7 @@ async fn write_page(
                 values.push_bind_unseparated(*key);
                 values.push_unseparated(")");
             }
-            q.push(
-                ") AS v JOIN posts p ON p.source_id = v.column1 AND p.post_key = v.column2",
-            );
+            q.push(") AS v JOIN posts p ON p.source_id = v.column1 AND p.post_key = v.column2");
             let rows: Vec<(String, String, i64, String)> =
                 q.build_query_as().fetch_all(&mut *conn).await?;
             for (source, key, id, hash) in rows {

@@ -516,13 +516,19 @@ async fn one_key_on_two_sources_is_two_posts() {
         ..post("k", text)
     };
     let first = store
-        .save_page(&snapshot("1"), &[on("s1", "kerja sawit"), on("s2", "kerja pabrik")])
+        .save_page(
+            &snapshot("1"),
+            &[on("s1", "kerja sawit"), on("s2", "kerja pabrik")],
+        )
         .await
         .unwrap();
     assert!(first.iter().all(|(_, o)| *o == PostOutcome::New));
     assert_ne!(first[0].0, first[1].0);
     let again = store
-        .save_page(&snapshot("2"), &[on("s2", "kerja kebun"), on("s1", "kerja sawit")])
+        .save_page(
+            &snapshot("2"),
+            &[on("s2", "kerja kebun"), on("s1", "kerja sawit")],
+        )
         .await
         .unwrap();
     assert_eq!(
