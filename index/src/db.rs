@@ -189,8 +189,10 @@ impl Pool {
 /// PostgreSQL the triggers take it anyway, but only once a row is locked; a transaction that
 /// locked post A and then wanted the feed lock could deadlock with one that held the feed lock
 /// and then wanted post A. Taking it first gives every writer the same order. It serialises
-/// those transactions (as SQLite's single writer serialises every one); a page of posts seen
-/// before or new does not take it. SQLite needs nothing: its write lock covers the whole file.
+/// those transactions (as SQLite's single writer serialises every one), page transactions
+/// included: under it a page's writer catches up with the repost fingerprint log, which must
+/// grow in commit order (`Store::save_pages`). SQLite needs nothing: its write lock covers the
+/// whole file.
 pub(crate) async fn lock_feed(conn: Conn<'_>) -> Result<(), sqlx::Error> {
     if let Conn::Postgres(c) = conn {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
