@@ -7,11 +7,12 @@ pub const MAX_DISTANCE: u32 = 6;
 /// Words per shingle.
 const SHINGLE: usize = 3;
 
-/// FNV-1a, 64 bits: a stable hash (fingerprints are stored, so the hash must never change
-/// between builds; the standard library's hasher makes no such promise).
+/// The starting state of FNV-1a, 64 bits: the shingles' hash. It is stable (fingerprints are
+/// stored, so the hash must never change between builds; the standard library's hasher makes no
+/// such promise).
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// Feeds `bytes` to an FNV-1a state.
+/// Feeds `bytes` to an FNV-1a state (start from [`FNV_OFFSET`]).
 fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         h ^= u64::from(*b);
