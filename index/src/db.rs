@@ -33,6 +33,10 @@ const MMAP_BYTES: i64 = 1 << 30;
 /// copied once: appending 20,000 posts to a million-post store went from ~2,600 to ~3,100
 /// posts/s (two A/B pairs). The WAL file grows to about 40 MB.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+/// Rows SQLite's worker thread may hand over before the reader takes them (sqlx's default is
+/// 50). The worker blocks on a full channel and the reader is woken per batch: the search
+/// feed's catch-up reads 5,000 posts a query.
+const ROW_CHANNEL: usize = 1_024;
 /// How long to wait for a connection from the pool (a PostgreSQL server that is down or
 /// restarting shows as this timeout; callers retry).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -128,7 +132,8 @@ impl Pool {
             .pragma("cache_size", format!("-{CACHE_KIB}"))
             .pragma("mmap_size", MMAP_BYTES.to_string())
             .pragma("temp_store", "memory")
-            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
+            .row_buffer_size(ROW_CHANNEL);
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -106,15 +106,18 @@ pub struct AuditEntry {
 }
 
 /// Writes verdicts and the identifiers they found (for recruiter networks): three statements
-/// per chunk of posts.
+/// per chunk of posts, four on SQLite. Each verdict takes the next value of the search feed's
+/// change sequence (migration 0016 on SQLite, 0006 on PostgreSQL) in its own row; the caller
+/// holds the write lock, so values are committed in the order they are handed out.
 async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<(), StoreError> {
+    let now = Utc::now();
     with_conn!(conn, |conn| {
-        let now = Utc::now();
         for chunk in verdicts.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Db>::new(
-                "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at) ",
+                "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at, changed_seq) ",
             );
-            q.push_values(chunk, |mut row, (post_id, v)| {
+            let first = next_changed_seq((&mut *conn).into(), chunk.len()).await?;
+            q.push_values(chunk.iter().enumerate(), |mut row, (i, (post_id, v))| {
                 row.push_bind(post_id)
                     .push_bind(&v.ruleset_version)
                     .push_bind(v.score)
@@ -124,11 +127,15 @@ async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<
                     .push_bind(v.kalbar)
                     .push_bind(serde_json::to_string(v).expect("verdict serialises"))
                     .push_bind(now);
+                match first {
+                    Some(first) => row.push_bind(first + i as i64),
+                    None => row.push("nextval('posts_changed_seq')"),
+                };
             });
             q.push(
             " ON CONFLICT(post_id) DO UPDATE SET ruleset_version = excluded.ruleset_version, score = excluded.score,
                level = excluded.level, flagged = excluded.flagged, lang = excluded.lang, kalbar = excluded.kalbar,
-               detail = excluded.detail, classified_at = excluded.classified_at",
+               detail = excluded.detail, classified_at = excluded.classified_at, changed_seq = excluded.changed_seq",
         );
             q.build().execute(&mut *conn).await?;
             let mut q = QueryBuilder::<Db>::new("DELETE FROM post_entities WHERE post_id IN (");
@@ -159,6 +166,43 @@ async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<
         }
         Ok(())
     })
+}
+
+/// Reserves `n` values of the search feed's change sequence and returns the first, on SQLite
+/// (whose write lock this takes, if the transaction did not hold it yet). `None` on PostgreSQL,
+/// where each row takes `nextval('posts_changed_seq')` under the feed lock.
+async fn next_changed_seq(conn: Conn<'_>, n: usize) -> Result<Option<i64>, StoreError> {
+    match conn {
+        Conn::Sqlite(conn) => {
+            let last: i64 =
+                sqlx::query_scalar("UPDATE feed_counter SET seq = seq + $1 RETURNING seq")
+                    .bind(n as i64)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            Ok(Some(last - n as i64 + 1))
+        }
+        Conn::Postgres(_) => Ok(None),
+    }
+}
+
+/// The rowid of the last row an INSERT created, where the backend reports it (SQLite).
+trait LastRowid {
+    const REPORTED: bool;
+    fn last_rowid(&self) -> Option<i64>;
+}
+
+impl LastRowid for sqlx::sqlite::SqliteQueryResult {
+    const REPORTED: bool = true;
+    fn last_rowid(&self) -> Option<i64> {
+        Some(self.last_insert_rowid())
+    }
+}
+
+impl LastRowid for sqlx::postgres::PgQueryResult {
+    const REPORTED: bool = false;
+    fn last_rowid(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Rows per multi-row statement (bounds the bound parameters of one statement).
@@ -381,8 +425,26 @@ async fn write_page(
                     .push_bind(seen)
                     .push_bind(fingerprints[*i].map(|h| h as i64));
             });
-            q.push(" RETURNING id, source_id, post_key");
-            let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+            // SQLite gives a multi-row insert consecutive new rowids, one above the table's
+            // highest, in VALUES order; reading them back row by row would cost a hand-off to
+            // its worker thread per row. PostgreSQL says which id went to which key.
+            let rows: Vec<(i64, String, String)> =
+                if <<Db as sqlx::Database>::QueryResult as LastRowid>::REPORTED {
+                    let done = q.build().execute(&mut *conn).await?;
+                    let last = done.last_rowid().expect("SQLite reports the last rowid");
+                    if done.rows_affected() != chunk.len() as u64 {
+                        return Err(StoreError::Corrupt("a new post was not stored".into()));
+                    }
+                    let first = last - chunk.len() as i64 + 1;
+                    chunk
+                        .iter()
+                        .zip(first..)
+                        .map(|(i, id)| (id, posts[*i].source_id.clone(), keys[*i].clone()))
+                        .collect()
+                } else {
+                    q.push(" RETURNING id, source_id, post_key");
+                    q.build_query_as().fetch_all(&mut *conn).await?
+                };
             for (id, source, key) in rows {
                 let i = chunk
                     .iter()
@@ -1124,7 +1186,7 @@ impl Store {
     ) -> Result<Vec<(i64, PostRecord)>, StoreError> {
         with_pool!(&self.pool, |pool| {
             let sql = format!(
-                "SELECT p.changed_seq, {} WHERE p.changed_seq > $1 AND v.post_id IS NOT NULL ORDER BY p.changed_seq LIMIT $2",
+                "SELECT v.changed_seq, {} WHERE v.changed_seq > $1 ORDER BY v.changed_seq LIMIT $2",
                 Self::POST_COLUMNS
             );
             let rows: Vec<ChangedPostRow> = sqlx::query_as(&sql)
@@ -1142,7 +1204,7 @@ impl Store {
     pub async fn change_seq(&self) -> Result<i64, StoreError> {
         with_pool!(&self.pool, |pool| {
             Ok(
-                sqlx::query_scalar("SELECT COALESCE(MAX(changed_seq), 0) FROM posts")
+                sqlx::query_scalar("SELECT COALESCE(MAX(changed_seq), 0) FROM verdicts")
                     .fetch_one(pool)
                     .await?,
             )

@@ -319,6 +319,41 @@ async fn the_index_follows_the_store_from_its_watermark() {
     );
 }
 
+#[tokio::test]
+async fn a_change_after_the_newest_verdict_is_deleted_still_reaches_the_index() {
+    let (dir, store) = store().await;
+    let saved = store
+        .save_page(
+            &snapshot("x"),
+            &[
+                post("a", "Kerja sawit Sarawak"),
+                post("b", "Kerja kasir Pontianak"),
+                post("c", "Admin online Kamboja"),
+            ],
+        )
+        .await
+        .unwrap();
+    let [a, b, c] = [saved[0].0, saved[1].0, saved[2].0];
+    store.save_verdict(a, &verdict_with(&[])).await.unwrap();
+    store.save_verdict(b, &verdict_with(&[])).await.unwrap();
+    let index = SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap();
+    assert_eq!(index.catch_up(&store).await.unwrap(), 2);
+    // b, holding the highest change sequence, gets a new text: its verdict is deleted until it
+    // is classified again. The next verdict must still take a value above the index's
+    // watermark, or the index would skip it for good.
+    let changed = store
+        .save_page(&snapshot("y"), &[post("b", "Kerja kasir Singkawang")])
+        .await
+        .unwrap();
+    assert_eq!(changed[0], (b, PostOutcome::Changed));
+    store.save_verdict(c, &verdict_with(&[])).await.unwrap();
+    assert_eq!(index.catch_up(&store).await.unwrap(), 1, "c is indexed");
+    store.save_verdict(b, &verdict_with(&[])).await.unwrap();
+    assert_eq!(index.catch_up(&store).await.unwrap(), 1, "b comes back");
+    assert_eq!(index.len(), 3);
+    assert_eq!(index.watermark(), store.change_seq().await.unwrap());
+}
+
 fn verdict_with(
     entities: &[(patroli_classifier::EntityKind, &str)],
 ) -> patroli_classifier::Verdict {
