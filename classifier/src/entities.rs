@@ -9,7 +9,7 @@ use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use serde::{Deserialize, Serialize};
 
-use crate::anchored::{anchored_at, each_match, is_word_boundary};
+use crate::anchored::{anchored_at, byte_table, each_match, is_word_boundary, starts_at};
 use crate::normalize::Normalized;
 use crate::verdict::Span;
 
@@ -60,9 +60,20 @@ impl std::fmt::Display for Salary {
     }
 }
 
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b")
+const PHONE_PATTERN: &str =
+    r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b";
+/// Phone numbers, and the most bytes one can take: every match is bounded, so a search need not
+/// look further (the regex still sees past that for its final `\b`).
+static PHONE: LazyLock<(meta::Regex, usize)> = LazyLock::new(|| {
+    let longest = regex_syntax::parse(PHONE_PATTERN)
         .expect("static regex")
+        .properties()
+        .maximum_len()
+        .expect("phone numbers have a bounded length");
+    (
+        meta::Regex::new(PHONE_PATTERN).expect("static regex"),
+        longest,
+    )
 });
 static WHATSAPP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:wa\.me/|api\.whatsapp\.com/send/?\?phone=)\+?(\d{8,15})")
@@ -133,7 +144,7 @@ const ASCII_WORD: [bool; 256] = {
 fn money_starts(t: &str) -> impl Iterator<Item = usize> {
     let bytes = t.as_bytes();
     // Most bytes cannot start an amount or follow an ASCII word character, where no word
-    // starts: they are ruled out with two table look-ups in a tight loop before anything else.
+    // starts: they are ruled out with two table look-ups before anything else.
     let after_ascii_word = move |i: usize| i > 0 && ASCII_WORD[usize::from(bytes[i - 1])];
     let can_start = move |i: usize| match bytes[i] {
         b'$' => true,
@@ -149,17 +160,7 @@ fn money_starts(t: &str) -> impl Iterator<Item = usize> {
         0xC0.. => t[i..].chars().next().is_some_and(char::is_numeric) && is_word_boundary(bytes, i),
         _ => false,
     };
-    let mut next = 0;
-    std::iter::from_fn(move || {
-        while next < bytes.len() {
-            let i = next;
-            next += 1;
-            if MONEY_FIRST[usize::from(bytes[i])] && can_start(i) {
-                return Some(i);
-            }
-        }
-        None
-    })
+    starts_at(bytes, &MONEY_FIRST, can_start)
 }
 
 /// Calls `f` with the captures of each match of `MONEY` in `t`, the matches `captures_iter`
@@ -170,6 +171,44 @@ fn each_money_match(t: &str, mut f: impl FnMut(&Captures)) {
         MONEY.search_captures(&anchored_at(t, s), &mut caps);
         let end = caps.get_match()?.end();
         f(&caps);
+        Some(end)
+    });
+}
+
+/// The bytes a `PHONE` match starts with.
+const PHONE_FIRST: [bool; 256] = byte_table(b"+06");
+
+/// Calls `f` with the span of each match of `PHONE` in `text`, the matches `find_iter` would
+/// give, searching only where one can start (see [`crate::anchored`]): at a `+`, or at a `0` or
+/// `6` that starts a word. Each search reads at most the longest match: on text outside ASCII,
+/// where the regex leaves its automaton for the backtracker, that bounds the backtracker's work.
+fn each_phone_match(text: &str, mut f: impl FnMut(usize, usize)) {
+    let (phone, longest) = &*PHONE;
+    let bytes = text.as_bytes();
+    // What can follow the first byte of a match: after `+`, a space or the country code; after
+    // `6`, the rest of `62` or `60`; after `0`, a separator, `(` or a digit. Bytes outside ASCII
+    // (Unicode spaces and digits) are left to the regex.
+    let next_fits = |i: usize, fits: fn(u8) -> bool| {
+        bytes.get(i + 1).is_some_and(|&n| !n.is_ascii() || fits(n))
+    };
+    let can_start = move |i: usize| match bytes[i] {
+        b'+' => next_fits(i, |n| {
+            n.is_ascii_whitespace() || n == 0x0b || n == b'6' || n == b'0'
+        }),
+        b'6' => next_fits(i, |n| n == b'2' || n == b'0') && is_word_boundary(bytes, i),
+        _ => {
+            next_fits(i, |n| {
+                n.is_ascii_digit()
+                    || n.is_ascii_whitespace()
+                    || matches!(n, 0x0b | b'.' | b'-' | b'(')
+            }) && is_word_boundary(bytes, i)
+        }
+    };
+    let starts = starts_at(bytes, &PHONE_FIRST, can_start);
+    each_match(starts, |s| {
+        let input = anchored_at(text, s).range(s..text.len().min(s + longest));
+        let end = phone.search(&input)?.end();
+        f(s, end);
         Some(end)
     });
 }
@@ -261,18 +300,18 @@ pub fn entities(text: &str) -> Vec<Entity> {
             });
         }
     }
-    for m in PHONE.find_iter(text) {
-        if taken.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
-            continue;
+    each_phone_match(text, |start, end| {
+        if taken.iter().any(|&(s, e)| start < e && s < end) {
+            return;
         }
-        if let Some(e164) = phone_e164(m.as_str()) {
+        if let Some(e164) = phone_e164(&text[start..end]) {
             out.push(Entity {
                 kind: EntityKind::Phone,
                 value: e164,
-                span: span(text, m.start(), m.end()),
+                span: span(text, start, end),
             });
         }
-    }
+    });
     out.sort_by_key(|e| e.span.start);
     let mut seen = std::collections::HashSet::new();
     out.retain(|e| seen.insert((e.kind, e.value.clone())));
@@ -471,7 +510,43 @@ mod tests {
         }
     }
 
+    /// The anchored, bounded search for phone numbers finds what `find_iter` over the whole
+    /// text finds.
+    fn same_phone_matches(t: &str) {
+        let expected: Vec<(usize, usize)> = Regex::new(PHONE_PATTERN)
+            .expect("pattern compiles")
+            .find_iter(t)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let mut found = Vec::new();
+        each_phone_match(t, |s, e| found.push((s, e)));
+        assert_eq!(found, expected, "{t:?}");
+    }
+
+    #[test]
+    fn phones_found_where_they_can_start() {
+        for t in [
+            "hub 0812-5738-2041 / +62 812 5738 2041 / 6281257382041 (0562) 631234",
+            "x0812 5738 2041 a62812 é0812 5738 2041 0812 5738 2041é 柬0812 5738 2041",
+            "++62 812 5738 2041 0 8 1 2 0812\u{3000}5738\u{3000}2041 ０８１２ 5738 2041",
+            "0\u{1d7ce}\u{1d7cf}\u{1d7d0}\u{1d7d1}-\u{1d7ce}\u{1d7cf}\u{1d7d0}\u{1d7d1}\u{1d7ce}-12345-12345-12345 x",
+        ] {
+            same_phone_matches(t);
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn phones_in_any_text(
+            words in proptest::collection::vec(
+                "[+]|62|60|0|[0-9]{1,5}|[(]|[)]|[.-]|\u{3000}|\u{1d7ce}|é|a|_|柬|٣",
+                0..24,
+            ),
+            glue in "[ ]{0,2}",
+        ) {
+            same_phone_matches(&words.join(&glue));
+        }
+
         #[test]
         fn amounts_in_any_text(
             words in proptest::collection::vec(
