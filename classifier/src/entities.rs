@@ -100,6 +100,33 @@ const MONEY_PATTERN: &str = concat!(
 static MONEY: LazyLock<meta::Regex> =
     LazyLock::new(|| meta::Regex::new(MONEY_PATTERN).expect("static regex"));
 
+/// The indices of `MONEY`'s named groups, looked up once: a look-up by name hashes the name.
+struct MoneyGroups {
+    pre: usize,
+    post: usize,
+    /// `n1`, `n2`, `n3`: the number of each alternative.
+    number: [usize; 3],
+    /// `m1`, `m2`, `m3`: its multiplier.
+    multiplier: [usize; 3],
+    period: usize,
+}
+
+static MONEY_GROUPS: LazyLock<MoneyGroups> = LazyLock::new(|| {
+    let index = |name: &str| {
+        MONEY
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, name)
+            .expect("a group of MONEY_PATTERN")
+    };
+    MoneyGroups {
+        pre: index("pre"),
+        post: index("post"),
+        number: ["n1", "n2", "n3"].map(index),
+        multiplier: ["m1", "m2", "m3"].map(index),
+        period: index("period"),
+    }
+});
+
 /// Currencies written before the amount in `MONEY` (its `pre` group, `$` aside).
 const CURRENCY_PREFIXES: &[&str] = &["rp", "idr", "rm", "myr", "ringgit", "usd", "us"];
 
@@ -328,15 +355,16 @@ pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
 /// The salary a match of `MONEY` promises, if it is one.
 fn salary(c: &Captures, norm: &Normalized, original: &str) -> Option<Salary> {
     let t = norm.text();
-    let group = |name: &str| c.get_group_by_name(name).map(|s| &t[s]);
-    let pick = |a: &str, b: &str, d: &str| group(a).or_else(|| group(b)).or_else(|| group(d));
-    let n = pick("n1", "n2", "n3")?.parse::<f64>().ok()?;
-    let multiplier = match pick("m1", "m2", "m3") {
+    let groups = &*MONEY_GROUPS;
+    let group = |index: usize| c.get_group(index).map(|s| &t[s]);
+    let pick = |indices: [usize; 3]| indices.into_iter().find_map(group);
+    let n = pick(groups.number)?.parse::<f64>().ok()?;
+    let multiplier = match pick(groups.multiplier) {
         Some("juta" | "jt") => 1_000_000.0,
         Some("ribu" | "rb" | "k") => 1_000.0,
         _ => 1.0,
     };
-    let currency = match group("pre").or_else(|| group("post")) {
+    let currency = match group(groups.pre).or_else(|| group(groups.post)) {
         Some("rm" | "myr" | "ringgit") => "MYR",
         Some("usd" | "us" | "$" | "dolar" | "dollar") => "USD",
         _ => "IDR",
@@ -346,7 +374,7 @@ fn salary(c: &Captures, norm: &Normalized, original: &str) -> Option<Salary> {
     if amount < 50.0 {
         return None;
     }
-    let period = group("period").map(|p| {
+    let period = group(groups.period).map(|p| {
         if p.contains("jam") || p.contains("hour") {
             "hour"
         } else if p.contains("hari") || p.contains("day") {
