@@ -143,13 +143,31 @@ pub fn is_cjk(c: char) -> bool {
         | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
+/// Which ASCII characters are word characters (letters and digits): the steps ask of every
+/// character, most of them ASCII, so a table look-up answers.
+const ASCII_WORD: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
+
 fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
+    match ASCII_WORD.get(c as usize) {
+        Some(&word) => word,
+        None => c.is_alphanumeric(),
+    }
 }
 
 /// A character of a token: a word character outside the scripts written without spaces.
 fn is_token_char(c: char) -> bool {
-    is_word_char(c) && !is_cjk(c)
+    match ASCII_WORD.get(c as usize) {
+        Some(&word) => word,
+        None => c.is_alphanumeric() && !is_cjk(c),
+    }
 }
 
 /// A letter that can be obfuscated or spelled out (not Chinese or Japanese).
