@@ -455,7 +455,11 @@ impl Classifier {
 
     /// The language bucket of a text (for rules and for the store).
     pub fn detect_language(&self, text: &str) -> Lang {
-        let cjk = cjk_count(text);
+        self.language_of(text, cjk_count(text))
+    }
+
+    /// [`Classifier::detect_language`] for a text with `cjk` Chinese or Japanese characters.
+    fn language_of(&self, text: &str, cjk: usize) -> Lang {
         // Only worth counting the letters when there is Chinese or Japanese to weigh them with.
         if cjk > 0 && cjk * 2 >= text.chars().filter(|c| c.is_alphabetic()).count() {
             return Lang::Zh;
@@ -476,8 +480,9 @@ impl Classifier {
     /// Classifies one text.
     pub fn classify(&self, text: &str) -> Verdict {
         let norm = self.normalizer.normalize(text);
-        let lang = self.detect_language(text);
-        let has_cjk = cjk_count(text) > 0;
+        let cjk = cjk_count(text);
+        let lang = self.language_of(text, cjk);
+        let has_cjk = cjk > 0;
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
 
         let t = norm.text();
