@@ -28,6 +28,38 @@ pub(crate) fn each_match(
     }
 }
 
+/// The positions of `t` whose byte is in `first` and that pass `check`, ascending: where a regex
+/// whose matches all start with such a byte can start. The table is looked up in a tight loop,
+/// so `check` only runs on the few bytes that can start a match.
+pub(crate) fn starts_at<'a>(
+    t: &'a [u8],
+    first: &'a [bool; 256],
+    check: impl Fn(usize) -> bool + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    let mut next = 0;
+    std::iter::from_fn(move || {
+        while next < t.len() {
+            let i = next;
+            next += 1;
+            if first[usize::from(t[i])] && check(i) {
+                return Some(i);
+            }
+        }
+        None
+    })
+}
+
+/// A table of the bytes in `bytes`, for [`starts_at`].
+pub(crate) const fn byte_table(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
 /// The input for a search of `t` anchored at `start`; the text before it still counts for
 /// look-behind such as `\b`.
 pub(crate) fn anchored_at(t: &str, start: usize) -> Input<'_> {

@@ -1,6 +1,7 @@
 //! The compiled rule engine. One Aho-Corasick pass finds every keyword, every gazetteer name and
-//! the literal prefixes of the patterns; a pattern with a literal prefix is only tried, anchored,
-//! where one of its prefixes occurred. The same pass looks for the literals a pattern's matches
+//! the literal prefixes of the patterns (the one-byte literals only patterns use, such as digits,
+//! are found by a table over the bytes instead: in the automaton they were most of its matches);
+//! a pattern with a literal prefix is only tried, anchored, where one of its prefixes occurred. The same pass looks for the literals a pattern's matches
 //! must contain (its required literals): a pattern none of whose required literals occurred is
 //! not run at all. Patterns with neither go through one `RegexSet` pass, and only those that
 //! matched are re-scanned. Then conditions and scoring.
@@ -32,24 +33,94 @@ use crate::normalize::{Normalized, Normalizer, is_cjk};
 use crate::rules::{Indicator, Lang, Levels, Location, RuleError, RulePack, Status};
 use crate::verdict::{DestinationMatch, FiredIndicator, Level, PlaceMatch, Span, Verdict};
 
-/// Who a keyword belongs to.
+/// Who a keyword belongs to, when it stands for a word of the text: it counts only on word
+/// boundaries.
 #[derive(Debug, Clone, Copy)]
 enum Owner {
     Indicator(usize),
     Place(usize),
     Destination(usize),
     Audience,
-    /// A literal prefix of pattern `n`: where it occurs, the pattern is tried.
-    Trigger(usize),
-    /// A required literal of pattern `n`: unless one occurs, the pattern is not tried.
-    Required(usize),
 }
 
-impl Owner {
-    /// Literals taken from patterns count wherever they occur, word boundaries or not.
-    fn is_pattern_literal(self) -> bool {
-        matches!(self, Owner::Trigger(_) | Owner::Required(_))
+/// Everything a keyword stands for, gathered at build time.
+#[derive(Default)]
+struct KeyOwners {
+    words: Vec<Owner>,
+    /// Patterns it is a literal prefix of: where it occurs, they are tried.
+    triggers: Vec<usize>,
+    /// Patterns it is a required literal of: unless one occurs, they are not tried. Literals
+    /// taken from patterns count wherever they occur, word boundaries or not.
+    required: Vec<usize>,
+}
+
+/// Where the matches of one keyword go: ranges of the classifier's flat owner tables, so
+/// routing a match is a few look-ups in contiguous memory.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    words: (u32, u32),
+    triggers: (u32, u32),
+    required: (u32, u32),
+    /// Whether a match needs a word boundary at its (start, end) to count for `words`.
+    bounds: (bool, bool),
+}
+
+/// The flat tables every [`Route`] points into.
+#[derive(Default)]
+struct Routes {
+    words: Vec<Owner>,
+    /// Pattern indices, for `triggers` and `required`.
+    patterns: Vec<usize>,
+}
+
+impl Routes {
+    fn add(&mut self, key: &str, owners: KeyOwners) -> Route {
+        fn extend<T>(table: &mut Vec<T>, items: Vec<T>) -> (u32, u32) {
+            let start = table.len();
+            table.extend(items);
+            (range_end(start), range_end(table.len()))
+        }
+        let not_cjk = |c: Option<char>| c.is_some_and(|c| !is_cjk(c));
+        let bounds = if owners.words.is_empty() {
+            (false, false)
+        } else {
+            (
+                not_cjk(key.chars().next()),
+                not_cjk(key.chars().next_back()),
+            )
+        };
+        let mut patterns = |mut ids: Vec<usize>| {
+            // A literal may come from several alternatives of one pattern.
+            ids.sort_unstable();
+            ids.dedup();
+            extend(&mut self.patterns, ids)
+        };
+        let triggers = patterns(owners.triggers);
+        let required = patterns(owners.required);
+        Route {
+            words: extend(&mut self.words, owners.words),
+            triggers,
+            required,
+            bounds,
+        }
     }
+
+    fn words(&self, route: &Route) -> &[Owner] {
+        &self.words[route.words.0 as usize..route.words.1 as usize]
+    }
+
+    fn triggers(&self, route: &Route) -> &[usize] {
+        &self.patterns[route.triggers.0 as usize..route.triggers.1 as usize]
+    }
+
+    fn required(&self, route: &Route) -> &[usize] {
+        &self.patterns[route.required.0 as usize..route.required.1 as usize]
+    }
+}
+
+/// A table length as a range end; rule packs are far smaller than `u32::MAX` entries.
+fn range_end(len: usize) -> u32 {
+    u32::try_from(len).expect("fewer than 2^32 keyword owners")
 }
 
 /// A compiled pattern and what is known about where its matches can be.
@@ -180,9 +251,13 @@ pub struct Classifier {
     indicators: Vec<Indicator>,
     normalizer: Normalizer,
     keywords: AhoCorasick,
-    keyword_owners: Vec<Vec<Owner>>,
-    /// Whether a keyword needs a word boundary at its (start, end).
-    keyword_bounds: Vec<(bool, bool)>,
+    /// The route of each keyword of `keywords`, by pattern id.
+    keyword_routes: Vec<Route>,
+    /// Keywords of one ASCII byte that only patterns use (digits, `k`, `$`): they are looked
+    /// for by a byte table instead of the Aho-Corasick pass, where they would be most of the
+    /// matches to report. Indexed by byte.
+    byte_routes: [Option<Route>; 128],
+    routes: Routes,
     /// Patterns with required literals but no literal prefix, run on the whole text when one of
     /// their required literals occurred.
     unprefixed: Vec<usize>,
@@ -222,11 +297,11 @@ impl Classifier {
         detection: LanguageDetection,
     ) -> Result<Classifier, RuleError> {
         let normalizer = Normalizer::new(pack.slang.clone(), pack.keep.clone());
-        let mut by_keyword: BTreeMap<String, Vec<Owner>> = BTreeMap::new();
+        let mut by_keyword: BTreeMap<String, KeyOwners> = BTreeMap::new();
         let mut add = |k: &str, owner: Owner| {
             let norm = normalizer.normalize(k).text().to_string();
             if !norm.is_empty() {
-                by_keyword.entry(norm).or_default().push(owner);
+                by_keyword.entry(norm).or_default().words.push(owner);
             }
         };
         for (i, ind) in pack.indicators.iter().enumerate() {
@@ -260,13 +335,12 @@ impl Classifier {
                 })?;
                 let id = patterns.len();
                 let literals = PatternLiterals::of(p);
-                let mut add_owner = |keys: &Option<Vec<String>>, owner: Owner| {
-                    for key in keys.iter().flatten() {
-                        by_keyword.entry(key.clone()).or_default().push(owner);
-                    }
-                };
-                add_owner(&literals.prefixes, Owner::Trigger(id));
-                add_owner(&literals.required, Owner::Required(id));
+                for key in literals.prefixes.iter().flatten() {
+                    by_keyword.entry(key.clone()).or_default().triggers.push(id);
+                }
+                for key in literals.required.iter().flatten() {
+                    by_keyword.entry(key.clone()).or_default().required.push(id);
+                }
                 match (&literals.prefixes, &literals.required) {
                     (Some(_), _) => {}
                     (None, Some(_)) => unprefixed.push(id),
@@ -283,20 +357,24 @@ impl Classifier {
                 });
             }
         }
-        let keyword_bounds = by_keyword
-            .iter()
-            .map(|(k, owners)| {
-                if owners.iter().all(|o| o.is_pattern_literal()) {
-                    return (false, false);
+        let mut routes = Routes::default();
+        let mut byte_routes = [None; 128];
+        let mut keys = Vec::new();
+        let mut keyword_routes = Vec::new();
+        for (key, owners) in by_keyword {
+            let only_patterns = owners.words.is_empty();
+            let route = routes.add(&key, owners);
+            match key.as_bytes() {
+                &[b] if only_patterns && b.is_ascii() => byte_routes[usize::from(b)] = Some(route),
+                _ => {
+                    keys.push(key);
+                    keyword_routes.push(route);
                 }
-                let first = k.chars().next().is_some_and(|c| !is_cjk(c));
-                let last = k.chars().next_back().is_some_and(|c| !is_cjk(c));
-                (first, last)
-            })
-            .collect();
+            }
+        }
         let keywords = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .build(by_keyword.keys())
+            .build(&keys)
             .map_err(|e| RuleError {
                 location: pack.indicators.first().map_or_else(
                     || Location {
@@ -308,7 +386,6 @@ impl Classifier {
                 ),
                 message: format!("cannot compile the keywords: {e}"),
             })?;
-        let keyword_owners = by_keyword.into_values().collect();
         let fallback = RegexSet::new(&fallback_patterns).map_err(|e| RuleError {
             location: Location {
                 file: "(rule pack)".into(),
@@ -345,8 +422,9 @@ impl Classifier {
             indicators: pack.indicators,
             normalizer,
             keywords,
-            keyword_owners,
-            keyword_bounds,
+            keyword_routes,
+            byte_routes,
+            routes,
             unprefixed,
             fallback,
             fallback_ids,
@@ -377,7 +455,11 @@ impl Classifier {
 
     /// The language bucket of a text (for rules and for the store).
     pub fn detect_language(&self, text: &str) -> Lang {
-        let cjk = cjk_count(text);
+        self.language_of(text, cjk_count(text))
+    }
+
+    /// [`Classifier::detect_language`] for a text with `cjk` Chinese or Japanese characters.
+    fn language_of(&self, text: &str, cjk: usize) -> Lang {
         // Only worth counting the letters when there is Chinese or Japanese to weigh them with.
         if cjk > 0 && cjk * 2 >= text.chars().filter(|c| c.is_alphabetic()).count() {
             return Lang::Zh;
@@ -398,8 +480,9 @@ impl Classifier {
     /// Classifies one text.
     pub fn classify(&self, text: &str) -> Verdict {
         let norm = self.normalizer.normalize(text);
-        let lang = self.detect_language(text);
-        let has_cjk = cjk_count(text) > 0;
+        let cjk = cjk_count(text);
+        let lang = self.language_of(text, cjk);
+        let has_cjk = cjk > 0;
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
 
         let t = norm.text();
@@ -511,7 +594,8 @@ impl Classifier {
         }
     }
 
-    /// The one Aho-Corasick pass over the normalised text `t`.
+    /// The one Aho-Corasick pass over the normalised text `t`, and one pass over its bytes for
+    /// the one-byte pattern literals.
     fn scan(&self, t: &str) -> Scan {
         let mut scan = Scan {
             hits: vec![Vec::new(); self.indicators.len()],
@@ -521,32 +605,68 @@ impl Classifier {
             starts: Vec::new(),
             required_last: vec![0; self.patterns.len()],
         };
+        // Where literal prefixes occur, with their routes: which of their patterns to try there
+        // is known once every required literal has been seen.
+        let mut prefixes: Vec<(&Route, usize)> = Vec::new();
         for m in self.keywords.find_overlapping_iter(t) {
-            let k = m.pattern().as_usize();
-            let owners = &self.keyword_owners[k];
-            let bounded = on_word_boundaries(t, m.start(), m.end(), self.keyword_bounds[k]);
+            let route = &self.keyword_routes[m.pattern().as_usize()];
             let span = (m.start(), m.end());
-            for owner in owners {
-                match *owner {
-                    Owner::Trigger(p) => scan.starts.push((p, m.start())),
-                    Owner::Required(p) => {
-                        scan.required_last[p] = scan.required_last[p].max(m.start() + 1);
+            let words = self.routes.words(route);
+            if !words.is_empty() && on_word_boundaries(t, span.0, span.1, route.bounds) {
+                for owner in words {
+                    match *owner {
+                        Owner::Indicator(i) => scan.hits[i].push(span),
+                        Owner::Place(i) => scan.places.push((i, span)),
+                        Owner::Destination(i) => scan.destinations.push((i, span)),
+                        Owner::Audience => scan.audience = true,
                     }
-                    _ if !bounded => {}
-                    Owner::Indicator(i) => scan.hits[i].push(span),
-                    Owner::Place(i) => scan.places.push((i, span)),
-                    Owner::Destination(i) => scan.destinations.push((i, span)),
-                    Owner::Audience => scan.audience = true,
+                }
+            }
+            self.saw_required(route, span.0, &mut scan.required_last);
+            if route.triggers.0 < route.triggers.1 {
+                prefixes.push((route, span.0));
+            }
+        }
+        for (i, b) in t.bytes().enumerate() {
+            if let Some(route) = self
+                .byte_routes
+                .get(usize::from(b))
+                .and_then(Option::as_ref)
+            {
+                self.saw_required(route, i, &mut scan.required_last);
+                if route.triggers.0 < route.triggers.1 {
+                    prefixes.push((route, i));
+                }
+            }
+        }
+        // Most prefixes cannot begin a match: a match starting at `s` holds a required literal
+        // after its prefix, past `s`, and a pattern that begins with `\b` only matches at a word
+        // boundary.
+        for (route, s) in prefixes {
+            let mut boundary = None;
+            for &p in self.routes.triggers(route) {
+                let pattern = &self.patterns[p];
+                if (!pattern.has_required || s + 1 < scan.required_last[p])
+                    && (!pattern.at_word_boundary
+                        || *boundary.get_or_insert_with(|| is_word_boundary(t.as_bytes(), s)))
+                {
+                    scan.starts.push((p, s));
                 }
             }
         }
         scan
     }
 
+    /// Records that the required literals of `route` occur at `start`.
+    fn saw_required(&self, route: &Route, start: usize, required_last: &mut [usize]) {
+        for &p in self.routes.required(route) {
+            required_last[p] = required_last[p].max(start + 1);
+        }
+    }
+
     /// Adds the matches of the patterns in `t` to `hits`, running each pattern only where the
-    /// scan says it can match: anchored at the `starts` of its prefixes, before its last
-    /// required literal, or on the whole text when a required literal occurred (`required_last`)
-    /// or the `RegexSet` matched.
+    /// scan says it can match: anchored at the `starts` the scan kept, or on the whole text
+    /// when a required literal occurred (`required_last`) or the `RegexSet` matched.
     fn match_patterns(
         &self,
         t: &str,
@@ -554,14 +674,6 @@ impl Classifier {
         required_last: &[usize],
         hits: &mut [Vec<(usize, usize)>],
     ) {
-        // Most starts cannot begin a match: drop them before sorting the rest by pattern. A
-        // match starting at `s` holds a required literal after its prefix, past `s`, and a
-        // pattern that begins with `\b` only matches at a word boundary.
-        starts.retain(|&(p, s)| {
-            let pattern = &self.patterns[p];
-            (!pattern.has_required || s + 1 < required_last[p])
-                && (!pattern.at_word_boundary || is_word_boundary(t.as_bytes(), s))
-        });
         starts.sort_unstable();
         starts.dedup();
         for group in starts.chunk_by(|a, b| a.0 == b.0) {
@@ -731,7 +843,8 @@ struct Scan {
     places: Vec<(usize, (usize, usize))>,
     destinations: Vec<(usize, (usize, usize))>,
     audience: bool,
-    /// (pattern, position) for every occurrence of a pattern's literal prefix.
+    /// (pattern, position) for every occurrence of a pattern's literal prefix where a match of
+    /// the pattern can start.
     starts: Vec<(usize, usize)>,
     /// For every pattern with required literals, where the last one starts (+1; 0: none).
     required_last: Vec<usize>,

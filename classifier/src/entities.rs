@@ -9,7 +9,7 @@ use regex_automata::meta;
 use regex_automata::util::captures::Captures;
 use serde::{Deserialize, Serialize};
 
-use crate::anchored::{anchored_at, each_match, is_word_boundary};
+use crate::anchored::{anchored_at, byte_table, each_match, is_word_boundary, starts_at};
 use crate::normalize::Normalized;
 use crate::verdict::Span;
 
@@ -60,9 +60,20 @@ impl std::fmt::Display for Salary {
     }
 }
 
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b")
+const PHONE_PATTERN: &str =
+    r"(?:\+\s?|\b)(?:62|60|0)[\s.\-]?\(?\d{1,4}\)?(?:[\s.\-]?\d{2,5}){1,4}\b";
+/// Phone numbers, and the most bytes one can take: every match is bounded, so a search need not
+/// look further (the regex still sees past that for its final `\b`).
+static PHONE: LazyLock<(meta::Regex, usize)> = LazyLock::new(|| {
+    let longest = regex_syntax::parse(PHONE_PATTERN)
         .expect("static regex")
+        .properties()
+        .maximum_len()
+        .expect("phone numbers have a bounded length");
+    (
+        meta::Regex::new(PHONE_PATTERN).expect("static regex"),
+        longest,
+    )
 });
 static WHATSAPP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:wa\.me/|api\.whatsapp\.com/send/?\?phone=)\+?(\d{8,15})")
@@ -88,6 +99,33 @@ const MONEY_PATTERN: &str = concat!(
 );
 static MONEY: LazyLock<meta::Regex> =
     LazyLock::new(|| meta::Regex::new(MONEY_PATTERN).expect("static regex"));
+
+/// The indices of `MONEY`'s named groups, looked up once: a look-up by name hashes the name.
+struct MoneyGroups {
+    pre: usize,
+    post: usize,
+    /// `n1`, `n2`, `n3`: the number of each alternative.
+    number: [usize; 3],
+    /// `m1`, `m2`, `m3`: its multiplier.
+    multiplier: [usize; 3],
+    period: usize,
+}
+
+static MONEY_GROUPS: LazyLock<MoneyGroups> = LazyLock::new(|| {
+    let index = |name: &str| {
+        MONEY
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, name)
+            .expect("a group of MONEY_PATTERN")
+    };
+    MoneyGroups {
+        pre: index("pre"),
+        post: index("post"),
+        number: ["n1", "n2", "n3"].map(index),
+        multiplier: ["m1", "m2", "m3"].map(index),
+        period: index("period"),
+    }
+});
 
 /// Currencies written before the amount in `MONEY` (its `pre` group, `$` aside).
 const CURRENCY_PREFIXES: &[&str] = &["rp", "idr", "rm", "myr", "ringgit", "usd", "us"];
@@ -135,8 +173,7 @@ fn money_starts(t: &str) -> impl Iterator<Item = usize> {
     // Most bytes cannot start an amount or follow an ASCII word character, where no word
     // starts: they are ruled out with two table look-ups before anything else.
     let after_ascii_word = move |i: usize| i > 0 && ASCII_WORD[usize::from(bytes[i - 1])];
-    (0..bytes.len()).filter(move |&i| match bytes[i] {
-        b if !MONEY_FIRST[usize::from(b)] => false,
+    let can_start = move |i: usize| match bytes[i] {
         b'$' => true,
         _ if after_ascii_word(i) => false,
         b'0'..=b'9' => is_word_boundary(bytes, i),
@@ -149,7 +186,8 @@ fn money_starts(t: &str) -> impl Iterator<Item = usize> {
         // The first byte of a character outside ASCII.
         0xC0.. => t[i..].chars().next().is_some_and(char::is_numeric) && is_word_boundary(bytes, i),
         _ => false,
-    })
+    };
+    starts_at(bytes, &MONEY_FIRST, can_start)
 }
 
 /// Calls `f` with the captures of each match of `MONEY` in `t`, the matches `captures_iter`
@@ -160,6 +198,44 @@ fn each_money_match(t: &str, mut f: impl FnMut(&Captures)) {
         MONEY.search_captures(&anchored_at(t, s), &mut caps);
         let end = caps.get_match()?.end();
         f(&caps);
+        Some(end)
+    });
+}
+
+/// The bytes a `PHONE` match starts with.
+const PHONE_FIRST: [bool; 256] = byte_table(b"+06");
+
+/// Calls `f` with the span of each match of `PHONE` in `text`, the matches `find_iter` would
+/// give, searching only where one can start (see [`crate::anchored`]): at a `+`, or at a `0` or
+/// `6` that starts a word. Each search reads at most the longest match: on text outside ASCII,
+/// where the regex leaves its automaton for the backtracker, that bounds the backtracker's work.
+fn each_phone_match(text: &str, mut f: impl FnMut(usize, usize)) {
+    let (phone, longest) = &*PHONE;
+    let bytes = text.as_bytes();
+    // What can follow the first byte of a match: after `+`, a space or the country code; after
+    // `6`, the rest of `62` or `60`; after `0`, a separator, `(` or a digit. Bytes outside ASCII
+    // (Unicode spaces and digits) are left to the regex.
+    let next_fits = |i: usize, fits: fn(u8) -> bool| {
+        bytes.get(i + 1).is_some_and(|&n| !n.is_ascii() || fits(n))
+    };
+    let can_start = move |i: usize| match bytes[i] {
+        b'+' => next_fits(i, |n| {
+            n.is_ascii_whitespace() || n == 0x0b || n == b'6' || n == b'0'
+        }),
+        b'6' => next_fits(i, |n| n == b'2' || n == b'0') && is_word_boundary(bytes, i),
+        _ => {
+            next_fits(i, |n| {
+                n.is_ascii_digit()
+                    || n.is_ascii_whitespace()
+                    || matches!(n, 0x0b | b'.' | b'-' | b'(')
+            }) && is_word_boundary(bytes, i)
+        }
+    };
+    let starts = starts_at(bytes, &PHONE_FIRST, can_start);
+    each_match(starts, |s| {
+        let input = anchored_at(text, s).range(s..text.len().min(s + longest));
+        let end = phone.search(&input)?.end();
+        f(s, end);
         Some(end)
     });
 }
@@ -197,33 +273,121 @@ pub fn phone_e164(raw: &str) -> Option<String> {
     let number = phonenumber::parse(Some(country), format!("0{national}")).ok()?;
     // E.164 is `+`, the country code and the national number: written here directly, because
     // the crate's formatter first picks a national layout by regex, which E.164 does not use.
-    phonenumber::is_valid(&number)
-        .then(|| format!("+{}{}", number.country().code(), number.national()))
+    is_valid(&number).then(|| format!("+{}{}", number.country().code(), number.national()))
+}
+
+/// One number type of a country's metadata: the lengths and pattern of its national numbers.
+struct NumberType {
+    lengths: Vec<u16>,
+    pattern: Regex,
+}
+
+impl NumberType {
+    fn of(descriptor: &phonenumber::metadata::Descriptor) -> NumberType {
+        NumberType {
+            lengths: descriptor.possible_length().to_vec(),
+            pattern: regex::RegexBuilder::new(descriptor.national_number().as_str())
+                .ignore_whitespace(true)
+                .build()
+                .expect("the phonenumber crate's own patterns"),
+        }
+    }
+
+    /// `Descriptor::is_match`: a possible length, and the pattern matches from the start.
+    fn is_match(&self, national: &str) -> bool {
+        u16::try_from(national.len())
+            .is_ok_and(|n| self.lengths.is_empty() || self.lengths.contains(&n))
+            && self.pattern.find(national).is_some_and(|m| m.start() == 0)
+    }
+}
+
+/// What makes a national number valid in one country, for [`is_valid`].
+struct Validity {
+    code: u16,
+    general: NumberType,
+    /// Every type `number_type` tries; a number is valid when one matches.
+    types: Vec<NumberType>,
+}
+
+/// The countries `phone_e164` parses numbers for, when their country code is theirs alone (the
+/// crate then validates against that country's metadata, as here).
+static VALIDITY: LazyLock<Vec<Validity>> = LazyLock::new(|| {
+    let database = &*phonenumber::metadata::DATABASE;
+    ["ID", "MY"]
+        .iter()
+        .filter_map(|id| database.by_id(*id))
+        .filter(|meta| {
+            database
+                .region(&meta.country_code())
+                .is_some_and(|r| r.len() == 1)
+        })
+        .map(|meta| {
+            let d = meta.descriptors();
+            let types = [
+                d.premium_rate(),
+                d.toll_free(),
+                d.shared_cost(),
+                d.voip(),
+                d.personal_number(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+                d.fixed_line(),
+                d.mobile(),
+            ];
+            Validity {
+                code: meta.country_code(),
+                general: NumberType::of(d.general()),
+                types: types.into_iter().flatten().map(NumberType::of).collect(),
+            }
+        })
+        .collect()
+});
+
+/// `phonenumber::is_valid`, with the patterns of the countries it is asked about most compiled
+/// once: the crate looks each pattern up in a shared regex cache, hashing the pattern, for each
+/// of up to eleven number types. Valid means the general pattern matches and so does one type's
+/// (`phonenumber::validator::number_type` is not `Unknown`), for the one region of the number's
+/// country code; `same_validity_as_the_phonenumber_crate` holds the two to the same answers.
+/// Numbers of other country codes are left to the crate.
+fn is_valid(number: &phonenumber::PhoneNumber) -> bool {
+    let code = number.country().code();
+    match VALIDITY.iter().find(|v| v.code == code) {
+        Some(v) => {
+            let national = number.national().to_string();
+            v.general.is_match(&national) && v.types.iter().any(|t| t.is_match(&national))
+        }
+        None => phonenumber::is_valid(number),
+    }
 }
 
 /// Identifiers in `text`, in order of appearance, each value once per kind.
 pub fn entities(text: &str) -> Vec<Entity> {
     let mut out: Vec<Entity> = Vec::new();
     let mut taken: Vec<(usize, usize)> = Vec::new();
-    for c in WHATSAPP.captures_iter(text) {
-        let (whole, num) = (c.get(0).expect("match"), c.get(1).expect("group"));
-        if let Some(e164) = phone_e164(num.as_str()) {
+    // Every WhatsApp and Telegram link holds a `/`: most posts have none, and then neither
+    // regex needs to scan them.
+    if text.contains('/') {
+        for c in WHATSAPP.captures_iter(text) {
+            let (whole, num) = (c.get(0).expect("match"), c.get(1).expect("group"));
+            if let Some(e164) = phone_e164(num.as_str()) {
+                taken.push((whole.start(), whole.end()));
+                out.push(Entity {
+                    kind: EntityKind::Whatsapp,
+                    value: e164,
+                    span: span(text, whole.start(), whole.end()),
+                });
+            }
+        }
+        for c in TELEGRAM_LINK.captures_iter(text) {
+            let whole = c.get(0).expect("match");
             taken.push((whole.start(), whole.end()));
             out.push(Entity {
-                kind: EntityKind::Whatsapp,
-                value: e164,
+                kind: EntityKind::Telegram,
+                value: c[1].to_lowercase(),
                 span: span(text, whole.start(), whole.end()),
             });
         }
-    }
-    for c in TELEGRAM_LINK.captures_iter(text) {
-        let whole = c.get(0).expect("match");
-        taken.push((whole.start(), whole.end()));
-        out.push(Entity {
-            kind: EntityKind::Telegram,
-            value: c[1].to_lowercase(),
-            span: span(text, whole.start(), whole.end()),
-        });
     }
     // Every e-mail address and every handle holds an `@`: most posts have none, and then
     // neither regex needs to scan them.
@@ -251,18 +415,18 @@ pub fn entities(text: &str) -> Vec<Entity> {
             });
         }
     }
-    for m in PHONE.find_iter(text) {
-        if taken.iter().any(|&(s, e)| m.start() < e && s < m.end()) {
-            continue;
+    each_phone_match(text, |start, end| {
+        if taken.iter().any(|&(s, e)| start < e && s < end) {
+            return;
         }
-        if let Some(e164) = phone_e164(m.as_str()) {
+        if let Some(e164) = phone_e164(&text[start..end]) {
             out.push(Entity {
                 kind: EntityKind::Phone,
                 value: e164,
-                span: span(text, m.start(), m.end()),
+                span: span(text, start, end),
             });
         }
-    }
+    });
     out.sort_by_key(|e| e.span.start);
     let mut seen = std::collections::HashSet::new();
     out.retain(|e| seen.insert((e.kind, e.value.clone())));
@@ -279,15 +443,16 @@ pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
 /// The salary a match of `MONEY` promises, if it is one.
 fn salary(c: &Captures, norm: &Normalized, original: &str) -> Option<Salary> {
     let t = norm.text();
-    let group = |name: &str| c.get_group_by_name(name).map(|s| &t[s]);
-    let pick = |a: &str, b: &str, d: &str| group(a).or_else(|| group(b)).or_else(|| group(d));
-    let n = pick("n1", "n2", "n3")?.parse::<f64>().ok()?;
-    let multiplier = match pick("m1", "m2", "m3") {
+    let groups = &*MONEY_GROUPS;
+    let group = |index: usize| c.get_group(index).map(|s| &t[s]);
+    let pick = |indices: [usize; 3]| indices.into_iter().find_map(group);
+    let n = pick(groups.number)?.parse::<f64>().ok()?;
+    let multiplier = match pick(groups.multiplier) {
         Some("juta" | "jt") => 1_000_000.0,
         Some("ribu" | "rb" | "k") => 1_000.0,
         _ => 1.0,
     };
-    let currency = match group("pre").or_else(|| group("post")) {
+    let currency = match group(groups.pre).or_else(|| group(groups.post)) {
         Some("rm" | "myr" | "ringgit") => "MYR",
         Some("usd" | "us" | "$" | "dolar" | "dollar") => "USD",
         _ => "IDR",
@@ -297,7 +462,7 @@ fn salary(c: &Captures, norm: &Normalized, original: &str) -> Option<Salary> {
     if amount < 50.0 {
         return None;
     }
-    let period = group("period").map(|p| {
+    let period = group(groups.period).map(|p| {
         if p.contains("jam") || p.contains("hour") {
             "hour"
         } else if p.contains("hari") || p.contains("day") {
@@ -351,6 +516,50 @@ mod tests {
         for raw in ["12000000", "2026", "0000", "0812"] {
             assert_eq!(phone_e164(raw), None, "{raw}");
         }
+    }
+
+    /// The validity check with compiled patterns answers as the crate does, on Indonesian and
+    /// Malaysian numbers of every length `phone_e164` accepts, with pseudo-random digits.
+    #[test]
+    fn same_validity_as_the_phonenumber_crate() {
+        assert_eq!(
+            VALIDITY.len(),
+            2,
+            "both countries are checked with compiled patterns"
+        );
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut digit = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            char::from(b'0' + u8::try_from((state >> 33) % 10).expect("a digit"))
+        };
+        let mut valid = 0;
+        for case in 0..20_000 {
+            let country = if case % 2 == 0 {
+                phonenumber::country::Id::ID
+            } else {
+                phonenumber::country::Id::MY
+            };
+            let len = 7 + case % 7;
+            // Some numbers start like Indonesian or Malaysian mobile numbers, so that many are
+            // valid; the others with any digit (landlines, short codes, nothing).
+            let lead = match case % 4 {
+                0 => '8',
+                1 => '1',
+                _ => digit(),
+            };
+            let national: String = std::iter::once(lead)
+                .chain((1..len).map(|_| digit()))
+                .collect();
+            let Ok(number) = phonenumber::parse(Some(country), format!("0{national}")) else {
+                continue;
+            };
+            let expected = phonenumber::is_valid(&number);
+            assert_eq!(is_valid(&number), expected, "{country:?} 0{national}");
+            valid += usize::from(expected);
+        }
+        assert!(valid > 1_000, "only {valid} valid numbers were tried");
     }
 
     #[test]
@@ -461,7 +670,43 @@ mod tests {
         }
     }
 
+    /// The anchored, bounded search for phone numbers finds what `find_iter` over the whole
+    /// text finds.
+    fn same_phone_matches(t: &str) {
+        let expected: Vec<(usize, usize)> = Regex::new(PHONE_PATTERN)
+            .expect("pattern compiles")
+            .find_iter(t)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let mut found = Vec::new();
+        each_phone_match(t, |s, e| found.push((s, e)));
+        assert_eq!(found, expected, "{t:?}");
+    }
+
+    #[test]
+    fn phones_found_where_they_can_start() {
+        for t in [
+            "hub 0812-5738-2041 / +62 812 5738 2041 / 6281257382041 (0562) 631234",
+            "x0812 5738 2041 a62812 é0812 5738 2041 0812 5738 2041é 柬0812 5738 2041",
+            "++62 812 5738 2041 0 8 1 2 0812\u{3000}5738\u{3000}2041 ０８１２ 5738 2041",
+            "0\u{1d7ce}\u{1d7cf}\u{1d7d0}\u{1d7d1}-\u{1d7ce}\u{1d7cf}\u{1d7d0}\u{1d7d1}\u{1d7ce}-12345-12345-12345 x",
+        ] {
+            same_phone_matches(t);
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn phones_in_any_text(
+            words in proptest::collection::vec(
+                "[+]|62|60|0|[0-9]{1,5}|[(]|[)]|[.-]|\u{3000}|\u{1d7ce}|é|a|_|柬|٣",
+                0..24,
+            ),
+            glue in "[ ]{0,2}",
+        ) {
+            same_phone_matches(&words.join(&glue));
+        }
+
         #[test]
         fn amounts_in_any_text(
             words in proptest::collection::vec(

@@ -12,6 +12,7 @@
 //! letters, number separators, number words) collect their edits first and touch the vector only
 //! when there are some.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -142,13 +143,31 @@ pub fn is_cjk(c: char) -> bool {
         | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
 }
 
+/// Which ASCII characters are word characters (letters and digits): the steps ask of every
+/// character, most of them ASCII, so a table look-up answers.
+const ASCII_WORD: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    table
+};
+
 fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
+    match ASCII_WORD.get(c as usize) {
+        Some(&word) => word,
+        None => c.is_alphanumeric(),
+    }
 }
 
 /// A character of a token: a word character outside the scripts written without spaces.
 fn is_token_char(c: char) -> bool {
-    is_word_char(c) && !is_cjk(c)
+    match ASCII_WORD.get(c as usize) {
+        Some(&word) => word,
+        None => c.is_alphanumeric() && !is_cjk(c),
+    }
 }
 
 /// A letter that can be obfuscated or spelled out (not Chinese or Japanese).
@@ -173,17 +192,18 @@ impl Normalizer {
 
     /// Normalises `input`; see the module documentation for what that means.
     pub fn normalize(&self, input: &str) -> Normalized {
-        let mut units = fold(input);
-        self.deobfuscate(&mut units);
-        join_spaced_letters(&mut units);
-        collapse_elongation(&mut units);
-        let expanded = self.expand_tokens(&units);
-        let mut units = expanded.units;
-        number_separators(&mut units);
-        if expanded.number_words {
-            units = number_words(units);
-        }
-        build(&units)
+        SCRATCH.with_borrow_mut(|[units, expanded]| {
+            fold(input, units);
+            self.deobfuscate(units);
+            join_spaced_letters(units);
+            collapse_elongation(units);
+            let number_words_in = self.expand_tokens(units, expanded);
+            number_separators(expanded);
+            if number_words_in {
+                *expanded = number_words(std::mem::take(expanded));
+            }
+            build(expanded)
+        })
     }
 
     /// Reads digits and symbols inside words as the letters they imitate, and a hyphen between
@@ -229,10 +249,12 @@ impl Normalizer {
     }
 
     /// Splits numbers glued to units (`12jt` → `12 jt`, `rm3500` → `rm 3500`), expands
-    /// reduplication (`laki2` → `laki laki`) and slang tokens.
-    fn expand_tokens(&self, units: &[Unit]) -> Expanded {
+    /// reduplication (`laki2` → `laki laki`) and slang tokens, writing the result `into` the
+    /// given vector; returns whether a number word may be in it.
+    fn expand_tokens(&self, units: &[Unit], into: &mut Vec<Unit>) -> bool {
+        into.clear();
         let mut out = Expanded {
-            units: Vec::with_capacity(units.len() + units.len() / 8),
+            units: std::mem::take(into),
             number_words: false,
         };
         let mut word = String::new();
@@ -299,7 +321,8 @@ impl Normalizer {
             }
             i = j;
         }
-        out
+        *into = out.units;
+        out.number_words
     }
 
     /// Pushes a part of a token, or its slang expansion.
@@ -338,6 +361,12 @@ fn push_utf8(buf: &mut Vec<u8>, ch: char) {
     } else {
         buf.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
     }
+}
+
+thread_local! {
+    /// The two unit vectors a normalisation works in, kept between the texts a thread
+    /// normalises so that each text does not allocate and grow them again.
+    static SCRATCH: RefCell<[Vec<Unit>; 2]> = const { RefCell::new([Vec::new(), Vec::new()]) };
 }
 
 /// Text with slang expanded and glued tokens split, and whether a number word is in it.
@@ -392,8 +421,9 @@ const ASCII_FOLD: [u8; 128] = {
 
 /// NFKC, lower case, and decorative symbols (emojis, dingbats, box drawing) to spaces. ASCII
 /// characters, which NFKC leaves alone, are folded byte by byte without decoding.
-fn fold(input: &str) -> Vec<Unit> {
-    let mut units = Vec::with_capacity(input.len());
+fn fold(input: &str, units: &mut Vec<Unit>) {
+    units.clear();
+    units.reserve(input.len());
     let bytes = input.as_bytes();
     let mut start = 0;
     while start < bytes.len() {
@@ -424,7 +454,6 @@ fn fold(input: &str) -> Vec<Unit> {
         }
         start = end;
     }
-    units
 }
 
 /// Joins letters written one by one with separators: `W A` → `wa`, `j.a.p.r.i` → `japri`. A
