@@ -31,11 +31,15 @@ const MMAP_BYTES: i64 = 1 << 30;
 /// WAL pages written before SQLite copies them back into the database file (its default is
 /// 1,000). Each copy ends with an fsync, and a page changed by several commits in between is
 /// copied once: appending 20,000 posts to a million-post store went from ~2,600 to ~3,100
-/// posts/s (two A/B pairs). The WAL file grows to about 40 MB.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
-/// Rows SQLite's worker thread may hand over before the reader takes them (sqlx's default is
-/// 50). The worker blocks on a full channel and the reader is woken per batch: the search
-/// feed's catch-up reads 5,000 posts a query.
+/// posts/s (two A/B pairs) with 10,000. 40,000 then took storing and indexing 300,000 posts
+/// together from 19,900 / 20,300 to 20,400 / 21,700 posts/s (alternated). The WAL file grows to
+/// about 160 MB.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 40_000;
+/// Rows SQLite's worker thread may queue for the reader (sqlx's default is 50; the worker stops
+/// at a full queue until the reader has taken rows): the search feed's catch-up reads 5,000
+/// posts a query. Against the default, alternated at 200,000 posts on a busy machine, storing and
+/// indexing together gave 12,300 / 17,700 / 16,800 against 12,900 / 13,100 posts/s: no
+/// clear gain, kept for the fewer hand-offs between the two threads.
 const ROW_CHANNEL: usize = 1_024;
 /// How long to wait for a connection from the pool (a PostgreSQL server that is down or
 /// restarting shows as this timeout; callers retry).
