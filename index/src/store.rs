@@ -428,32 +428,30 @@ async fn write_page(
             // SQLite gives a multi-row insert consecutive new rowids, one above the table's
             // highest, in VALUES order; reading them back row by row would cost a hand-off to
             // its worker thread per row. PostgreSQL says which id went to which key.
-            let rows: Vec<(i64, String, String)> =
-                if <<Db as sqlx::Database>::QueryResult as LastRowid>::REPORTED {
-                    let done = q.build().execute(&mut *conn).await?;
-                    let last = done.last_rowid().expect("SQLite reports the last rowid");
-                    if done.rows_affected() != chunk.len() as u64 {
-                        return Err(StoreError::Corrupt("a new post was not stored".into()));
-                    }
-                    let first = last - chunk.len() as i64 + 1;
-                    chunk
+            if <<Db as sqlx::Database>::QueryResult as LastRowid>::REPORTED {
+                let done = q.build().execute(&mut *conn).await?;
+                let last = done.last_rowid().expect("SQLite reports the last rowid");
+                if done.rows_affected() != chunk.len() as u64 {
+                    return Err(StoreError::Corrupt("a new post was not stored".into()));
+                }
+                let first = last - chunk.len() as i64 + 1;
+                for (i, id) in chunk.iter().zip(first..) {
+                    new_ids.insert((posts[*i].source_id.as_str(), keys[*i].as_str()), id);
+                }
+            } else {
+                q.push(" RETURNING id, source_id, post_key");
+                let rows: Vec<(i64, String, String)> =
+                    q.build_query_as().fetch_all(&mut *conn).await?;
+                for (id, source, key) in rows {
+                    let i = chunk
                         .iter()
-                        .zip(first..)
-                        .map(|(i, id)| (id, posts[*i].source_id.clone(), keys[*i].clone()))
-                        .collect()
-                } else {
-                    q.push(" RETURNING id, source_id, post_key");
-                    q.build_query_as().fetch_all(&mut *conn).await?
-                };
-            for (id, source, key) in rows {
-                let i = chunk
-                    .iter()
-                    .copied()
-                    .find(|i| posts[*i].source_id == source && keys[*i] == key)
-                    .ok_or_else(|| {
-                        StoreError::Corrupt("an inserted post came back unknown".into())
-                    })?;
-                new_ids.insert((posts[i].source_id.as_str(), keys[i].as_str()), id);
+                        .copied()
+                        .find(|i| posts[*i].source_id == source && keys[*i] == key)
+                        .ok_or_else(|| {
+                            StoreError::Corrupt("an inserted post came back unknown".into())
+                        })?;
+                    new_ids.insert((posts[i].source_id.as_str(), keys[i].as_str()), id);
+                }
             }
         }
         let mut out = Vec::with_capacity(posts.len());
