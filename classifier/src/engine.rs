@@ -1,10 +1,11 @@
 //! The compiled rule engine. One Aho-Corasick pass finds every keyword, every gazetteer name and
 //! the literal prefixes of the patterns (the one-byte literals only patterns use, such as digits,
 //! are found by a table over the bytes instead: in the automaton they were most of its matches);
-//! a pattern with a literal prefix is only tried, anchored, where one of its prefixes occurred. The same pass looks for the literals a pattern's matches
-//! must contain (its required literals): a pattern none of whose required literals occurred is
-//! not run at all. Patterns with neither go through one `RegexSet` pass, and only those that
-//! matched are re-scanned. Then conditions and scoring.
+//! a pattern with a literal prefix is only tried, anchored, where one of its prefixes occurred.
+//! The same pass looks for the literals a pattern's matches must contain (its required
+//! literals): a pattern none of whose required literals occurred is not run at all. Patterns
+//! with neither go through one `RegexSet` pass, and only those that matched are re-scanned.
+//! Then conditions and scoring.
 //!
 //! Why the prefilter rather than one `RegexSet` over every pattern: analysts' patterns use
 //! bounded repeats (`(\S+\s+){0,6}`, `[^\n]{0,30}`) whose combined automaton explodes; measured
@@ -63,6 +64,13 @@ struct Route {
     required: (u32, u32),
     /// Whether a match needs a word boundary at its (start, end) to count for `words`.
     bounds: (bool, bool),
+}
+
+impl Route {
+    /// Whether the keyword is a literal prefix of some pattern.
+    fn has_triggers(&self) -> bool {
+        self.triggers.0 < self.triggers.1
+    }
 }
 
 /// The flat tables every [`Route`] points into.
@@ -623,7 +631,7 @@ impl Classifier {
                 }
             }
             self.saw_required(route, span.0, &mut scan.required_last);
-            if route.triggers.0 < route.triggers.1 {
+            if route.has_triggers() {
                 prefixes.push((route, span.0));
             }
         }
@@ -634,7 +642,7 @@ impl Classifier {
                 .and_then(Option::as_ref)
             {
                 self.saw_required(route, i, &mut scan.required_last);
-                if route.triggers.0 < route.triggers.1 {
+                if route.has_triggers() {
                     prefixes.push((route, i));
                 }
             }
