@@ -235,24 +235,36 @@ async fn index_finds_highlights_rebuilds_and_refuses_bad_queries() {
     assert!(hint.contains("YYYY-MM-DD"), "{hint}");
 }
 
-#[tokio::test]
-async fn the_index_follows_the_store_from_its_watermark() {
-    use crate::{LeadChange, LeadStatus};
+/// A store holding posts `a`, `b` and `c` with `texts`, the first two classified; their ids.
+async fn three_posts_two_classified(texts: [&str; 3]) -> (tempfile::TempDir, Store, [i64; 3]) {
     let (dir, store) = store().await;
     let saved = store
         .save_page(
             &snapshot("x"),
             &[
-                post("a", "Kerja sawit Sarawak"),
-                post("b", "Kerja kasir Pontianak"),
-                post("c", "Belum diklasifikasi"),
+                post("a", texts[0]),
+                post("b", texts[1]),
+                post("c", texts[2]),
             ],
         )
         .await
         .unwrap();
-    let (a, b) = (saved[0].0, saved[1].0);
-    store.save_verdict(a, &verdict_with(&[])).await.unwrap();
-    store.save_verdict(b, &verdict_with(&[])).await.unwrap();
+    let ids = [saved[0].0, saved[1].0, saved[2].0];
+    for id in &ids[..2] {
+        store.save_verdict(*id, &verdict_with(&[])).await.unwrap();
+    }
+    (dir, store, ids)
+}
+
+#[tokio::test]
+async fn the_index_follows_the_store_from_its_watermark() {
+    use crate::{LeadChange, LeadStatus};
+    let (dir, store, [a, _, c]) = three_posts_two_classified([
+        "Kerja sawit Sarawak",
+        "Kerja kasir Pontianak",
+        "Belum diklasifikasi",
+    ])
+    .await;
     let path = dir.path().join("index");
     let index = SearchIndex::open(&path, &Analysis::default()).unwrap();
     // Only classified posts are indexed; unclassified ones follow with their verdict.
@@ -294,10 +306,7 @@ async fn the_index_follows_the_store_from_its_watermark() {
     assert_eq!(index.len(), 2);
     assert_eq!(index.catch_up(&store).await.unwrap(), 0);
     // Changes made while it was closed are picked up.
-    store
-        .save_verdict(saved[2].0, &verdict_with(&[]))
-        .await
-        .unwrap();
+    store.save_verdict(c, &verdict_with(&[])).await.unwrap();
     drop(index);
     // Another analysis (another slang table) means other terms: the index starts over.
     let slang = Analysis {
@@ -321,21 +330,12 @@ async fn the_index_follows_the_store_from_its_watermark() {
 
 #[tokio::test]
 async fn a_change_after_the_newest_verdict_is_deleted_still_reaches_the_index() {
-    let (dir, store) = store().await;
-    let saved = store
-        .save_page(
-            &snapshot("x"),
-            &[
-                post("a", "Kerja sawit Sarawak"),
-                post("b", "Kerja kasir Pontianak"),
-                post("c", "Admin online Kamboja"),
-            ],
-        )
-        .await
-        .unwrap();
-    let [a, b, c] = [saved[0].0, saved[1].0, saved[2].0];
-    store.save_verdict(a, &verdict_with(&[])).await.unwrap();
-    store.save_verdict(b, &verdict_with(&[])).await.unwrap();
+    let (dir, store, [_, b, c]) = three_posts_two_classified([
+        "Kerja sawit Sarawak",
+        "Kerja kasir Pontianak",
+        "Admin online Kamboja",
+    ])
+    .await;
     let index = SearchIndex::open(&dir.path().join("index"), &Analysis::default()).unwrap();
     assert_eq!(index.catch_up(&store).await.unwrap(), 2);
     // b, holding the highest change sequence, gets a new text: its verdict is deleted until it
