@@ -111,33 +111,54 @@ pub struct AuditEntry {
 /// holds the write lock, so values are committed in the order they are handed out.
 async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<(), StoreError> {
     let now = Utc::now();
+    let chunks: Vec<&[(i64, &Verdict)]> = verdicts.chunks(ROWS_PER_STATEMENT).collect();
+    let details_of = |chunk: &[(i64, &Verdict)]| -> Vec<String> {
+        chunk
+            .iter()
+            .map(|(_, v)| serde_json::to_string(v).expect("verdict serialises"))
+            .collect()
+    };
+    let mut details = chunks.first().map(|c| details_of(c)).unwrap_or_default();
     with_conn!(conn, |conn| {
-        for chunk in verdicts.chunks(ROWS_PER_STATEMENT) {
+        for (n, &chunk) in chunks.iter().enumerate() {
+            let first = next_changed_seq((&mut *conn).into(), chunk.len()).await?;
             let mut q = QueryBuilder::<Db>::new(
                 "INSERT INTO verdicts (post_id, ruleset_version, score, level, flagged, lang, kalbar, detail, classified_at, changed_seq) ",
             );
-            let first = next_changed_seq((&mut *conn).into(), chunk.len()).await?;
-            q.push_values(chunk.iter().enumerate(), |mut row, (i, (post_id, v))| {
-                row.push_bind(post_id)
-                    .push_bind(&v.ruleset_version)
-                    .push_bind(v.score)
-                    .push_bind(v.level.as_str())
-                    .push_bind(v.flagged)
-                    .push_bind(v.lang.as_str())
-                    .push_bind(v.kalbar)
-                    .push_bind(serde_json::to_string(v).expect("verdict serialises"))
-                    .push_bind(now);
-                match first {
-                    Some(first) => row.push_bind(first + i as i64),
-                    None => row.push("nextval('posts_changed_seq')"),
-                };
-            });
+            q.push_values(
+                chunk.iter().zip(std::mem::take(&mut details)).enumerate(),
+                |mut row, (i, ((post_id, v), detail))| {
+                    row.push_bind(post_id)
+                        .push_bind(&v.ruleset_version)
+                        .push_bind(v.score)
+                        .push_bind(v.level.as_str())
+                        .push_bind(v.flagged)
+                        .push_bind(v.lang.as_str())
+                        .push_bind(v.kalbar)
+                        .push_bind(detail)
+                        .push_bind(now);
+                    match first {
+                        Some(first) => row.push_bind(first + i as i64),
+                        None => row.push("nextval('posts_changed_seq')"),
+                    };
+                },
+            );
             q.push(
             " ON CONFLICT(post_id) DO UPDATE SET ruleset_version = excluded.ruleset_version, score = excluded.score,
                level = excluded.level, flagged = excluded.flagged, lang = excluded.lang, kalbar = excluded.kalbar,
                detail = excluded.detail, classified_at = excluded.classified_at, changed_seq = excluded.changed_seq",
         );
-            q.build().execute(&mut *conn).await?;
+            // The next chunk's verdicts are serialised while the database writes this chunk's:
+            // the statement leaves for SQLite's worker thread (or the PostgreSQL server) when
+            // first polled, so `biased` polls it first, and the serialising runs on this thread
+            // in the meantime.
+            let (written, next) = tokio::join!(
+                biased;
+                q.build().execute(&mut *conn),
+                async { chunks.get(n + 1).map(|c| details_of(c)) },
+            );
+            written?;
+            details = next.unwrap_or_default();
             let mut q = QueryBuilder::<Db>::new("DELETE FROM post_entities WHERE post_id IN (");
             let mut ids = q.separated(", ");
             for (post_id, _) in chunk {
