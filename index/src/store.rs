@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, QueryBuilder, Row};
 
 pub use crate::db::Backend;
-use crate::db::{Conn, Pool, lock_feed, with_conn, with_pool};
+use crate::db::{Checkpointer, Conn, Pool, lock_feed, with_conn, with_pool};
 use crate::error::StoreError;
 use crate::reposts::Reposts;
 use crate::simhash;
@@ -851,6 +851,8 @@ pub struct Store {
     pub(crate) pool: Pool,
     /// Repost candidates, shared by the clones; held for the whole of a page transaction.
     reposts: Arc<tokio::sync::Mutex<Reposts>>,
+    /// A SQLite store's background checkpoints, until the last clone is dropped.
+    pub(crate) checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// SHA-256 over a post's title and text, to tell a re-sighting from a changed post.
@@ -883,32 +885,34 @@ impl Store {
             path: data_dir.to_path_buf(),
             message: e.to_string(),
         })?;
-        Ok(Store::with_pool(
-            Pool::open_sqlite(&data_dir.join(DB_FILE)).await?,
-        ))
+        let (pool, checkpointer) = Pool::open_sqlite(&data_dir.join(DB_FILE)).await?;
+        Ok(Store::with_pool(pool, Some(Arc::new(checkpointer))))
     }
 
     /// Opens the store at `url`: a PostgreSQL URL (`postgres://user:password@host/db`), shared
     /// by several crawl workers and dashboard nodes, or `sqlite:PATH` for a SQLite file. Applies
     /// the migrations either way.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        let pool = if let Some(path) = url.strip_prefix("sqlite:") {
-            Pool::open_sqlite(Path::new(path.trim_start_matches("//"))).await?
+        let (pool, checkpointer) = if let Some(path) = url.strip_prefix("sqlite:") {
+            let (pool, checkpointer) =
+                Pool::open_sqlite(Path::new(path.trim_start_matches("//"))).await?;
+            (pool, Some(Arc::new(checkpointer)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Pool::connect_postgres(url).await?
+            (Pool::connect_postgres(url).await?, None)
         } else {
             return Err(StoreError::Invalid(format!(
                 "{} is not a database URL patroli knows: use postgres://user:password@host/database or sqlite:PATH",
                 crate::db::redact(url)
             )));
         };
-        Ok(Store::with_pool(pool))
+        Ok(Store::with_pool(pool, checkpointer))
     }
 
-    pub(crate) fn with_pool(pool: Pool) -> Store {
+    pub(crate) fn with_pool(pool: Pool, checkpointer: Option<Arc<Checkpointer>>) -> Store {
         Store {
             pool,
             reposts: Arc::default(),
+            checkpointer,
         }
     }
 
@@ -930,6 +934,9 @@ impl Store {
     /// "cannot be reached" ([`StoreError::is_unavailable`]), as when the database goes away
     /// (the dashboard's tests use it so).
     pub async fn close(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.stop().await;
+        }
         with_pool!(&self.pool, |pool| pool.close().await)
     }
 

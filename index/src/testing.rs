@@ -66,7 +66,7 @@ impl Store {
     /// Another handle on the same database with repost candidates of its own, as another
     /// process or crawl worker has (tests only).
     pub fn another_writer(&self) -> Store {
-        Store::with_pool(self.pool.clone())
+        Store::with_pool(self.pool.clone(), self.checkpointer.clone())
     }
 
     /// The first column of each row `sql` returns, as text (tests only).

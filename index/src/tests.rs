@@ -1108,3 +1108,26 @@ async fn cached_facet_counts_follow_new_posts_and_changed_ones() {
         (3, status(&[("new", 2), ("in_review", 1)]))
     );
 }
+
+/// New posts reach the database file through the background checkpoint alone: nothing is written
+/// after them, and the WAL stays far below the limit at which the writer copies it back itself.
+#[tokio::test]
+async fn the_background_checkpoint_copies_the_wal_into_the_file() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let file = dir.path().join(crate::DB_FILE);
+    // What the migrations wrote is copied first.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = std::fs::metadata(&file).unwrap().len();
+    let posts: Vec<CollectedPost> = (0..200)
+        .map(|i| post(&i.to_string(), &format!("kerja sawit {i} ").repeat(40)))
+        .collect();
+    store.save_page(&snapshot("<p>200</p>"), &posts).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&file).unwrap().len() <= before {
+        assert!(Instant::now() < deadline, "the new posts never left the WAL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.close().await;
+}
