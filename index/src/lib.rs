@@ -44,8 +44,9 @@ pub use search::{
 };
 pub use store::{
     AuditEntry, Backend, CLOSE_REASONS, Cluster, DB_FILE, ESCALATION_TARGETS, FrontierOp,
-    Judgement, JudgementRecord, Lead, LeadChange, LeadEvent, LeadStatus, Network, NetworkLink,
-    PostOutcome, PostRecord, RunRecord, Session, SnapshotInfo, Store, User,
+    IndexedPost, IndexedVerdict, Judgement, JudgementRecord, Lead, LeadChange, LeadEvent,
+    LeadStatus, Network, NetworkLink, PostOutcome, PostRecord, RunRecord, Session, SnapshotInfo,
+    Store, User,
 };
 pub use tokens::{ApiToken, MAX_TOKEN_LABEL, TokenCheck};
 

@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use crate::analysis::{self, Analysis};
 use crate::error::SearchError;
 use crate::facets::{FacetCache, FacetFruit};
-use crate::store::{LeadStatus, PostRecord, Store};
+use crate::store::{IndexedPost, LeadStatus, Store};
 
 /// Bump when the schema or the meaning of a field changes: an index of another version is
 /// rebuilt from the store when opened.
@@ -408,7 +408,7 @@ impl SearchIndex {
         Ok(())
     }
 
-    fn document(&self, p: &PostRecord) -> TantivyDocument {
+    fn document(&self, p: &IndexedPost) -> TantivyDocument {
         let f = self.fields;
         let title = p.title.clone().unwrap_or_default();
         let mut d = doc!(
@@ -433,41 +433,29 @@ impl SearchIndex {
             f.seen,
             DateTime::from_timestamp_secs(p.first_seen.timestamp()),
         );
-        match &p.verdict {
-            Some(v) => {
-                d.add_text(f.level, v.level.as_str());
-                d.add_text(f.lang, v.lang.as_str());
-                d.add_f64(f.score, v.score);
-                d.add_u64(f.flagged, u64::from(v.flagged));
-                d.add_u64(f.kalbar, u64::from(v.kalbar));
-                for id in v.indicator_ids() {
-                    d.add_text(f.indicator, id);
-                }
-                let mut countries: Vec<&str> =
-                    v.destinations.iter().map(|x| x.country.as_str()).collect();
-                countries.sort_unstable();
-                countries.dedup();
-                for c in countries {
-                    d.add_text(f.destination, c);
-                }
-                let mut regencies: Vec<&str> =
-                    v.places.iter().map(|x| x.regency.as_str()).collect();
-                regencies.sort_unstable();
-                regencies.dedup();
-                for r in regencies {
-                    d.add_text(f.place, r);
-                }
-                for e in &v.entities {
-                    d.add_text(f.entity, &e.value);
-                }
-            }
-            None => {
-                d.add_text(f.level, "none");
-                d.add_text(f.lang, "unknown");
-                d.add_f64(f.score, 0.0);
-                d.add_u64(f.flagged, 0);
-                d.add_u64(f.kalbar, 0);
-            }
+        let v = &p.verdict;
+        d.add_text(f.level, v.level.as_str());
+        d.add_text(f.lang, v.lang.as_str());
+        d.add_f64(f.score, v.score);
+        d.add_u64(f.flagged, u64::from(v.flagged));
+        d.add_u64(f.kalbar, u64::from(v.kalbar));
+        for i in &v.indicators {
+            d.add_text(f.indicator, &i.id);
+        }
+        let mut countries: Vec<&str> = v.destinations.iter().map(|x| x.country.as_str()).collect();
+        countries.sort_unstable();
+        countries.dedup();
+        for c in countries {
+            d.add_text(f.destination, c);
+        }
+        let mut regencies: Vec<&str> = v.places.iter().map(|x| x.regency.as_str()).collect();
+        regencies.sort_unstable();
+        regencies.dedup();
+        for r in regencies {
+            d.add_text(f.place, r);
+        }
+        for e in &v.entities {
+            d.add_text(f.entity, &e.value);
         }
         d
     }

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use patroli_classifier::Verdict;
+use patroli_classifier::{Lang, Level, Verdict};
 use patroli_crawler::{CollectedPost, RobotsRecord, Snapshot, SourceState, Validators};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{FromRow, QueryBuilder, Row};
 
@@ -61,6 +61,60 @@ impl PostRecord {
             None => self.text.clone(),
         }
     }
+}
+
+/// A classified post as the search index takes it ([`Store::posts_changed_after`]): of the
+/// verdict only what is indexed, so the feed does not rebuild every explanation's strings.
+#[derive(Debug, Clone)]
+pub struct IndexedPost {
+    pub id: i64,
+    pub source_id: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub text: String,
+    pub author: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub first_seen: DateTime<Utc>,
+    pub lead_status: LeadStatus,
+    pub verdict: IndexedVerdict,
+}
+
+/// The indexed part of a stored verdict (its JSON's other fields are skipped unread).
+#[derive(Debug, Clone, Deserialize)]
+pub struct IndexedVerdict {
+    pub score: f64,
+    pub level: Level,
+    pub flagged: bool,
+    pub lang: Lang,
+    pub kalbar: bool,
+    pub indicators: Vec<IndicatorId>,
+    pub destinations: Vec<Country>,
+    pub places: Vec<Regency>,
+    pub entities: Vec<EntityValue>,
+}
+
+/// An indicator that fired, by id.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IndicatorId {
+    pub id: String,
+}
+
+/// The country of a destination named.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Country {
+    pub country: String,
+}
+
+/// The regency or city of a Kalbar place named.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Regency {
+    pub regency: String,
+}
+
+/// An identifier found (E.164 phone number, link, handle, e-mail address).
+#[derive(Debug, Clone, Deserialize)]
+pub struct EntityValue {
+    pub value: String,
 }
 
 /// A snapshot's metadata (the body is fetched separately).
@@ -793,16 +847,47 @@ impl TryFrom<PostRow> for PostRecord {
             last_seen: row.last_seen,
             removed_at: row.removed_at,
             verdict,
-            lead_status: row
-                .lead_status
-                .map(|s| {
-                    LeadStatus::parse(&s)
-                        .ok_or_else(|| StoreError::Corrupt(format!("unknown lead status {s:?}")))
-                })
-                .transpose()?
-                .unwrap_or(LeadStatus::New),
+            lead_status: lead_status_of(row.lead_status)?,
         })
     }
+}
+
+impl TryFrom<PostRow> for IndexedPost {
+    type Error = StoreError;
+
+    fn try_from(row: PostRow) -> Result<IndexedPost, StoreError> {
+        let detail = row.detail.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "post {} is in the search feed without a verdict",
+                row.id
+            ))
+        })?;
+        let verdict = serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Corrupt(format!("stored verdict is not valid: {e}")))?;
+        Ok(IndexedPost {
+            id: row.id,
+            source_id: row.source_id,
+            url: row.url,
+            title: row.title,
+            text: row.body,
+            author: row.author,
+            published_at: row.published_at,
+            first_seen: row.first_seen,
+            lead_status: lead_status_of(row.lead_status)?,
+            verdict,
+        })
+    }
+}
+
+/// A post's lead status as stored (`New` when it is no lead).
+fn lead_status_of(stored: Option<String>) -> Result<LeadStatus, StoreError> {
+    Ok(stored
+        .map(|s| {
+            LeadStatus::parse(&s)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown lead status {s:?}")))
+        })
+        .transpose()?
+        .unwrap_or(LeadStatus::New))
 }
 
 /// A post with its change sequence (the search feed).
@@ -1209,7 +1294,7 @@ impl Store {
         &self,
         seq: i64,
         limit: i64,
-    ) -> Result<Vec<(i64, PostRecord)>, StoreError> {
+    ) -> Result<Vec<(i64, IndexedPost)>, StoreError> {
         with_pool!(&self.pool, |pool| {
             let sql = format!(
                 "SELECT v.changed_seq, {} WHERE v.changed_seq > $1 ORDER BY v.changed_seq LIMIT $2",
@@ -1221,7 +1306,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             rows.into_iter()
-                .map(|r| Ok((r.changed_seq, PostRecord::try_from(r.post)?)))
+                .map(|r| Ok((r.changed_seq, IndexedPost::try_from(r.post)?)))
                 .collect()
         })
     }

@@ -1123,10 +1123,16 @@ async fn the_background_checkpoint_copies_the_wal_into_the_file() {
     let posts: Vec<CollectedPost> = (0..200)
         .map(|i| post(&i.to_string(), &format!("kerja sawit {i} ").repeat(40)))
         .collect();
-    store.save_page(&snapshot("<p>200</p>"), &posts).await.unwrap();
+    store
+        .save_page(&snapshot("<p>200</p>"), &posts)
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::metadata(&file).unwrap().len() <= before {
-        assert!(Instant::now() < deadline, "the new posts never left the WAL");
+        assert!(
+            Instant::now() < deadline,
+            "the new posts never left the WAL"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     store.close().await;
