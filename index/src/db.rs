@@ -207,9 +207,10 @@ impl Pool {
 ///
 /// Left to SQLite, the connection whose commit takes the WAL past its limit copies it back before
 /// its statement returns, and waits for the file to reach the disk: the next write waits with it.
-/// A passive checkpoint here takes no lock writers need, so they go on meanwhile. Measured on the
-/// benchmark's million posts, with every sync turned off as the upper bound: storing went from
-/// 20,800 to 24,100 posts/s, storing and indexing together from 16,800 to 19,500.
+/// A passive checkpoint here takes no lock writers need, so they go on meanwhile. On the
+/// benchmark's million posts (two alternated pairs): storing pages and verdicts went from 21,300
+/// and 23,100 to 23,800 and 25,000 posts/s, storing and indexing together from 18,200 and 18,800
+/// to 19,500 and 19,500 (with every sync turned off, the bound this can reach: 24,100 and 19,500).
 pub(crate) struct Checkpointer {
     /// Set to ask the task to stop; dropped, it stops too.
     stop: tokio::sync::watch::Sender<bool>,
