@@ -11,8 +11,19 @@ use proptest::prelude::*;
 use crate::{Classifier, Gazetteer, LanguageDetection, RulePack, RuleSource};
 
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
-    let seeds = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds"));
-    let mut files: Vec<_> = std::fs::read_dir(seeds.join("rules"))
+    let gaz = std::fs::read_to_string(seeds().join("gazetteer.toml")).expect("gazetteer");
+    let gazetteer =
+        Gazetteer::parse(&RuleSource::new("gazetteer.toml", gaz)).expect("gazetteer parses");
+    Classifier::new(seed_rules(), gazetteer, LanguageDetection::On).expect("rules compile")
+});
+
+fn seeds() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds"))
+}
+
+/// The rule pack in `seeds/rules/`.
+pub(crate) fn seed_rules() -> RulePack {
+    let mut files: Vec<_> = std::fs::read_dir(seeds().join("rules"))
         .expect("seeds/rules")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
@@ -27,16 +38,8 @@ static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
             )
         })
         .collect();
-    let gaz = std::fs::read_to_string(seeds.join("gazetteer.toml")).expect("gazetteer");
-    let gazetteer =
-        Gazetteer::parse(&RuleSource::new("gazetteer.toml", gaz)).expect("gazetteer parses");
-    Classifier::new(
-        RulePack::parse(&sources).expect("rules parse"),
-        gazetteer,
-        LanguageDetection::On,
-    )
-    .expect("rules compile")
-});
+    RulePack::parse(&sources).expect("rules parse")
+}
 
 /// Text that looks like the posts the engine sees: words from the domain, obfuscations, digits,
 /// separators, emojis, combining marks, CJK, odd white space.
@@ -90,8 +93,8 @@ fn check(text: &str) {
 }
 
 /// The posts of the development corpus and the sample web.
-fn seed_posts() -> Vec<String> {
-    let seeds = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds"));
+pub(crate) fn seed_posts() -> Vec<String> {
+    let seeds = seeds();
     let dev = std::fs::read_to_string(seeds.join("corpus/dev.jsonl")).expect("dev corpus");
     let mut posts: Vec<String> = dev
         .lines()

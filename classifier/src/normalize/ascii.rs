@@ -1,0 +1,447 @@
+//! The normaliser's fast path for ASCII text, about three posts in four.
+//!
+//! The general way folds the text into a vector of units (a character and its original byte
+//! range) and runs each step over it in turn. In ASCII text every character is one byte and
+//! stands for itself, so this path keeps plain bytes until it writes the output, and does the
+//! steps together in one pass over words: it folds and de-obfuscates the bytes, then reads them
+//! word by word, joining letters spelled out one by one, collapsing elongated letters and
+//! expanding slang as it goes, and writes each character with its byte range straight into the
+//! output, squeezing white space. Number separators are found afterwards on the output (white
+//! space, the only thing squeezing changes, is neither digit, separator nor letter to them).
+//!
+//! The output is the general way's, byte for byte, spans and word starts included (a property
+//! test compares the two). Text with a number word to read (`dua belas`, rare) goes the general
+//! way: [`Normalizer::normalize_ascii`] gives up on it.
+
+use std::cell::RefCell;
+
+use super::{
+    ASCII_FOLD, MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit,
+    WORD_LEN_GUESS, collapse_elongation, has_number_run, leet, letter_separator, number_separators,
+    number_word, starts_number_run,
+};
+
+/// A byte range of the original text.
+type Span = (usize, usize);
+
+/// What a normalisation works in, kept between the texts a thread normalises.
+#[derive(Default)]
+struct Scratch {
+    folded: Vec<u8>,
+    /// A word of letters spelled out one by one or elongated, joined and collapsed.
+    word: Vec<Unit>,
+    /// The same word's characters.
+    word_text: String,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Why the fast path gave up on a text: it holds a number word, which the general way reads.
+struct NumberWords;
+
+/// The output being written: text, the byte range of each byte, and the white space pending
+/// between words (written as one space, with the range of the first white-space character,
+/// once the next character comes; none at the ends).
+struct Output {
+    text: Vec<u8>,
+    spans: Vec<Span>,
+    space: Option<Span>,
+    /// Where words start in `text`.
+    word_starts: Vec<usize>,
+    /// Whether a `.` or `,` follows a digit: only then can there be number separators.
+    separators: bool,
+}
+
+impl Output {
+    fn ch(&mut self, ch: u8, span: Span) {
+        if char::from(ch).is_whitespace() {
+            if self.space.is_none() && !self.text.is_empty() {
+                self.space = Some(span);
+            }
+            return;
+        }
+        self.end_space();
+        if matches!(ch, b'.' | b',') && self.text.last().is_some_and(u8::is_ascii_digit) {
+            self.separators = true;
+        }
+        if ch.is_ascii_alphanumeric() {
+            self.word_may_start();
+        }
+        self.text.push(ch);
+        self.spans.push(span);
+    }
+
+    /// Writes the pending white space, as a non-white character is about to be written.
+    fn end_space(&mut self) {
+        if let Some(space) = self.space.take() {
+            self.text.push(b' ');
+            self.spans.push(space);
+        }
+    }
+
+    /// Notes a word start if a letter or digit written next starts one.
+    fn word_may_start(&mut self) {
+        if !self.text.last().is_some_and(u8::is_ascii_alphanumeric) {
+            self.word_starts.push(self.text.len());
+        }
+    }
+
+    /// Writes a word, or a part of one (letters and digits, never empty), as it is.
+    fn word(&mut self, chars: &[u8], span: impl Fn(usize) -> Span) -> Result<(), NumberWords> {
+        if starts_number_run(number_word(chars)) {
+            return Err(NumberWords);
+        }
+        self.end_space();
+        self.word_may_start();
+        self.text.extend_from_slice(chars);
+        self.spans.extend((0..chars.len()).map(span));
+        Ok(())
+    }
+
+    /// Writes a slang expansion, every character of it spanning the whole word it stands for.
+    fn expansion(&mut self, expansion: &str, span: Span) -> Result<(), NumberWords> {
+        if has_number_run(expansion) {
+            return Err(NumberWords);
+        }
+        for &ch in expansion.as_bytes() {
+            self.ch(ch, span);
+        }
+        Ok(())
+    }
+
+    /// Drops thousands separators and makes decimal commas points.
+    fn finish(mut self) -> Normalized {
+        let text = &mut self.text;
+        let mut dropped = Vec::new();
+        let mut decimals = Vec::new();
+        if self.separators {
+            number_separators(
+                |i| text.get(i).map(|&b| char::from(b)),
+                |i, kind| match kind {
+                    NumberSeparator::Thousands => dropped.push(i),
+                    NumberSeparator::Decimal => decimals.push(i),
+                },
+            );
+        }
+        for i in decimals {
+            text[i] = b'.';
+        }
+        if !dropped.is_empty() {
+            let mut next = dropped.into_iter().peekable();
+            let mut kept = 0;
+            for i in 0..text.len() {
+                if next.next_if_eq(&i).is_none() {
+                    text[kept] = text[i];
+                    self.spans[kept] = self.spans[i];
+                    kept += 1;
+                }
+            }
+            text.truncate(kept);
+            self.spans.truncate(kept);
+            // Numbers joined: find the word starts again.
+            self.word_starts.clear();
+            let mut in_word = false;
+            for (i, b) in text.iter().enumerate() {
+                let word = b.is_ascii_alphanumeric();
+                if word && !in_word {
+                    self.word_starts.push(i);
+                }
+                in_word = word;
+            }
+        }
+        Normalized {
+            text: String::from_utf8(std::mem::take(text)).expect("ASCII in, ASCII slang"),
+            spans: self.spans,
+            word_starts: self.word_starts,
+        }
+    }
+}
+
+impl Normalizer {
+    /// Normalises ASCII `input` as [`Normalizer::normalize`] does, or gives up (`None`) on text
+    /// with a number word. Expects slang that expands to ASCII only.
+    pub(super) fn normalize_ascii(&self, input: &[u8]) -> Option<Normalized> {
+        SCRATCH.with_borrow_mut(|scratch| {
+            self.fold(input, &mut scratch.folded);
+            self.write(scratch).ok()
+        })
+    }
+
+    /// Lower case, white space and control characters as spaces, and digits and symbols inside
+    /// words read as the letters they imitate, a hyphen between letters as a space (`g4ji`,
+    /// `m@laysia`, `iming-iming`), except in tokens of the keep list. Whether a character changes
+    /// depends on the input around it only, so one pass does both.
+    fn fold(&self, input: &[u8], folded: &mut Vec<u8>) {
+        folded.clear();
+        let letter = |i: usize| input.get(i).is_some_and(u8::is_ascii_alphabetic);
+        folded.extend(input.iter().enumerate().map(|(i, &b)| {
+            let c = ASCII_FOLD[usize::from(b)];
+            let replacement = if c == b'-' {
+                Some(' ')
+            } else {
+                leet(char::from(c))
+            };
+            match replacement {
+                Some(r)
+                    if i > 0
+                        && letter(i - 1)
+                        && letter(i + 1)
+                        && !(c.is_ascii_digit() && self.in_kept_word(input, i)) =>
+                {
+                    r as u8
+                }
+                _ => c,
+            }
+        }));
+    }
+
+    /// Whether byte `i` of the input lies in a token of the keep list (`p3mi`).
+    fn in_kept_word(&self, input: &[u8], i: usize) -> bool {
+        let start = i - input[..i]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let end = i + input[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        end - start <= self.longest_key
+            && self.is_kept(
+                &std::str::from_utf8(&input[start..end])
+                    .expect("ASCII")
+                    .to_ascii_lowercase(),
+            )
+    }
+
+    /// Reads the folded bytes word by word into the output. Most words are written straight
+    /// from the folded bytes; letters spelled out one by one or elongated are first gathered,
+    /// with their byte ranges, in `word`.
+    fn write(&self, scratch: &mut Scratch) -> Result<Normalized, NumberWords> {
+        let Scratch {
+            folded,
+            word,
+            word_text,
+        } = scratch;
+        let mut out = Output {
+            text: Vec::with_capacity(folded.len()),
+            spans: Vec::with_capacity(folded.len()),
+            space: None,
+            word_starts: Vec::with_capacity(folded.len() / WORD_LEN_GUESS),
+            separators: false,
+        };
+        let word_char = |k: usize| folded.get(k).is_some_and(u8::is_ascii_alphanumeric);
+        // A letter that is a word of its own, after one separator: `W A`, `j.a.p.r.i`.
+        let spelled_after = |k: usize| {
+            folded
+                .get(k)
+                .is_some_and(|&b| letter_separator(char::from(b)))
+                && folded.get(k + 1).is_some_and(u8::is_ascii_alphabetic)
+                && !word_char(k + 2)
+        };
+        let folded_text = std::str::from_utf8(folded).expect("folded ASCII");
+        let mut i = 0;
+        while i < folded.len() {
+            if !word_char(i) {
+                out.ch(folded[i], (i, i + 1));
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            let mut run = 1;
+            let mut elongated = false;
+            while word_char(j) {
+                run = if folded[j] == folded[j - 1] {
+                    run + 1
+                } else {
+                    1
+                };
+                elongated |= run == 3 && folded[j].is_ascii_alphabetic();
+                j += 1;
+            }
+            let spelled = j == i + 1 && folded[i].is_ascii_alphabetic() && spelled_after(j);
+            if !(spelled || elongated) {
+                self.expand(&folded_text[i..j], |k| (i + k, i + k + 1), &mut out)?;
+                i = j;
+                continue;
+            }
+            let unit = |k: usize| Unit {
+                ch: char::from(folded[k]),
+                start: k,
+                end: k + 1,
+            };
+            word.clear();
+            word.extend((i..j).map(unit));
+            if spelled {
+                while spelled_after(j) {
+                    word.push(unit(j + 1));
+                    j += 2;
+                }
+            }
+            collapse_elongation(word);
+            word_text.clear();
+            word_text.extend(word.iter().map(|u| u.ch));
+            self.expand(word_text, |k| (word[k].start, word[k].end), &mut out)?;
+            i = j;
+        }
+        Ok(out.finish())
+    }
+
+    /// Writes one word: split where a number is glued to a unit (`12jt`, `rm3500`),
+    /// reduplication spelled out (`laki2`), slang expanded, as the general way's
+    /// `expand_tokens` does.
+    fn expand(
+        &self,
+        token: &str,
+        span: impl Fn(usize) -> Span + Copy,
+        out: &mut Output,
+    ) -> Result<(), NumberWords> {
+        let chars = token.as_bytes();
+        let n = chars.len();
+        let word = if n <= self.longest_key { token } else { "" };
+        let rule = self.rules.get(word);
+        let digits = chars.iter().take_while(|b| b.is_ascii_digit()).count();
+        let letters = chars.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        if rule.is_some_and(|r| r.keep) {
+            out.word(chars, span)
+        } else if digits > 0 && digits < n && chars[digits..].iter().all(u8::is_ascii_alphabetic) {
+            out.word(&chars[..digits], span)?;
+            out.ch(b' ', span(digits));
+            self.expand_part(&token[digits..], |k| span(digits + k), out)
+        } else if letters > 0
+            && letters < n
+            && chars[letters..].iter().all(u8::is_ascii_digit)
+            && UNIT_PREFIXES
+                .iter()
+                .any(|p| p.as_bytes() == &chars[..letters])
+        {
+            out.word(&chars[..letters], span)?;
+            out.ch(b' ', span(letters));
+            out.word(&chars[letters..], |k| span(letters + k))
+        } else if letters >= 2 && letters + 1 == n && chars[letters] == b'2' {
+            let mark = span(letters);
+            self.expand_part(&token[..letters], span, out)?;
+            out.ch(b' ', mark);
+            self.expand_part(&token[..letters], |_| mark, out)
+        } else {
+            let short = n <= self.longest_key && word.len() <= MAX_SLANG_BYTES;
+            match rule.filter(|_| short).and_then(|r| r.slang.as_deref()) {
+                Some(expansion) => out.expansion(expansion, (span(0).0, span(n - 1).1)),
+                None => out.word(chars, span),
+            }
+        }
+    }
+
+    /// Writes a part of a word, or its slang expansion.
+    fn expand_part(
+        &self,
+        part: &str,
+        span: impl Fn(usize) -> Span,
+        out: &mut Output,
+    ) -> Result<(), NumberWords> {
+        let n = part.len();
+        let slang = (n <= self.longest_key && n <= MAX_SLANG_BYTES)
+            .then(|| self.rules.get(part)?.slang.as_deref())
+            .flatten();
+        match slang {
+            Some(expansion) => out.expansion(expansion, (span(0).0, span(n - 1).1)),
+            None => out.word(part.as_bytes(), span),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::LazyLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The seed pack's normaliser, and one with slang that tries the corners: expansions to
+    /// number words, with white space of every kind, of tokens with digits.
+    static NORMALIZERS: LazyLock<[Normalizer; 2]> = LazyLock::new(|| {
+        let pack = crate::robustness::seed_rules();
+        let slang: HashMap<String, String> = [
+            ("yg", "yang"),
+            ("jt", "juta"),
+            ("ln", "luar negeri"),
+            ("dw", "dua"),
+            ("sbln", "setengah bulan"),
+            ("sp", " spasi  lagi "),
+            ("tb", "tab\tvt\u{b}cr\r"),
+            ("k3", "kerja"),
+            ("2", "dua"),
+            ("org", "orang"),
+            ("wa", "whatsapp"),
+            ("rb", "ribu.000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let keep = ["p3mi", "bp3mi", "4wd", "mp3", "k3"].map(String::from);
+        [
+            Normalizer::new(pack.slang, pack.keep),
+            Normalizer::new(slang, keep),
+        ]
+    });
+
+    /// ASCII text made to meet every step: obfuscation, spaced letters, elongation, glued
+    /// units, reduplication, slang, number words and separators, odd white space.
+    fn ascii_posty() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("g4ji M@laysia k3rja p3mi BP3MI 4wd".to_string()),
+            Just("W A j.a.p.r.i a a a x-y-z i - n".to_string()),
+            Just("gajiii bisaaa aaab".to_string()),
+            Just("12jt rm3500 USD1000 rp5 30wpm covid19".to_string()),
+            Just("laki2 org2 dw2 yg2 ab2".to_string()),
+            Just("yg jt ln dw sbln sp tb wa rb 2".to_string()),
+            Just("dua belas juta seratus lima puluh setengah se-kalbar".to_string()),
+            Just("Rp 12.000.000,- 1,5jt 0812.3456.7890 1.234,56 12,000.5 3.5.000".to_string()),
+            Just("\t\n\r\u{b}\u{c}\u{0}\u{7f}  ".to_string()),
+            "[a-zA-Z0-9@$!.,\\-_*|+~ ]{0,16}",
+            "[a-z2 ]{0,16}",
+            "[\\x00-\\x7f]{0,24}",
+        ];
+        prop::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+    }
+
+    fn same_both_ways(text: &str) {
+        for n in NORMALIZERS.iter() {
+            if let Some(fast) = n.normalize_ascii(text.as_bytes()) {
+                let general = n.normalize_units(text);
+                assert_eq!(fast.text, general.text, "text of {text:?}");
+                assert_eq!(fast.spans, general.spans, "spans of {text:?}");
+                assert_eq!(fast.word_starts, general.word_starts, "words of {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gives_up_on_number_words_only() {
+        let [seed, _] = &*NORMALIZERS;
+        assert!(seed.normalize_ascii(b"G4ji 12jt, hub W A 0812").is_some());
+        assert!(seed.normalize_ascii(b"gaji dua belas juta").is_none());
+    }
+
+    #[test]
+    fn seed_posts_same_both_ways() {
+        for post in crate::robustness::seed_posts() {
+            if post.is_ascii() {
+                same_both_ways(&post);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn same_as_the_general_way(text in ascii_posty()) {
+            same_both_ways(&text);
+        }
+    }
+}
