@@ -5,8 +5,9 @@
 //! for every normalised character, the byte range of the original text it came from, so a match
 //! found in normalised text is reported as a span of what the recruiter actually wrote.
 //!
-//! It runs once per post on the engine's hot path. ASCII text, about three posts in four, goes
-//! through every step at once, word by word over its bytes (`ascii.rs`). Other text goes the
+//! It runs once per post on the engine's hot path. Text that folds to ASCII (ASCII text with
+//! at most emojis and symbols besides, nine posts in ten) goes through every step at once, word
+//! by word over its bytes (`ascii.rs`). Other text goes the
 //! general way, step by step: the steps work in place on one vector of [`Unit`]s where they can
 //! (only slang expansion, which may lengthen the text, writes a second one), look tokens up
 //! without allocating, and fold ASCII characters without Unicode normalisation. Steps that rarely
@@ -105,8 +106,8 @@ pub struct Normalizer {
     rules: HashMap<String, TokenRule, FnvBuild>,
     /// Characters in the longest slang or keep token: longer tokens are not looked up.
     longest_key: usize,
-    /// Whether every slang expansion is ASCII, so that ASCII text stays ASCII and can take the
-    /// fast path (`ascii.rs`).
+    /// Whether every slang expansion is ASCII, so that text folded to ASCII stays ASCII and can
+    /// take the fast path (`ascii.rs`).
     ascii_slang: bool,
 }
 
@@ -201,11 +202,11 @@ impl Normalizer {
         }
     }
 
-    /// Normalises `input`; see the module documentation for what that means. ASCII text, most
-    /// of what recruiters write, goes through the fast path of `ascii.rs` when it can.
+    /// Normalises `input`; see the module documentation for what that means. Text that folds to
+    /// ASCII, most of what recruiters write, goes through the fast path of `ascii.rs` when it can.
     pub fn normalize(&self, input: &str) -> Normalized {
-        if self.ascii_slang && input.is_ascii() {
-            if let Some(normalized) = self.normalize_ascii(input.as_bytes()) {
+        if self.ascii_slang {
+            if let Some(normalized) = self.normalize_ascii(input) {
                 return normalized;
             }
         }
@@ -464,17 +465,21 @@ fn fold(input: &str, units: &mut Vec<Unit>) {
             .next()
             .expect("`start` is on a character boundary");
         let end = start + c.len_utf8();
-        for n in std::iter::once(c).nfkc() {
-            for ch in n.to_lowercase() {
-                let ch = if ch.is_alphanumeric() || kept_punctuation(ch) {
-                    ch
-                } else {
-                    ' '
-                };
-                units.push(Unit { ch, start, end });
-            }
-        }
+        fold_char(c, |ch| units.push(Unit { ch, start, end }));
         start = end;
+    }
+}
+
+/// Folds one non-ASCII character as `fold` does, handing each resulting character to `push`.
+fn fold_char(c: char, mut push: impl FnMut(char)) {
+    for n in std::iter::once(c).nfkc() {
+        for ch in n.to_lowercase() {
+            push(if ch.is_alphanumeric() || kept_punctuation(ch) {
+                ch
+            } else {
+                ' '
+            });
+        }
     }
 }
 
