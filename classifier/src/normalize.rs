@@ -7,12 +7,12 @@
 //!
 //! It runs once per post on the engine's hot path. Text that folds to ASCII (ASCII text with
 //! at most emojis and symbols besides, nine posts in ten) goes through every step at once, word
-//! by word over its bytes (`ascii.rs`). Other text goes the
-//! general way, step by step: the steps work in place on one vector of [`Unit`]s where they can
-//! (only slang expansion, which may lengthen the text, writes a second one), look tokens up
-//! without allocating, and fold ASCII characters without Unicode normalisation. Steps that rarely
-//! apply (de-obfuscation, joining spaced letters, number separators, number words) collect their
-//! edits first and touch the vector only when there are some.
+//! by word over its bytes (`ascii.rs`). Other text goes the general way, step by step: the steps
+//! work in place on one vector of [`Unit`]s where they can (only slang expansion, which may
+//! lengthen the text, writes a second one), look tokens up without allocating, and fold ASCII
+//! characters without Unicode normalisation. Steps that rarely apply (de-obfuscation, joining
+//! spaced letters, number separators, number words) collect their edits first and touch the
+//! vector only when there are some.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -2,14 +2,14 @@
 //! emojis, symbols or odd white space that fold to spaces (together nine posts in ten).
 //!
 //! The general way folds the text into a vector of units (a character and its original byte
-//! range) and runs each step over it in turn. Here every folded character is one byte, and but
-//! for the spaces that other characters fold to, stands for the input byte at a fixed offset, so
-//! this path keeps plain bytes until it writes the output, and does the steps together in one
-//! pass over words: it folds and de-obfuscates the bytes, then reads them
-//! word by word, joining letters spelled out one by one, collapsing elongated letters and
-//! expanding slang as it goes, and writes each character with its byte range straight into the
-//! output, squeezing white space. Number separators are found afterwards on the output (white
-//! space, the only thing squeezing changes, is neither digit, separator nor letter to them).
+//! range) and runs each step over it in turn. Here every folded character is one byte. Each one
+//! stands for one input byte, except the spaces that other characters fold to, so this path
+//! keeps plain bytes until it writes the output and does the steps together in one pass over
+//! words. It folds and de-obfuscates the bytes, then reads them word by word: it joins letters
+//! spelled out one by one, collapses elongated letters and expands slang as it goes, and writes
+//! each character with its byte range straight into the output, squeezing white space. Number
+//! separators are found afterwards on the output (white space, the only thing squeezing changes,
+//! is neither digit, separator nor letter to them).
 //!
 //! The output is the general way's, byte for byte, spans and word starts included (a property
 //! test compares the two). Text with a number word to read (`dua belas`, rare) or with a
