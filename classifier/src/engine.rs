@@ -1,7 +1,8 @@
 //! The compiled rule engine. One Aho-Corasick pass finds every keyword, every gazetteer name and
 //! the literal prefixes of the patterns (the one-byte literals only patterns use, such as digits,
 //! are found by a table over the bytes instead: in the automaton they were most of its matches);
-//! a pattern with a literal prefix is only tried, anchored, where one of its prefixes occurred.
+//! a pattern with a literal prefix is only tried, anchored, where one of its prefixes occurred
+//! and is followed by bytes a match can go on with (see [`crate::anchored::Follow`]).
 //! The same pass looks for the literals a pattern's matches must contain (its required
 //! literals): a pattern none of whose required literals occurred is not run at all. Patterns
 //! with neither go through one `RegexSet` pass, and only those that matched are re-scanned.
@@ -27,7 +28,7 @@ use regex::RegexSet;
 use regex_automata::meta::Regex;
 use regex_syntax::hir::{Hir, HirKind};
 
-use crate::anchored::{anchored_at, each_match, is_word_boundary};
+use crate::anchored::{Follow, anchored_at, each_match, is_word_boundary};
 use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
 use crate::normalize::{Normalized, Normalizer, is_cjk};
@@ -48,8 +49,9 @@ enum Owner {
 #[derive(Default)]
 struct KeyOwners {
     words: Vec<Owner>,
-    /// Patterns it is a literal prefix of: where it occurs, they are tried.
-    triggers: Vec<usize>,
+    /// Patterns it is a literal prefix of, with what may follow it in their matches: where it
+    /// occurs, followed by that, they are tried.
+    triggers: Vec<(usize, Follow)>,
     /// Patterns it is a required literal of: unless one occurs, they are not tried. Literals
     /// taken from patterns count wherever they occur, word boundaries or not.
     required: Vec<usize>,
@@ -77,8 +79,20 @@ impl Route {
 #[derive(Default)]
 struct Routes {
     words: Vec<Owner>,
-    /// Pattern indices, for `triggers` and `required`.
+    triggers: Vec<Trigger>,
+    /// Pattern indices, for `required`.
     patterns: Vec<usize>,
+    /// The distinct [`Follow`]s of `triggers`: most prefixes share a few.
+    follows: Vec<Follow>,
+    follow_ids: HashMap<Follow, u32>,
+}
+
+/// A pattern a keyword is a literal prefix of, and what may follow the keyword in its matches
+/// (an index in [`Routes::follows`]).
+#[derive(Debug, Clone, Copy)]
+struct Trigger {
+    pattern: usize,
+    follow: u32,
 }
 
 impl Routes {
@@ -97,14 +111,29 @@ impl Routes {
                 not_cjk(key.chars().next_back()),
             )
         };
-        let mut patterns = |mut ids: Vec<usize>| {
-            // A literal may come from several alternatives of one pattern.
-            ids.sort_unstable();
-            ids.dedup();
-            extend(&mut self.patterns, ids)
-        };
-        let triggers = patterns(owners.triggers);
-        let required = patterns(owners.required);
+        // A literal may come from several alternatives of one pattern.
+        let mut triggers = owners.triggers;
+        triggers.sort_unstable_by_key(|&(p, _)| p);
+        triggers.dedup_by_key(|&mut (p, _)| p);
+        let triggers: Vec<Trigger> = triggers
+            .into_iter()
+            .map(|(pattern, follow)| {
+                let next = range_end(self.follows.len());
+                let id = *self.follow_ids.entry(follow).or_insert(next);
+                if id == next {
+                    self.follows.push(follow);
+                }
+                Trigger {
+                    pattern,
+                    follow: id,
+                }
+            })
+            .collect();
+        let triggers = extend(&mut self.triggers, triggers);
+        let mut required = owners.required;
+        required.sort_unstable();
+        required.dedup();
+        let required = extend(&mut self.patterns, required);
         Route {
             words: extend(&mut self.words, owners.words),
             triggers,
@@ -117,8 +146,12 @@ impl Routes {
         &self.words[route.words.0 as usize..route.words.1 as usize]
     }
 
-    fn triggers(&self, route: &Route) -> &[usize] {
-        &self.patterns[route.triggers.0 as usize..route.triggers.1 as usize]
+    fn triggers(&self, route: &Route) -> &[Trigger] {
+        &self.triggers[route.triggers.0 as usize..route.triggers.1 as usize]
+    }
+
+    fn follow(&self, trigger: &Trigger) -> &Follow {
+        &self.follows[trigger.follow as usize]
     }
 
     fn required(&self, route: &Route) -> &[usize] {
@@ -343,8 +376,14 @@ impl Classifier {
                 })?;
                 let id = patterns.len();
                 let literals = PatternLiterals::of(p);
-                for key in literals.prefixes.iter().flatten() {
-                    by_keyword.entry(key.clone()).or_default().triggers.push(id);
+                if let Some(prefixes) = &literals.prefixes {
+                    for (key, follow) in prefixes.iter().zip(Follow::of_prefixes(p, prefixes)) {
+                        by_keyword
+                            .entry(key.clone())
+                            .or_default()
+                            .triggers
+                            .push((id, follow));
+                    }
                 }
                 for key in literals.required.iter().flatten() {
                     by_keyword.entry(key.clone()).or_default().required.push(id);
@@ -615,7 +654,7 @@ impl Classifier {
         };
         // Where literal prefixes occur, with their routes: which of their patterns to try there
         // is known once every required literal has been seen.
-        let mut prefixes: Vec<(&Route, usize)> = Vec::new();
+        let mut prefixes: Vec<(&Route, usize, usize)> = Vec::new();
         for m in self.keywords.find_overlapping_iter(t) {
             let route = &self.keyword_routes[m.pattern().as_usize()];
             let span = (m.start(), m.end());
@@ -632,7 +671,7 @@ impl Classifier {
             }
             self.saw_required(route, span.0, &mut scan.required_last);
             if route.has_triggers() {
-                prefixes.push((route, span.0));
+                prefixes.push((route, span.0, span.1));
             }
         }
         for (i, b) in t.bytes().enumerate() {
@@ -643,18 +682,20 @@ impl Classifier {
             {
                 self.saw_required(route, i, &mut scan.required_last);
                 if route.has_triggers() {
-                    prefixes.push((route, i));
+                    prefixes.push((route, i, i + 1));
                 }
             }
         }
         // Most prefixes cannot begin a match: a match starting at `s` holds a required literal
-        // after its prefix, past `s`, and a pattern that begins with `\b` only matches at a word
-        // boundary.
-        for (route, s) in prefixes {
+        // after its prefix, past `s`, only some bytes may follow the prefix, and a pattern that
+        // begins with `\b` only matches at a word boundary.
+        for (route, s, end) in prefixes {
             let mut boundary = None;
-            for &p in self.routes.triggers(route) {
+            for trigger in self.routes.triggers(route) {
+                let p = trigger.pattern;
                 let pattern = &self.patterns[p];
                 if (!pattern.has_required || s + 1 < scan.required_last[p])
+                    && self.routes.follow(trigger).allows(t.as_bytes(), end)
                     && (!pattern.at_word_boundary
                         || *boundary.get_or_insert_with(|| is_word_boundary(t.as_bytes(), s)))
                 {
