@@ -20,6 +20,7 @@
 //! matches of `find_iter` (see [`crate::anchored`]) without the unanchored scan to the end of the
 //! text and the reverse scan for each match's start, which were a third of the engine's time.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -538,10 +539,11 @@ impl Classifier {
             places,
             destinations,
             audience,
-            starts,
-            required_last,
-        } = self.scan(t);
-        self.match_patterns(t, starts, &required_last, &mut hits);
+        } = SCAN_SCRATCH.with_borrow_mut(|scratch| {
+            let mut scan = self.scan(t, scratch);
+            self.match_patterns(t, scratch, &mut scan.hits);
+            scan
+        });
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
@@ -642,19 +644,23 @@ impl Classifier {
     }
 
     /// The one Aho-Corasick pass over the normalised text `t`, and one pass over its bytes for
-    /// the one-byte pattern literals.
-    fn scan(&self, t: &str) -> Scan {
+    /// the one-byte pattern literals. What the patterns need is left in `scratch`.
+    fn scan(&self, t: &str, scratch: &mut ScanScratch) -> Scan {
         let mut scan = Scan {
             hits: vec![Vec::new(); self.indicators.len()],
             places: Vec::new(),
             destinations: Vec::new(),
             audience: false,
-            starts: Vec::new(),
-            required_last: vec![0; self.patterns.len()],
         };
-        // Where literal prefixes occur, with their routes: which of their patterns to try there
-        // is known once every required literal has been seen.
-        let mut prefixes: Vec<(&Route, usize, usize)> = Vec::new();
+        let ScanScratch {
+            prefixes,
+            starts,
+            required_last,
+        } = scratch;
+        prefixes.clear();
+        starts.clear();
+        required_last.clear();
+        required_last.resize(self.patterns.len(), 0);
         for m in self.keywords.find_overlapping_iter(t) {
             let route = &self.keyword_routes[m.pattern().as_usize()];
             let span = (m.start(), m.end());
@@ -669,9 +675,9 @@ impl Classifier {
                     }
                 }
             }
-            self.saw_required(route, span.0, &mut scan.required_last);
+            self.saw_required(route, span.0, required_last);
             if route.has_triggers() {
-                prefixes.push((route, span.0, span.1));
+                prefixes.push((*route, span.0, span.1));
             }
         }
         for (i, b) in t.bytes().enumerate() {
@@ -680,26 +686,26 @@ impl Classifier {
                 .get(usize::from(b))
                 .and_then(Option::as_ref)
             {
-                self.saw_required(route, i, &mut scan.required_last);
+                self.saw_required(route, i, required_last);
                 if route.has_triggers() {
-                    prefixes.push((route, i, i + 1));
+                    prefixes.push((*route, i, i + 1));
                 }
             }
         }
         // Most prefixes cannot begin a match: a match starting at `s` holds a required literal
         // after its prefix, past `s`, only some bytes may follow the prefix, and a pattern that
         // begins with `\b` only matches at a word boundary.
-        for (route, s, end) in prefixes {
+        for &(route, s, end) in prefixes.iter() {
             let mut boundary = None;
-            for trigger in self.routes.triggers(route) {
+            for trigger in self.routes.triggers(&route) {
                 let p = trigger.pattern;
                 let pattern = &self.patterns[p];
-                if (!pattern.has_required || s + 1 < scan.required_last[p])
+                if (!pattern.has_required || s + 1 < required_last[p])
                     && self.routes.follow(trigger).allows(t.as_bytes(), end)
                     && (!pattern.at_word_boundary
                         || *boundary.get_or_insert_with(|| is_word_boundary(t.as_bytes(), s)))
                 {
-                    scan.starts.push((p, s));
+                    starts.push((p, s));
                 }
             }
         }
@@ -714,15 +720,14 @@ impl Classifier {
     }
 
     /// Adds the matches of the patterns in `t` to `hits`, running each pattern only where the
-    /// scan says it can match: anchored at the `starts` the scan kept, or on the whole text
-    /// when a required literal occurred (`required_last`) or the `RegexSet` matched.
-    fn match_patterns(
-        &self,
-        t: &str,
-        mut starts: Vec<(usize, usize)>,
-        required_last: &[usize],
-        hits: &mut [Vec<(usize, usize)>],
-    ) {
+    /// scan of `t` says it can match: anchored at the starts it kept, or on the whole text
+    /// when a required literal occurred or the `RegexSet` matched.
+    fn match_patterns(&self, t: &str, scratch: &mut ScanScratch, hits: &mut [Vec<(usize, usize)>]) {
+        let ScanScratch {
+            starts,
+            required_last,
+            ..
+        } = scratch;
         starts.sort_unstable();
         starts.dedup();
         for group in starts.chunk_by(|a, b| a.0 == b.0) {
@@ -892,11 +897,24 @@ struct Scan {
     places: Vec<(usize, (usize, usize))>,
     destinations: Vec<(usize, (usize, usize))>,
     audience: bool,
+}
+
+/// What the scan leaves for the patterns, in vectors kept between the texts a thread
+/// classifies so that each text does not allocate, zero and grow them again.
+#[derive(Default)]
+struct ScanScratch {
+    /// Where literal prefixes occur (start, end), with their routes: which of their patterns
+    /// to try there is known once every required literal has been seen.
+    prefixes: Vec<(Route, usize, usize)>,
     /// (pattern, position) for every occurrence of a pattern's literal prefix where a match of
     /// the pattern can start.
     starts: Vec<(usize, usize)>,
     /// For every pattern with required literals, where the last one starts (+1; 0: none).
     required_last: Vec<usize>,
+}
+
+thread_local! {
+    static SCAN_SCRATCH: RefCell<ScanScratch> = RefCell::default();
 }
 
 #[cfg(test)]
@@ -906,9 +924,10 @@ impl Classifier {
     pub(crate) fn pattern_matches_both_ways(&self, text: &str) -> [Vec<Vec<(usize, usize)>>; 2] {
         let norm = self.normalizer.normalize(text);
         let t = norm.text();
-        let scan = self.scan(t);
+        let mut scratch = ScanScratch::default();
+        self.scan(t, &mut scratch);
         let mut found = vec![Vec::new(); self.indicators.len()];
-        self.match_patterns(t, scan.starts, &scan.required_last, &mut found);
+        self.match_patterns(t, &mut scratch, &mut found);
         let mut every = vec![Vec::new(); self.indicators.len()];
         for pattern in &self.patterns {
             every[pattern.owner].extend(
