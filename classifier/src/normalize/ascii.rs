@@ -454,7 +454,7 @@ mod tests {
     /// Text made to meet every step: obfuscation, spaced letters, elongation, glued units,
     /// reduplication, slang, number words and separators, odd white space, emojis and symbols
     /// between and inside words, and now and then a character that does not fold to ASCII.
-    fn ascii_posty() -> impl Strategy<Value = String> {
+    fn foldable_posty() -> impl Strategy<Value = String> {
         let piece = prop_oneof![
             Just("g4ji M@laysia k3rja p3mi BP3MI 4wd".to_string()),
             Just("W A j.a.p.r.i a a a x-y-z i - n".to_string()),
@@ -508,7 +508,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2048))]
 
         #[test]
-        fn same_as_the_general_way(text in ascii_posty()) {
+        fn same_as_the_general_way(text in foldable_posty()) {
             same_both_ways(&text);
         }
     }
