@@ -253,28 +253,106 @@ fn span(text: &str, start: usize, end: usize) -> Span {
 pub fn phone_e164(raw: &str) -> Option<String> {
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     let (country, national) = if let Some(rest) = digits.strip_prefix("62") {
-        (phonenumber::country::Id::ID, rest.to_string())
+        (&NUMBERING.indonesia, rest)
     } else if let Some(rest) = digits.strip_prefix("60") {
-        (phonenumber::country::Id::MY, rest.to_string())
+        (&NUMBERING.malaysia, rest)
     } else if let Some(rest) = digits.strip_prefix('0') {
         // Malaysian mobiles start 01…; Indonesian numbers never do.
         let country = if rest.starts_with('1') {
-            phonenumber::country::Id::MY
+            &NUMBERING.malaysia
         } else {
-            phonenumber::country::Id::ID
+            &NUMBERING.indonesia
         };
-        (country, rest.to_string())
+        (country, rest)
     } else {
         return None;
     };
-    if !(7..=13).contains(&national.len()) {
-        return None;
+    // No national number starts with 0: `00` dials abroad.
+    let national_digits = (7..=13).contains(&national.len()) && !national.starts_with('0');
+    (national_digits && country.is_valid(national)).then(|| format!("+{}{national}", country.code))
+}
+
+/// The numbering plans of the two countries whose numbers are extracted.
+struct Numbering {
+    indonesia: NumberingPlan,
+    malaysia: NumberingPlan,
+}
+
+static NUMBERING: LazyLock<Numbering> = LazyLock::new(|| Numbering {
+    indonesia: NumberingPlan::of("ID"),
+    malaysia: NumberingPlan::of("MY"),
+});
+
+/// Which national numbers of a country are valid, by the `phonenumber` crate's metadata: a
+/// valid number fits the general pattern and one of the patterns of a kind of number (mobile,
+/// fixed line, toll free…), each with its lengths; that is the crate's `is_valid`. The crate's
+/// `parse` and `is_valid` take about 15,000 instructions a number, because every pattern they
+/// use is fetched from a cache shared behind a lock (and compiled again when the cache dropped
+/// it); with the patterns compiled here once it is a few hundred. `plans_agree_with_the_crate`
+/// holds the two against each other.
+struct NumberingPlan {
+    /// The country calling code.
+    code: u16,
+    general: NumberPattern,
+    kinds: Vec<NumberPattern>,
+}
+
+struct NumberPattern {
+    /// The lengths a number may have; empty: any.
+    lengths: Vec<u16>,
+    /// Matches at the start of a number that fits.
+    regex: Regex,
+}
+
+impl NumberPattern {
+    fn of(descriptor: &phonenumber::metadata::Descriptor) -> NumberPattern {
+        let pattern = descriptor.national_number().as_str();
+        // The metadata's patterns are laid out with white space, as the crate compiles them.
+        let regex = regex::RegexBuilder::new(&format!("^(?:{pattern})"))
+            .ignore_whitespace(true)
+            .build()
+            .expect("the crate's patterns compile");
+        NumberPattern {
+            lengths: descriptor.possible_length().to_vec(),
+            regex,
+        }
     }
-    let number = phonenumber::parse(Some(country), format!("0{national}")).ok()?;
-    // E.164 is `+`, the country code and the national number: written here directly, because
-    // the crate's formatter first picks a national layout by regex, which E.164 does not use.
-    phonenumber::is_valid(&number)
-        .then(|| format!("+{}{}", number.country().code(), number.national()))
+
+    fn fits(&self, national: &str) -> bool {
+        let length = u16::try_from(national.len()).unwrap_or(u16::MAX);
+        (self.lengths.is_empty() || self.lengths.contains(&length)) && self.regex.is_match(national)
+    }
+}
+
+impl NumberingPlan {
+    fn of(region: &str) -> NumberingPlan {
+        let meta = phonenumber::metadata::DATABASE
+            .by_id(region)
+            .expect("the crate has the region's metadata");
+        let d = meta.descriptors();
+        let kinds = [
+            d.premium_rate(),
+            d.toll_free(),
+            d.shared_cost(),
+            d.voip(),
+            d.personal_number(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+            d.fixed_line(),
+            d.mobile(),
+        ];
+        NumberingPlan {
+            code: meta.country_code(),
+            general: NumberPattern::of(d.general()),
+            kinds: kinds.into_iter().flatten().map(NumberPattern::of).collect(),
+        }
+    }
+
+    /// Whether `national` (the number without country code or trunk `0`) is a valid number.
+    fn is_valid(&self, national: &str) -> bool {
+        self.general.fits(national) && self.kinds.iter().any(|k| k.fits(national))
+    }
 }
 
 /// Identifiers in `text`, in order of appearance, each value once per kind.
@@ -429,8 +507,52 @@ mod tests {
         ] {
             assert_eq!(phone_e164(raw).as_deref(), Some(e164), "{raw}");
         }
-        for raw in ["12000000", "2026", "0000", "0812"] {
+        for raw in [
+            "12000000",
+            "2026",
+            "0000",
+            "0812",
+            "0025100000",
+            "62 0812 5738 2041",
+        ] {
             assert_eq!(phone_e164(raw), None, "{raw}");
+        }
+    }
+
+    /// The crate's own way: parse, then `is_valid`.
+    fn crate_e164(digits: &str) -> Option<String> {
+        let (country, national) = if let Some(rest) = digits.strip_prefix("62") {
+            (phonenumber::country::Id::ID, rest)
+        } else if let Some(rest) = digits.strip_prefix("60") {
+            (phonenumber::country::Id::MY, rest)
+        } else {
+            let rest = digits.strip_prefix('0')?;
+            let malaysian = rest.starts_with('1');
+            let country = [phonenumber::country::Id::ID, phonenumber::country::Id::MY];
+            (country[usize::from(malaysian)], rest)
+        };
+        if !(7..=13).contains(&national.len()) {
+            return None;
+        }
+        let number = phonenumber::parse(Some(country), format!("0{national}")).ok()?;
+        phonenumber::is_valid(&number)
+            .then(|| format!("+{}{}", number.country().code(), number.national()))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        #[test]
+        fn plans_agree_with_the_crate(
+            prefix in proptest::sample::select(vec!["0", "62", "60", "08", "628", "601", "01", "05", "625", "6056", "0561"]),
+            rest in "[0-9]{4,13}",
+        ) {
+            let digits = format!("{prefix}{rest}");
+            // Written with the international prefix `00`, or `0` after the country code: the
+            // crate reads some of these as numbers of the country (`0025100000` as
+            // +6225100000); no national number starts with 0, and they are not taken.
+            let national = digits.strip_prefix("62").or(digits.strip_prefix("60")).unwrap_or(&digits[1..]);
+            proptest::prop_assume!(!national.starts_with('0') && !digits.starts_with("00"));
+            proptest::prop_assert_eq!(phone_e164(&digits), crate_e164(&digits), "{}", digits);
         }
     }
 
