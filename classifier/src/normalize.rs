@@ -99,11 +99,49 @@ struct TokenRule {
     slang: Option<String>,
 }
 
+/// Which tokens may be in the token table, from their first and last bytes and their length:
+/// most words of a post are not, and this answers for them without hashing the word. A bit
+/// for each length up to 15; longer tokens are always looked up.
+#[derive(Debug, Clone)]
+struct KeyFilter(Box<[u16; 1024]>);
+
+impl Default for KeyFilter {
+    fn default() -> Self {
+        KeyFilter(Box::new([0; 1024]))
+    }
+}
+
+impl KeyFilter {
+    /// The slot and bit of a non-empty token.
+    fn slot(token: &[u8]) -> (usize, u16) {
+        let first = usize::from(token[0] & 31);
+        let last = usize::from(token[token.len() - 1] & 31);
+        let bit = 1u16.checked_shl(token.len() as u32).unwrap_or(0);
+        (first << 5 | last, if bit == 0 { u16::MAX } else { bit })
+    }
+
+    fn insert(&mut self, token: &str) {
+        if !token.is_empty() {
+            let (slot, bit) = Self::slot(token.as_bytes());
+            self.0[slot] |= bit;
+        }
+    }
+
+    fn may_hold(&self, token: &str) -> bool {
+        !token.is_empty() && {
+            let (slot, bit) = Self::slot(token.as_bytes());
+            self.0[slot] & bit != 0
+        }
+    }
+}
+
 /// Expands chat slang and undoes obfuscation. Built once from the rule set's slang table.
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
     /// The slang table and the keep list, by lower-case token: one lookup per token.
     rules: HashMap<String, TokenRule, FnvBuild>,
+    /// The tokens `rules` may hold.
+    filter: KeyFilter,
     /// Characters in the longest slang or keep token: longer tokens are not looked up.
     longest_key: usize,
     /// Whether every slang expansion is ASCII, so that text folded to ASCII stays ASCII and can
@@ -195,8 +233,11 @@ impl Normalizer {
         }
         let longest_key = rules.keys().map(|k| k.chars().count()).max().unwrap_or(0);
         let ascii_slang = rules.values().flat_map(|r| &r.slang).all(|s| s.is_ascii());
+        let mut filter = KeyFilter::default();
+        rules.keys().for_each(|k| filter.insert(k));
         Normalizer {
             rules,
+            filter,
             longest_key,
             ascii_slang,
         }
@@ -268,9 +309,17 @@ impl Normalizer {
             && self.is_kept(&units[start..end].iter().map(|u| u.ch).collect::<String>())
     }
 
+    /// What the slang table and the keep list say about `token` (lower case).
+    fn rule(&self, token: &str) -> Option<&TokenRule> {
+        self.filter
+            .may_hold(token)
+            .then(|| self.rules.get(token))
+            .flatten()
+    }
+
     /// Whether `token` (lower case) is on the keep list.
     fn is_kept(&self, token: &str) -> bool {
-        self.rules.get(token).is_some_and(|r| r.keep)
+        self.rule(token).is_some_and(|r| r.keep)
     }
 
     /// Splits numbers glued to units (`12jt` → `12 jt`, `rm3500` → `rm 3500`), expands
@@ -299,7 +348,7 @@ impl Normalizer {
             if token.len() <= self.longest_key {
                 word.extend(token.iter().map(|u| u.ch));
             }
-            let rule = self.rules.get(&word);
+            let rule = self.rule(&word);
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
             let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
             if rule.is_some_and(|r| r.keep) {
@@ -372,8 +421,7 @@ impl Normalizer {
             u.ch.encode_utf8(&mut buf[len..]);
             len += n;
         }
-        self.rules
-            .get(std::str::from_utf8(&buf[..len]).ok()?)?
+        self.rule(std::str::from_utf8(&buf[..len]).ok()?)?
             .slang
             .as_deref()
     }
@@ -848,6 +896,28 @@ mod tests {
             expected,
             "input: {input:?}"
         );
+    }
+
+    #[test]
+    fn the_key_filter_lets_every_key_through() {
+        let long = "a".repeat(40);
+        let keys = crate::robustness::seed_rules()
+            .slang
+            .into_keys()
+            .chain([long.clone()]);
+        let n = Normalizer::new(keys.map(|k| (k, "x".to_string())).collect(), Vec::new());
+        for key in n.rules.keys() {
+            assert!(n.filter.may_hold(key), "{key}");
+            assert!(n.rule(key).is_some(), "{key}");
+        }
+        assert!(
+            n.filter.may_hold(&"a".repeat(39)),
+            "longer than 15: always looked up"
+        );
+        assert!(!n.filter.may_hold(""));
+        let slang = |token: &str| n.rule(token).and_then(|r| r.slang.as_deref());
+        assert_eq!(slang(&long), Some("x"));
+        assert_eq!(slang("gaji"), None);
     }
 
     #[test]

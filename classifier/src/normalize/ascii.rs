@@ -27,6 +27,19 @@ use super::{
 /// A byte range of the original text.
 type Span = (usize, usize);
 
+/// The ASCII characters that may be read as a letter inside a word: the hyphen and the digits
+/// and symbols [`leet`] knows.
+const MAY_STAND_FOR_A_LETTER: [bool; 256] = {
+    let mut table = [false; 256];
+    let may = b"-4@31!0$57";
+    let mut i = 0;
+    while i < may.len() {
+        table[may[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// The text folded to ASCII bytes, and where they come from.
 #[derive(Default)]
 struct Folded {
@@ -159,28 +172,29 @@ impl Output {
         for i in decimals {
             text[i] = b'.';
         }
-        if !dropped.is_empty() {
-            let mut next = dropped.into_iter().peekable();
-            let mut kept = 0;
-            for i in 0..text.len() {
-                if next.next_if_eq(&i).is_none() {
-                    text[kept] = text[i];
-                    self.spans[kept] = self.spans[i];
-                    kept += 1;
-                }
+        if let Some(&first) = dropped.first() {
+            let mut kept = first;
+            for (n, &d) in dropped.iter().enumerate() {
+                let next = dropped.get(n + 1).copied().unwrap_or(text.len());
+                text.copy_within(d + 1..next, kept);
+                self.spans.copy_within(d + 1..next, kept);
+                kept += next - d - 1;
             }
             text.truncate(kept);
             self.spans.truncate(kept);
-            // Numbers joined: find the word starts again.
-            self.word_starts.clear();
-            let mut in_word = false;
-            for (i, b) in text.iter().enumerate() {
-                let word = b.is_ascii_alphanumeric();
-                if word && !in_word {
-                    self.word_starts.push(i);
+            // A separator dropped sat between digits: the digits after it no longer start a
+            // word, and every later word start moves back by the separators before it.
+            let mut before = 0;
+            self.word_starts.retain_mut(|start| {
+                while dropped.get(before).is_some_and(|&d| d < *start) {
+                    before += 1;
                 }
-                in_word = word;
-            }
+                if before > 0 && dropped[before - 1] + 1 == *start {
+                    return false;
+                }
+                *start -= before;
+                true
+            });
         }
         Normalized {
             text: String::from_utf8(std::mem::take(text)).expect("ASCII in, ASCII slang"),
@@ -188,6 +202,13 @@ impl Output {
             word_starts: self.word_starts,
         }
     }
+}
+
+/// Whether a letter comes three times in a row in `bytes`.
+fn tripled_letter(bytes: &[u8]) -> bool {
+    (2..bytes.len()).any(|k| {
+        bytes[k] == bytes[k - 1] && bytes[k] == bytes[k - 2] && bytes[k].is_ascii_alphabetic()
+    })
 }
 
 impl Normalizer {
@@ -206,51 +227,65 @@ impl Normalizer {
     /// words read as the letters they imitate, a hyphen between letters as a space (`g4ji`,
     /// `m@laysia`, `iming-iming`), except in tokens of the keep list. Whether a character changes
     /// depends on the input around it only (a letter beside it is an ASCII letter of the input,
-    /// as other characters fold to spaces), so one pass does both. False, and `folded` left
-    /// unfinished, if a character folds to something other than spaces.
+    /// as other characters fold to spaces). False, and `folded` left unfinished, if a character
+    /// folds to something other than spaces.
     fn fold(&self, input: &str, folded: &mut Folded) -> bool {
         folded.bytes.clear();
         folded.wide.clear();
         let bytes = input.as_bytes();
-        let letter = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphabetic);
+        if input.is_ascii() {
+            // Byte for byte: fold them all by table, then look again at the few that may stand
+            // for a letter.
+            folded
+                .bytes
+                .extend(bytes.iter().map(|&b| ASCII_FOLD[usize::from(b)]));
+            for (p, &b) in bytes.iter().enumerate() {
+                if MAY_STAND_FOR_A_LETTER[usize::from(b)] {
+                    if let Some(r) = self.stands_for(bytes, p) {
+                        folded.bytes[p] = r;
+                    }
+                }
+            }
+            return true;
+        }
         let mut p = 0;
         while p < bytes.len() {
             let b = bytes[p];
-            if !b.is_ascii() {
-                let c = input[p..].chars().next().expect("on a character boundary");
-                let span = (p, p + c.len_utf8());
-                let mut spaces = true;
-                fold_char(c, |ch| {
-                    spaces &= ch == ' ';
-                    folded.wide.push((folded.bytes.len(), span));
-                    folded.bytes.push(b' ');
-                });
-                if !spaces {
-                    return false;
-                }
-                p = span.1;
+            if b.is_ascii() {
+                folded.bytes.push(
+                    self.stands_for(bytes, p)
+                        .unwrap_or(ASCII_FOLD[usize::from(b)]),
+                );
+                p += 1;
                 continue;
             }
-            let c = ASCII_FOLD[usize::from(b)];
-            let replacement = if c == b'-' {
-                Some(' ')
-            } else {
-                leet(char::from(c))
-            };
-            folded.bytes.push(match replacement {
-                Some(r)
-                    if p > 0
-                        && letter(p - 1)
-                        && letter(p + 1)
-                        && !(c.is_ascii_digit() && self.in_kept_word(bytes, p)) =>
-                {
-                    r as u8
-                }
-                _ => c,
+            let c = input[p..].chars().next().expect("on a character boundary");
+            let span = (p, p + c.len_utf8());
+            let mut spaces = true;
+            fold_char(c, |ch| {
+                spaces &= ch == ' ';
+                folded.wide.push((folded.bytes.len(), span));
+                folded.bytes.push(b' ');
             });
-            p += 1;
+            if !spaces {
+                return false;
+            }
+            p = span.1;
         }
         true
+    }
+
+    /// The letter (or space) that ASCII byte `p` of the input stands for, if it is a digit or
+    /// symbol [`leet`] knows, or a hyphen, between two letters and outside the keep list's tokens.
+    #[inline(always)]
+    fn stands_for(&self, input: &[u8], p: usize) -> Option<u8> {
+        let letter = |i: usize| input.get(i).is_some_and(u8::is_ascii_alphabetic);
+        let b = input[p];
+        if !MAY_STAND_FOR_A_LETTER[usize::from(b)] || p == 0 || !letter(p - 1) || !letter(p + 1) {
+            return None;
+        }
+        let r = if b == b'-' { ' ' } else { leet(char::from(b))? };
+        (!(b.is_ascii_digit() && self.in_kept_word(input, p))).then_some(r as u8)
     }
 
     /// Whether byte `i` of the input lies in a token of the keep list (`p3mi`).
@@ -307,17 +342,10 @@ impl Normalizer {
                 continue;
             }
             let mut j = i + 1;
-            let mut run = 1;
-            let mut elongated = false;
             while word_char(j) {
-                run = if folded[j] == folded[j - 1] {
-                    run + 1
-                } else {
-                    1
-                };
-                elongated |= run == 3 && folded[j].is_ascii_alphabetic();
                 j += 1;
             }
+            let elongated = tripled_letter(&folded[i..j]);
             let spelled = j == i + 1 && folded[i].is_ascii_alphabetic() && spelled_after(j);
             if !(spelled || elongated) {
                 // A word comes from consecutive input bytes.
@@ -363,7 +391,7 @@ impl Normalizer {
         let chars = token.as_bytes();
         let n = chars.len();
         let word = if n <= self.longest_key { token } else { "" };
-        let rule = self.rules.get(word);
+        let rule = self.rule(word);
         let digits = chars.iter().take_while(|b| b.is_ascii_digit()).count();
         let letters = chars.iter().take_while(|b| b.is_ascii_alphabetic()).count();
         if rule.is_some_and(|r| r.keep) {
@@ -405,7 +433,7 @@ impl Normalizer {
     ) -> Result<(), NumberWords> {
         let n = part.len();
         let slang = (n <= self.longest_key && n <= MAX_SLANG_BYTES)
-            .then(|| self.rules.get(part)?.slang.as_deref())
+            .then(|| self.rule(part)?.slang.as_deref())
             .flatten();
         match slang {
             Some(expansion) => out.expansion(expansion, (span(0).0, span(n - 1).1)),
@@ -495,6 +523,14 @@ mod tests {
         assert!(seed.normalize_ascii("🔥 Gaji\u{a0}12jt 🔥").is_some());
         assert!(seed.normalize_ascii("gaji dua belas juta").is_none());
         assert!(seed.normalize_ascii("客服 gaji 12jt").is_none());
+    }
+
+    #[test]
+    fn the_table_of_bytes_that_may_stand_for_letters_is_leet() {
+        for b in 0..=255u8 {
+            let stands = b == b'-' || (b.is_ascii() && leet(char::from(b)).is_some());
+            assert_eq!(MAY_STAND_FOR_A_LETTER[usize::from(b)], stands, "byte {b}");
+        }
     }
 
     #[test]
