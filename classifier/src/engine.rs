@@ -94,10 +94,14 @@ struct Routes {
 struct Trigger {
     pattern: usize,
     follow: u32,
+    /// The pattern's [`Pattern::has_required`] and [`Pattern::at_word_boundary`], kept here
+    /// so that the scan reads one table.
+    has_required: bool,
+    at_word_boundary: bool,
 }
 
 impl Routes {
-    fn add(&mut self, key: &str, owners: KeyOwners) -> Route {
+    fn add(&mut self, key: &str, owners: KeyOwners, patterns: &[Pattern]) -> Route {
         fn extend<T>(table: &mut Vec<T>, items: Vec<T>) -> (u32, u32) {
             let start = table.len();
             table.extend(items);
@@ -127,6 +131,8 @@ impl Routes {
                 Trigger {
                     pattern,
                     follow: id,
+                    has_required: patterns[pattern].has_required,
+                    at_word_boundary: patterns[pattern].at_word_boundary,
                 }
             })
             .collect();
@@ -147,8 +153,9 @@ impl Routes {
         &self.words[route.words.0 as usize..route.words.1 as usize]
     }
 
-    fn triggers(&self, route: &Route) -> &[Trigger] {
-        &self.triggers[route.triggers.0 as usize..route.triggers.1 as usize]
+    /// The triggers of a route, by its range of the table.
+    fn triggers(&self, (start, end): (u32, u32)) -> &[Trigger] {
+        &self.triggers[start as usize..end as usize]
     }
 
     fn follow(&self, trigger: &Trigger) -> &Follow {
@@ -411,7 +418,7 @@ impl Classifier {
         let mut keyword_routes = Vec::new();
         for (key, owners) in by_keyword {
             let only_patterns = owners.words.is_empty();
-            let route = routes.add(&key, owners);
+            let route = routes.add(&key, owners, &patterns);
             match key.as_bytes() {
                 &[b] if only_patterns && b.is_ascii() => byte_routes[usize::from(b)] = Some(route),
                 _ => {
@@ -677,7 +684,7 @@ impl Classifier {
             }
             self.saw_required(route, span.0, required_last);
             if route.has_triggers() {
-                prefixes.push((*route, span.0, span.1));
+                prefixes.push((route.triggers, span.0, span.1));
             }
         }
         for (i, b) in t.bytes().enumerate() {
@@ -688,21 +695,20 @@ impl Classifier {
             {
                 self.saw_required(route, i, required_last);
                 if route.has_triggers() {
-                    prefixes.push((*route, i, i + 1));
+                    prefixes.push((route.triggers, i, i + 1));
                 }
             }
         }
         // Most prefixes cannot begin a match: a match starting at `s` holds a required literal
         // after its prefix, past `s`, only some bytes may follow the prefix, and a pattern that
         // begins with `\b` only matches at a word boundary.
-        for &(route, s, end) in prefixes.iter() {
+        for &(triggers, s, end) in prefixes.iter() {
             let mut boundary = None;
-            for trigger in self.routes.triggers(&route) {
+            for trigger in self.routes.triggers(triggers) {
                 let p = trigger.pattern;
-                let pattern = &self.patterns[p];
-                if (!pattern.has_required || s + 1 < required_last[p])
+                if (!trigger.has_required || s + 1 < required_last[p])
                     && self.routes.follow(trigger).allows(t.as_bytes(), end)
-                    && (!pattern.at_word_boundary
+                    && (!trigger.at_word_boundary
                         || *boundary.get_or_insert_with(|| is_word_boundary(t.as_bytes(), s)))
                 {
                     starts.push((p, s));
@@ -903,9 +909,10 @@ struct Scan {
 /// classifies so that each text does not allocate, zero and grow them again.
 #[derive(Default)]
 struct ScanScratch {
-    /// Where literal prefixes occur (start, end), with their routes: which of their patterns
-    /// to try there is known once every required literal has been seen.
-    prefixes: Vec<(Route, usize, usize)>,
+    /// Where literal prefixes occur (start, end), with their triggers (a range of the
+    /// routes' table): which of their patterns to try there is known once every required
+    /// literal has been seen.
+    prefixes: Vec<((u32, u32), usize, usize)>,
     /// (pattern, position) for every occurrence of a pattern's literal prefix where a match of
     /// the pattern can start.
     starts: Vec<(usize, usize)>,
