@@ -99,9 +99,9 @@ struct TokenRule {
     slang: Option<String>,
 }
 
-/// Which tokens may be in the token table, from their first and last bytes and their length:
-/// most words of a post are not, and this answers for them without hashing the word. A bit
-/// for each length up to 15; longer tokens are always looked up.
+/// Which tokens may be in the token table, from their first, second and last bytes and their
+/// length: most words of a post are not, and this answers for them without hashing the word.
+/// A bit for each length up to 15; longer tokens are always looked up.
 #[derive(Debug, Clone)]
 struct KeyFilter(Box<[u16; 1024]>);
 
@@ -114,10 +114,14 @@ impl Default for KeyFilter {
 impl KeyFilter {
     /// The slot and bit of a non-empty token.
     fn slot(token: &[u8]) -> (usize, u16) {
-        let first = usize::from(token[0] & 31);
-        let last = usize::from(token[token.len() - 1] & 31);
+        let byte = |i: usize| u32::from(token.get(i).copied().unwrap_or(0));
+        let mixed =
+            (byte(0) << 16 | byte(1) << 8 | byte(token.len() - 1)).wrapping_mul(0x9E37_79B1);
         let bit = 1u16.checked_shl(token.len() as u32).unwrap_or(0);
-        (first << 5 | last, if bit == 0 { u16::MAX } else { bit })
+        (
+            (mixed >> 22) as usize,
+            if bit == 0 { u16::MAX } else { bit },
+        )
     }
 
     fn insert(&mut self, token: &str) {
@@ -310,6 +314,7 @@ impl Normalizer {
     }
 
     /// What the slang table and the keep list say about `token` (lower case).
+    #[inline]
     fn rule(&self, token: &str) -> Option<&TokenRule> {
         self.filter
             .may_hold(token)
