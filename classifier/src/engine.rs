@@ -554,10 +554,10 @@ impl Classifier {
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
-        for (i, ind) in self.indicators.iter().enumerate() {
-            if hits[i].is_empty() {
-                continue;
-            }
+        // The few indicators that matched: the steps below look at them only.
+        let matched: Vec<usize> = (0..hits.len()).filter(|&i| !hits[i].is_empty()).collect();
+        for &i in &matched {
+            let ind = &self.indicators[i];
             if !ind.lang.is_empty() && !ind.lang.iter().any(|l| present(*l)) {
                 hits[i].retain(|&(s, _)| {
                     let (os, _) = norm.original_span(s, s + 1);
@@ -571,8 +571,8 @@ impl Classifier {
             merge_overlaps(&mut hits[i]);
         }
 
-        let fired = self.apply_conditions(&norm, hits);
-        let (score, counted) = self.score(&fired);
+        let mut fired = self.apply_conditions(&norm, hits, &matched);
+        let (score, counted) = self.score(&fired, &matched);
         let level = self.level(score);
         let span = |(s, e): (usize, usize)| {
             let (s, e) = norm.original_span(s, e);
@@ -582,21 +582,20 @@ impl Classifier {
                 text: text[s..e].to_string(),
             }
         };
-        let indicators = fired
-            .into_iter()
-            .enumerate()
-            .filter(|(_, m)| !m.is_empty())
-            .map(|(i, m)| {
+        let indicators = matched
+            .iter()
+            .filter_map(|&i| {
+                let matches = std::mem::take(&mut fired[i]);
                 let ind = &self.indicators[i];
-                FiredIndicator {
+                (!matches.is_empty()).then(|| FiredIndicator {
                     id: ind.id.clone(),
                     category: ind.category.clone(),
                     weight: ind.weight,
-                    counted: counted[i],
+                    counted: counted.contains(&i),
                     experimental: ind.status == Status::Experimental,
                     description: ind.description.clone(),
-                    matches: m.into_iter().map(span).collect(),
-                }
+                    matches: matches.into_iter().map(span).collect(),
+                })
             })
             .collect::<Vec<_>>();
         let places = first_per_name(places)
@@ -767,15 +766,18 @@ impl Classifier {
     }
 
     /// Applies `near`, then `requires` and `excludes` (against what fired before conditions).
+    /// `matched`: the indicators with matches in `raw`, ascending.
     fn apply_conditions(
         &self,
         norm: &Normalized,
         mut raw: Vec<Vec<(usize, usize)>>,
+        matched: &[usize],
     ) -> Vec<Vec<(usize, usize)>> {
         // Conditions look at what fired before any of them applied: work on copies of the
         // indicators they hold, and put them back after.
         let mut edited: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
-        for (i, cond) in self.conditions.iter().enumerate() {
+        for &i in matched {
+            let cond = &self.conditions[i];
             if raw[i].is_empty() || cond.is_empty() {
                 continue;
             }
@@ -810,10 +812,13 @@ impl Classifier {
         raw
     }
 
-    /// Per category, the strongest positive and the strongest negative active weight count.
-    fn score(&self, fired: &[Vec<(usize, usize)>]) -> (f64, Vec<bool>) {
+    /// Per category, the strongest positive and the strongest negative active weight count:
+    /// the score, and the indicators counted. `matched`: the indicators that may have fired,
+    /// ascending.
+    fn score(&self, fired: &[Vec<(usize, usize)>], matched: &[usize]) -> (f64, Vec<usize>) {
         let mut best: BTreeMap<(&str, bool), usize> = BTreeMap::new();
-        for (i, ind) in self.indicators.iter().enumerate() {
+        for &i in matched {
+            let ind = &self.indicators[i];
             if fired[i].is_empty() || ind.status != Status::Active || ind.weight == 0.0 {
                 continue;
             }
@@ -823,12 +828,11 @@ impl Classifier {
                 *entry = i;
             }
         }
-        let mut counted = vec![false; self.indicators.len()];
-        let mut sum = 0.0;
-        for &i in best.values() {
-            counted[i] = true;
-            sum += self.indicators[i].weight;
-        }
+        let counted: Vec<usize> = best.into_values().collect();
+        // From +0.0: a sum of no weights is 0, not the -0.0 that `Iterator::sum` starts from.
+        let sum = counted
+            .iter()
+            .fold(0.0, |sum, &i| sum + self.indicators[i].weight);
         let score = (sum.clamp(0.0, 1.0) * 1000.0).round() / 1000.0;
         (score, counted)
     }
@@ -1117,6 +1121,19 @@ aliases = ["kuching"]
         assert_eq!(pay.matches[0].text, "g4ji 8jt");
         assert_eq!(&text[pay.matches[0].start..pay.matches[0].end], "g4ji 8jt");
         assert!(!v.indicators[0].counted && v.indicators[1].counted);
+    }
+
+    #[test]
+    fn a_text_with_nothing_scores_plus_zero() {
+        for text in ["", "selamat pagi semua"] {
+            let v = classifier().classify(text);
+            assert!(v.indicators.is_empty(), "{text:?}");
+            assert!(
+                v.score == 0.0 && v.score.is_sign_positive(),
+                "{text:?}: {}",
+                v.score
+            );
+        }
     }
 
     #[test]
