@@ -50,17 +50,6 @@ pub(crate) fn starts_at<'a>(
     })
 }
 
-/// A table of the bytes in `bytes`, for [`starts_at`].
-pub(crate) const fn byte_table(bytes: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-}
-
 /// The input for a search of `t` anchored at `start`; the text before it still counts for
 /// look-behind such as `\b`.
 pub(crate) fn anchored_at(t: &str, start: usize) -> Input<'_> {
