@@ -101,7 +101,7 @@ struct TokenRule {
 
 /// Which tokens may be in the token table, from their first, second and last bytes and their
 /// length: most words of a post are not, and this answers for them without hashing the word.
-/// A bit for each length up to 15; longer tokens are always looked up.
+/// A bit for each length up to 15; a token of 16 bytes or more sets, and asks for, all of them.
 #[derive(Debug, Clone)]
 struct KeyFilter(Box<[u16; 1024]>);
 
@@ -917,7 +917,7 @@ mod tests {
         }
         assert!(
             n.filter.may_hold(&"a".repeat(39)),
-            "longer than 15: always looked up"
+            "a long key lets every long token of its slot through"
         );
         assert!(!n.filter.may_hold(""));
         let slang = |token: &str| n.rule(token).and_then(|r| r.slang.as_deref());
