@@ -171,13 +171,34 @@ const ASCII_WORD: [bool; 256] = {
 /// alternative of `MONEY` starts so; `amounts_found_where_they_can_start` holds this against the
 /// regex.
 fn money_starts(t: &str) -> impl Iterator<Item = usize> {
+    // Most bytes cannot start an amount: they are ruled out by a table look-up first.
+    starts_at(t.as_bytes(), &MONEY_FIRST, |i| money_can_start(t, i))
+}
+
+/// [`money_starts`] in ASCII text whose words (runs of ASCII letters and digits) start at
+/// `words`, ascending: every start but `$` starts such a word, so only those and the `$` signs
+/// (found with memchr) are looked at, not every byte.
+fn ascii_money_starts<'a>(
+    t: &'a str,
+    words: impl Iterator<Item = usize> + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    let mut dollars = memchr::memchr_iter(b'$', t.as_bytes()).peekable();
+    let mut words = words.filter(|&i| money_can_start(t, i)).peekable();
+    std::iter::from_fn(move || match (dollars.peek(), words.peek()) {
+        (Some(d), Some(w)) if w < d => words.next(),
+        (Some(_), _) => dollars.next(),
+        (None, _) => words.next(),
+    })
+}
+
+/// Whether a `MONEY` match can start at byte `i` of `t`.
+fn money_can_start(t: &str, i: usize) -> bool {
     let bytes = t.as_bytes();
-    // Most bytes cannot start an amount or follow an ASCII word character, where no word
-    // starts: they are ruled out with two table look-ups before anything else.
-    let after_ascii_word = move |i: usize| i > 0 && ASCII_WORD[usize::from(bytes[i - 1])];
-    let can_start = move |i: usize| match bytes[i] {
+    // No word starts right after an ASCII word character.
+    let after_ascii_word = i > 0 && ASCII_WORD[usize::from(bytes[i - 1])];
+    match bytes[i] {
         b'$' => true,
-        _ if after_ascii_word(i) => false,
+        _ if after_ascii_word => false,
         b'0'..=b'9' => is_word_boundary(bytes, i),
         b'r' | b'i' | b'm' | b'u' => {
             is_word_boundary(bytes, i)
@@ -188,8 +209,14 @@ fn money_starts(t: &str) -> impl Iterator<Item = usize> {
         // The first byte of a character outside ASCII.
         0xC0.. => t[i..].chars().next().is_some_and(char::is_numeric) && is_word_boundary(bytes, i),
         _ => false,
-    };
-    starts_at(bytes, &MONEY_FIRST, can_start)
+    }
+}
+
+/// Where the runs of ASCII letters and digits of `t` start, as a normalised text counts its
+/// words.
+fn ascii_word_starts(t: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let word = |i: usize| t[i].is_ascii_alphanumeric();
+    (0..t.len()).filter(move |&i| word(i) && (i == 0 || !word(i - 1)))
 }
 
 /// A match of `MONEY`: the byte ranges of the whole and of its groups.
@@ -225,15 +252,20 @@ impl MoneyMatch {
 
 /// Calls `f` with each match of `MONEY` in `t`, the matches `captures_iter` would give,
 /// searching only where one can start (see [`crate::anchored`]): read by hand on ASCII text
-/// (`money.rs`), with the regex on other text.
-fn each_money_match(t: &str, mut f: impl FnMut(&MoneyMatch)) {
+/// (`money.rs`), with the regex on other text. `words`: where the words of `t` start, when
+/// known (a normalised text knows).
+fn each_money_match(t: &str, words: Option<&[usize]>, mut f: impl FnMut(&MoneyMatch)) {
     let mut found = |m: Option<MoneyMatch>| {
         let m = m?;
         f(&m);
         Some(m.whole.1)
     };
     if t.is_ascii() {
-        each_match(money_starts(t), |s| found(money::money_at(t.as_bytes(), s)));
+        let read = |s| found(money::money_at(t.as_bytes(), s));
+        match words {
+            Some(words) => each_match(ascii_money_starts(t, words.iter().copied()), read),
+            None => each_match(ascii_money_starts(t, ascii_word_starts(t.as_bytes())), read),
+        }
         return;
     }
     let mut caps = MONEY.create_captures();
@@ -469,7 +501,9 @@ pub fn entities(text: &str) -> Vec<Entity> {
 /// Salary amounts in a normalised text, with spans in the original.
 pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
     let mut out = Vec::new();
-    each_money_match(norm.text(), |c| out.extend(salary(c, norm, original)));
+    each_money_match(norm.text(), Some(norm.word_starts()), |c| {
+        out.extend(salary(c, norm, original));
+    });
     out
 }
 
@@ -694,8 +728,25 @@ mod tests {
             })
             .collect();
         let mut found = Vec::new();
-        each_money_match(t, |m| found.push(*m));
+        each_money_match(t, None, |m| found.push(*m));
         assert_eq!(found, expected, "{t:?}");
+    }
+
+    /// Salaries take a normalised text's word starts for the places amounts can start: on ASCII
+    /// text they are the runs of letters and digits `ascii_word_starts` finds.
+    #[test]
+    fn normalised_words_start_where_ascii_runs_do() {
+        let n = Normalizer::new(
+            crate::robustness::seed_rules().slang,
+            crate::robustness::seed_rules().keep,
+        );
+        for post in crate::robustness::seed_posts() {
+            let norm = n.normalize(&post);
+            if norm.text().is_ascii() {
+                let runs: Vec<usize> = ascii_word_starts(norm.text().as_bytes()).collect();
+                assert_eq!(norm.word_starts(), runs, "{post:?}");
+            }
+        }
     }
 
     #[test]

@@ -55,6 +55,12 @@ impl Normalized {
         (self.spans[start].0, self.spans[end - 1].1)
     }
 
+    /// Where the words of the normalised text start, ascending: runs of letters and digits (each
+    /// Chinese or Japanese character a word of its own).
+    pub(crate) fn word_starts(&self) -> &[usize] {
+        &self.word_starts
+    }
+
     /// The index of the word that contains (or follows) byte `pos` of the normalised text.
     pub fn word_index(&self, pos: usize) -> usize {
         match self.word_starts.binary_search(&pos) {
