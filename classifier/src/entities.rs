@@ -183,7 +183,10 @@ fn ascii_money_starts<'a>(
     words: impl Iterator<Item = usize> + 'a,
 ) -> impl Iterator<Item = usize> + 'a {
     let mut dollars = memchr::memchr_iter(b'$', t.as_bytes()).peekable();
-    let mut words = words.filter(|&i| money_can_start(t, i)).peekable();
+    let first = |i: usize| MONEY_FIRST[usize::from(t.as_bytes()[i])];
+    let mut words = words
+        .filter(move |&i| first(i) && money_can_start(t, i))
+        .peekable();
     std::iter::from_fn(move || match (dollars.peek(), words.peek()) {
         (Some(d), Some(w)) if w < d => words.next(),
         (Some(_), _) => dollars.next(),
