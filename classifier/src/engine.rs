@@ -94,14 +94,23 @@ struct Routes {
 struct Trigger {
     pattern: usize,
     follow: u32,
-    /// The pattern's [`Pattern::has_required`] and [`Pattern::at_word_boundary`], kept here
-    /// so that the scan reads one table.
+    /// What gates the pattern's matches at this prefix, kept here so that the scan reads one
+    /// table.
+    gates: Gates,
+}
+
+/// What a pattern's literals say about where its matches can start, beyond its prefixes.
+#[derive(Debug, Clone, Copy)]
+struct Gates {
+    /// It is only tried once one of its required literals occurred.
     has_required: bool,
+    /// Every match starts at a Unicode word boundary.
     at_word_boundary: bool,
 }
 
 impl Routes {
-    fn add(&mut self, key: &str, owners: KeyOwners, patterns: &[Pattern]) -> Route {
+    /// `gates`: each pattern's, by index.
+    fn add(&mut self, key: &str, owners: KeyOwners, gates: &[Gates]) -> Route {
         fn extend<T>(table: &mut Vec<T>, items: Vec<T>) -> (u32, u32) {
             let start = table.len();
             table.extend(items);
@@ -131,8 +140,7 @@ impl Routes {
                 Trigger {
                     pattern,
                     follow: id,
-                    has_required: patterns[pattern].has_required,
-                    at_word_boundary: patterns[pattern].at_word_boundary,
+                    gates: gates[pattern],
                 }
             })
             .collect();
@@ -172,15 +180,11 @@ fn range_end(len: usize) -> u32 {
     u32::try_from(len).expect("fewer than 2^32 keyword owners")
 }
 
-/// A compiled pattern and what is known about where its matches can be.
+/// A compiled pattern and the indicator it counts for.
 struct Pattern {
     regex: Regex,
     /// The indicator it belongs to.
     owner: usize,
-    /// Whether it is only tried once one of its required literals occurred.
-    has_required: bool,
-    /// Whether every match starts at a Unicode word boundary.
-    at_word_boundary: bool,
 }
 
 /// Most literal prefixes taken from one pattern; a pattern with more goes to the `RegexSet`.
@@ -372,6 +376,7 @@ impl Classifier {
             add(k, Owner::Audience);
         }
         let mut patterns = Vec::new();
+        let mut gates = Vec::new();
         let mut unprefixed = Vec::new();
         let mut fallback_ids = Vec::new();
         let mut fallback_patterns = Vec::new();
@@ -407,6 +412,8 @@ impl Classifier {
                 patterns.push(Pattern {
                     regex: re,
                     owner: i,
+                });
+                gates.push(Gates {
                     has_required: literals.required.is_some(),
                     at_word_boundary: literals.at_word_boundary,
                 });
@@ -418,7 +425,7 @@ impl Classifier {
         let mut keyword_routes = Vec::new();
         for (key, owners) in by_keyword {
             let only_patterns = owners.words.is_empty();
-            let route = routes.add(&key, owners, &patterns);
+            let route = routes.add(&key, owners, &gates);
             match key.as_bytes() {
                 &[b] if only_patterns && b.is_ascii() => byte_routes[usize::from(b)] = Some(route),
                 _ => {
@@ -705,9 +712,9 @@ impl Classifier {
             let mut boundary = None;
             for trigger in self.routes.triggers(triggers) {
                 let p = trigger.pattern;
-                if (!trigger.has_required || s + 1 < required_last[p])
+                if (!trigger.gates.has_required || s + 1 < required_last[p])
                     && self.routes.follow(trigger).allows(t.as_bytes(), end)
-                    && (!trigger.at_word_boundary
+                    && (!trigger.gates.at_word_boundary
                         || *boundary.get_or_insert_with(|| is_word_boundary(t.as_bytes(), s)))
                 {
                     starts.push((p, s));

@@ -178,13 +178,12 @@ fn money_starts(t: &str) -> impl Iterator<Item = usize> {
 /// [`money_starts`] in ASCII text whose words (runs of ASCII letters and digits) start at
 /// `words`, ascending: every start but `$` starts such a word, so only those and the `$` signs
 /// (found with memchr) are looked at, not every byte.
-fn ascii_money_starts<'a>(
-    t: &'a str,
-    words: impl Iterator<Item = usize> + 'a,
-) -> impl Iterator<Item = usize> + 'a {
+fn ascii_money_starts<'a>(t: &'a str, words: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
     let mut dollars = memchr::memchr_iter(b'$', t.as_bytes()).peekable();
     let first = |i: usize| MONEY_FIRST[usize::from(t.as_bytes()[i])];
     let mut words = words
+        .iter()
+        .copied()
         .filter(move |&i| first(i) && money_can_start(t, i))
         .peekable();
     std::iter::from_fn(move || match (dollars.peek(), words.peek()) {
@@ -213,13 +212,6 @@ fn money_can_start(t: &str, i: usize) -> bool {
         0xC0.. => t[i..].chars().next().is_some_and(char::is_numeric) && is_word_boundary(bytes, i),
         _ => false,
     }
-}
-
-/// Where the runs of ASCII letters and digits of `t` start, as a normalised text counts its
-/// words.
-fn ascii_word_starts(t: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    let word = |i: usize| t[i].is_ascii_alphanumeric();
-    (0..t.len()).filter(move |&i| word(i) && (i == 0 || !word(i - 1)))
 }
 
 /// A match of `MONEY`: the byte ranges of the whole and of its groups.
@@ -255,20 +247,18 @@ impl MoneyMatch {
 
 /// Calls `f` with each match of `MONEY` in `t`, the matches `captures_iter` would give,
 /// searching only where one can start (see [`crate::anchored`]): read by hand on ASCII text
-/// (`money.rs`), with the regex on other text. `words`: where the words of `t` start, when
-/// known (a normalised text knows).
-fn each_money_match(t: &str, words: Option<&[usize]>, mut f: impl FnMut(&MoneyMatch)) {
+/// (`money.rs`), with the regex on other text. `words`: where the words of `t` start, as a
+/// normalised text counts them (used on ASCII text only).
+fn each_money_match(t: &str, words: &[usize], mut f: impl FnMut(&MoneyMatch)) {
     let mut found = |m: Option<MoneyMatch>| {
         let m = m?;
         f(&m);
         Some(m.whole.1)
     };
     if t.is_ascii() {
-        let read = |s| found(money::money_at(t.as_bytes(), s));
-        match words {
-            Some(words) => each_match(ascii_money_starts(t, words.iter().copied()), read),
-            None => each_match(ascii_money_starts(t, ascii_word_starts(t.as_bytes())), read),
-        }
+        each_match(ascii_money_starts(t, words), |s| {
+            found(money::money_at(t.as_bytes(), s))
+        });
         return;
     }
     let mut caps = MONEY.create_captures();
@@ -504,7 +494,7 @@ pub fn entities(text: &str) -> Vec<Entity> {
 /// Salary amounts in a normalised text, with spans in the original.
 pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
     let mut out = Vec::new();
-    each_money_match(norm.text(), Some(norm.word_starts()), |c| {
+    each_money_match(norm.text(), norm.word_starts(), |c| {
         out.extend(salary(c, norm, original));
     });
     out
@@ -731,8 +721,16 @@ mod tests {
             })
             .collect();
         let mut found = Vec::new();
-        each_money_match(t, None, |m| found.push(*m));
+        let words: Vec<usize> = ascii_word_starts(t.as_bytes()).collect();
+        each_money_match(t, &words, |m| found.push(*m));
         assert_eq!(found, expected, "{t:?}");
+    }
+
+    /// Where the runs of ASCII letters and digits of `t` start, as a normalised text counts its
+    /// words.
+    fn ascii_word_starts(t: &[u8]) -> impl Iterator<Item = usize> + '_ {
+        let word = |i: usize| t[i].is_ascii_alphanumeric();
+        (0..t.len()).filter(move |&i| word(i) && (i == 0 || !word(i - 1)))
     }
 
     /// Salaries take a normalised text's word starts for the places amounts can start: on ASCII
