@@ -394,7 +394,11 @@ impl NumberingPlan {
             .by_id(region)
             .expect("the crate has the region's metadata");
         let d = meta.descriptors();
+        // The common kinds first: most numbers in posts are mobiles, and `is_valid` stops at the
+        // first kind that fits.
         let kinds = [
+            d.mobile(),
+            d.fixed_line(),
             d.premium_rate(),
             d.toll_free(),
             d.shared_cost(),
@@ -403,8 +407,6 @@ impl NumberingPlan {
             d.pager(),
             d.uan(),
             d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
         ];
         NumberingPlan {
             code: meta.country_code(),
