@@ -21,6 +21,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use unicode_normalization::UnicodeNormalization;
 
 mod ascii;
+mod spans;
+
+use spans::Spans;
 
 /// One character of normalised text and the original byte range it stands for.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +38,7 @@ struct Unit {
 pub struct Normalized {
     text: String,
     /// For every byte of `text`, the original byte range of the character it belongs to.
-    spans: Vec<(usize, usize)>,
+    spans: Spans,
     /// Byte offsets in `text` where words start (for `near` distances).
     word_starts: Vec<usize>,
 }
@@ -52,7 +55,7 @@ impl Normalized {
         if start >= end || end > self.text.len() {
             return (0, 0);
         }
-        (self.spans[start].0, self.spans[end - 1].1)
+        (self.spans.get(start).0, self.spans.get(end - 1).1)
     }
 
     /// Where the words of the normalised text start, ascending: runs of letters and digits (each
@@ -847,7 +850,7 @@ const WORD_LEN_GUESS: usize = 4;
 /// The normalised text and its maps, with one space between words and none at the ends.
 fn build(units: &[Unit]) -> Normalized {
     let mut text = Vec::with_capacity(units.len());
-    let mut spans = Vec::with_capacity(units.len());
+    let mut spans = Spans::new();
     let mut word_starts = Vec::with_capacity(units.len() / WORD_LEN_GUESS);
     let mut prev_word = false;
     // The first white space after a word, written once the next word comes.
@@ -874,7 +877,7 @@ fn build(units: &[Unit]) -> Normalized {
         if u.ch.is_ascii() {
             spans.push(span);
         } else {
-            spans.resize(spans.len() + u.ch.len_utf8(), span);
+            spans.push_same(span, u.ch.len_utf8());
         }
     }
     Normalized {

@@ -18,14 +18,12 @@
 
 use std::cell::RefCell;
 
+use super::spans::{Span, Spans};
 use super::{
     ASCII_FOLD, MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit,
     WORD_LEN_GUESS, collapse_elongation, fold_char, has_number_run, leet, letter_separator,
     number_separators, number_word, starts_number_run,
 };
-
-/// A byte range of the original text.
-type Span = (usize, usize);
 
 /// The ASCII characters that may be read as a letter inside a word: the hyphen and the digits
 /// and symbols [`leet`] knows.
@@ -85,12 +83,43 @@ thread_local! {
 /// Why the fast path gave up on a text: it holds a number word, which the general way reads.
 struct NumberWords;
 
+/// Where the characters of a word come from in the original.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Bytes copied as they were, the first from this byte on.
+    Copied(usize),
+    /// One unit each.
+    Units(&'a [Unit]),
+    /// All from this one range.
+    Same(Span),
+}
+
+impl<'a> Source<'a> {
+    /// Where character `k` comes from.
+    fn span(self, k: usize) -> Span {
+        match self {
+            Source::Copied(start) => (start + k, start + k + 1),
+            Source::Units(units) => (units[k].start, units[k].end),
+            Source::Same(span) => span,
+        }
+    }
+
+    /// The source of the characters from `k` on.
+    fn from(self, k: usize) -> Source<'a> {
+        match self {
+            Source::Copied(start) => Source::Copied(start + k),
+            Source::Units(units) => Source::Units(&units[k..]),
+            Source::Same(span) => Source::Same(span),
+        }
+    }
+}
+
 /// The output being written: text, the byte range of each byte, and the white space pending
 /// between words (written as one space, with the range of the first white-space character,
 /// once the next character comes; none at the ends).
 struct Output {
     text: Vec<u8>,
-    spans: Vec<Span>,
+    spans: Spans,
     space: Option<Span>,
     /// Where words start in `text`.
     word_starts: Vec<usize>,
@@ -118,6 +147,7 @@ impl Output {
     }
 
     /// Writes the pending white space, as a non-white character is about to be written.
+    #[inline]
     fn end_space(&mut self) {
         if let Some(space) = self.space.take() {
             self.text.push(b' ');
@@ -133,14 +163,22 @@ impl Output {
     }
 
     /// Writes a word, or a part of one (letters and digits, never empty), as it is.
-    fn word(&mut self, chars: &[u8], span: impl Fn(usize) -> Span) -> Result<(), NumberWords> {
+    fn word(&mut self, chars: &[u8], source: Source) -> Result<(), NumberWords> {
         if starts_number_run(number_word(chars)) {
             return Err(NumberWords);
         }
         self.end_space();
         self.word_may_start();
         self.text.extend_from_slice(chars);
-        self.spans.extend((0..chars.len()).map(span));
+        match source {
+            Source::Copied(start) => self.spans.push_copied((start, start + 1), chars.len()),
+            Source::Same(span) => self.spans.push_same(span, chars.len()),
+            Source::Units(units) => {
+                for u in &units[..chars.len()] {
+                    self.spans.push((u.start, u.end));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -177,11 +215,10 @@ impl Output {
             for (n, &d) in dropped.iter().enumerate() {
                 let next = dropped.get(n + 1).copied().unwrap_or(text.len());
                 text.copy_within(d + 1..next, kept);
-                self.spans.copy_within(d + 1..next, kept);
                 kept += next - d - 1;
             }
             text.truncate(kept);
-            self.spans.truncate(kept);
+            self.spans = self.spans.without(&dropped);
             // A separator dropped sat between digits: the digits after it no longer start a
             // word, and every later word start moves back by the separators before it.
             let mut before = 0;
@@ -319,7 +356,7 @@ impl Normalizer {
         let folded = &source.bytes;
         let mut out = Output {
             text: Vec::with_capacity(folded.len()),
-            spans: Vec::with_capacity(folded.len()),
+            spans: Spans::new(),
             space: None,
             word_starts: Vec::with_capacity(folded.len() / WORD_LEN_GUESS),
             separators: false,
@@ -350,7 +387,7 @@ impl Normalizer {
             if !(spelled || elongated) {
                 // A word comes from consecutive input bytes.
                 let (start, _) = source.span(i);
-                self.expand(&folded_text[i..j], |k| (start + k, start + k + 1), &mut out)?;
+                self.expand(&folded_text[i..j], Source::Copied(start), &mut out)?;
                 i = j;
                 continue;
             }
@@ -373,7 +410,7 @@ impl Normalizer {
             collapse_elongation(word);
             word_text.clear();
             word_text.extend(word.iter().map(|u| u.ch));
-            self.expand(word_text, |k| (word[k].start, word[k].end), &mut out)?;
+            self.expand(word_text, Source::Units(word), &mut out)?;
             i = j;
         }
         Ok(out.finish())
@@ -382,12 +419,7 @@ impl Normalizer {
     /// Writes one word: split where a number is glued to a unit (`12jt`, `rm3500`),
     /// reduplication spelled out (`laki2`), slang expanded, as the general way's
     /// `expand_tokens` does.
-    fn expand(
-        &self,
-        token: &str,
-        span: impl Fn(usize) -> Span + Copy,
-        out: &mut Output,
-    ) -> Result<(), NumberWords> {
+    fn expand(&self, token: &str, source: Source, out: &mut Output) -> Result<(), NumberWords> {
         let chars = token.as_bytes();
         let n = chars.len();
         let word = if n <= self.longest_key { token } else { "" };
@@ -395,11 +427,11 @@ impl Normalizer {
         let digits = chars.iter().take_while(|b| b.is_ascii_digit()).count();
         let letters = chars.iter().take_while(|b| b.is_ascii_alphabetic()).count();
         if rule.is_some_and(|r| r.keep) {
-            out.word(chars, span)
+            out.word(chars, source)
         } else if digits > 0 && digits < n && chars[digits..].iter().all(u8::is_ascii_alphabetic) {
-            out.word(&chars[..digits], span)?;
-            out.ch(b' ', span(digits));
-            self.expand_part(&token[digits..], |k| span(digits + k), out)
+            out.word(&chars[..digits], source)?;
+            out.ch(b' ', source.span(digits));
+            self.expand_part(&token[digits..], source.from(digits), out)
         } else if letters > 0
             && letters < n
             && chars[letters..].iter().all(u8::is_ascii_digit)
@@ -407,37 +439,34 @@ impl Normalizer {
                 .iter()
                 .any(|p| p.as_bytes() == &chars[..letters])
         {
-            out.word(&chars[..letters], span)?;
-            out.ch(b' ', span(letters));
-            out.word(&chars[letters..], |k| span(letters + k))
+            out.word(&chars[..letters], source)?;
+            out.ch(b' ', source.span(letters));
+            out.word(&chars[letters..], source.from(letters))
         } else if letters >= 2 && letters + 1 == n && chars[letters] == b'2' {
-            let mark = span(letters);
-            self.expand_part(&token[..letters], span, out)?;
+            let mark = source.span(letters);
+            self.expand_part(&token[..letters], source, out)?;
             out.ch(b' ', mark);
-            self.expand_part(&token[..letters], |_| mark, out)
+            self.expand_part(&token[..letters], Source::Same(mark), out)
         } else {
             let short = n <= self.longest_key && word.len() <= MAX_SLANG_BYTES;
             match rule.filter(|_| short).and_then(|r| r.slang.as_deref()) {
-                Some(expansion) => out.expansion(expansion, (span(0).0, span(n - 1).1)),
-                None => out.word(chars, span),
+                Some(expansion) => {
+                    out.expansion(expansion, (source.span(0).0, source.span(n - 1).1))
+                }
+                None => out.word(chars, source),
             }
         }
     }
 
     /// Writes a part of a word, or its slang expansion.
-    fn expand_part(
-        &self,
-        part: &str,
-        span: impl Fn(usize) -> Span,
-        out: &mut Output,
-    ) -> Result<(), NumberWords> {
+    fn expand_part(&self, part: &str, source: Source, out: &mut Output) -> Result<(), NumberWords> {
         let n = part.len();
         let slang = (n <= self.longest_key && n <= MAX_SLANG_BYTES)
             .then(|| self.rule(part)?.slang.as_deref())
             .flatten();
         match slang {
-            Some(expansion) => out.expansion(expansion, (span(0).0, span(n - 1).1)),
-            None => out.word(part.as_bytes(), span),
+            Some(expansion) => out.expansion(expansion, (source.span(0).0, source.span(n - 1).1)),
+            None => out.word(part.as_bytes(), source),
         }
     }
 }
