@@ -502,7 +502,11 @@ async fn ingest(
                 score: v.score,
                 kalbar: v.kalbar,
                 date: p.published.unwrap_or_else(Utc::now),
-                destinations: v.destinations.iter().map(|d| d.country.clone()).collect(),
+                destinations: v
+                    .destinations
+                    .iter()
+                    .map(|d| d.country.to_string())
+                    .collect(),
             })
             .collect();
         let t = Instant::now();

@@ -8,12 +8,8 @@ use patroli_classifier::Verdict;
 /// and the text with matches marked (ANSI reverse video when `color`, «…» otherwise).
 pub fn render(text: &str, verdict: &Verdict, color: bool) -> String {
     let mut out = String::new();
-    let places: Vec<&str> = verdict.places.iter().map(|p| p.name.as_str()).collect();
-    let dests: Vec<&str> = verdict
-        .destinations
-        .iter()
-        .map(|d| d.name.as_str())
-        .collect();
+    let places: Vec<&str> = verdict.places.iter().map(|p| &*p.name).collect();
+    let dests: Vec<&str> = verdict.destinations.iter().map(|d| &*d.name).collect();
     let _ = writeln!(
         out,
         "score {:.2} · level {} · {} · language {} · Kalbar: {}",

@@ -108,13 +108,13 @@ async fn diff_shows_changes_and_reclassify_applies_them() {
     );
     assert_eq!(flagged(&env), 1);
     let v = store.post(c.id).await.unwrap().unwrap().verdict.unwrap();
-    assert_eq!((v.ruleset_version.as_str(), v.flagged), ("v1", true));
+    assert_eq!((&*v.ruleset_version, v.flagged), ("v1", true));
     analyst::reclassify(store, &env.pipeline.index, &new)
         .await
         .unwrap();
     assert_eq!(flagged(&env), 0);
     assert_eq!(
-        store
+        &*store
             .post(c.id)
             .await
             .unwrap()
@@ -179,7 +179,7 @@ async fn the_pipeline_uses_a_rule_set_activated_on_its_handle_and_after_a_restar
         .unwrap()
         .verdict
         .unwrap();
-    assert_eq!(v.ruleset_version, "2099.1.1");
+    assert_eq!(&*v.ruleset_version, "2099.1.1");
 
     // A restart starts from the rule files, then loads the activation from the store.
     let restarted = seeds::active_rules(None, None, LanguageDetection::Off).unwrap();

@@ -22,6 +22,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
@@ -298,7 +299,7 @@ pub enum LanguageDetection {
 /// A compiled rule pack. Build once, classify many texts; `classify` takes `&self` and is safe to
 /// call from many threads.
 pub struct Classifier {
-    version: String,
+    version: Arc<str>,
     flag_threshold: f64,
     levels: Levels,
     indicators: Vec<Indicator>,
@@ -320,7 +321,41 @@ pub struct Classifier {
     patterns: Vec<Pattern>,
     conditions: Vec<Conditions>,
     gazetteer: Gazetteer,
+    /// What verdicts name, shared by all of them (see [`crate::verdict`]).
+    names: Names,
     detector: Option<LanguageDetector>,
+}
+
+/// The rule pack's and the gazetteer's names as verdicts hold them.
+struct Names {
+    /// Per indicator: id, category, description.
+    indicators: Vec<[Arc<str>; 3]>,
+    /// Per place: name, kind, regency.
+    places: Vec<[Arc<str>; 3]>,
+    /// Per destination: name, country.
+    destinations: Vec<[Arc<str>; 2]>,
+}
+
+impl Names {
+    fn of(indicators: &[Indicator], gazetteer: &Gazetteer) -> Names {
+        let name = |s: &String| Arc::<str>::from(s.as_str());
+        Names {
+            indicators: indicators
+                .iter()
+                .map(|i| [name(&i.id), name(&i.category), name(&i.description)])
+                .collect(),
+            places: gazetteer
+                .place
+                .iter()
+                .map(|p| [name(&p.name), name(&p.kind), name(&p.regency)])
+                .collect(),
+            destinations: gazetteer
+                .destination
+                .iter()
+                .map(|d| [name(&d.name), name(&d.country)])
+                .collect(),
+        }
+    }
 }
 
 /// An example from a rule file that did not behave as the file says.
@@ -478,7 +513,8 @@ impl Classifier {
             .build()
         });
         Ok(Classifier {
-            version: pack.version,
+            version: pack.version.into(),
+            names: Names::of(&pack.indicators, &gazetteer),
             flag_threshold: pack.flag_threshold,
             levels: pack.levels,
             indicators: pack.indicators,
@@ -594,25 +630,28 @@ impl Classifier {
             .filter_map(|&i| {
                 let matches = std::mem::take(&mut fired[i]);
                 let ind = &self.indicators[i];
-                (!matches.is_empty()).then(|| FiredIndicator {
-                    id: ind.id.clone(),
-                    category: ind.category.clone(),
-                    weight: ind.weight,
-                    counted: counted.contains(&i),
-                    experimental: ind.status == Status::Experimental,
-                    description: ind.description.clone(),
-                    matches: matches.into_iter().map(span).collect(),
+                (!matches.is_empty()).then(|| {
+                    let [id, category, description] = self.names.indicators[i].clone();
+                    FiredIndicator {
+                        id,
+                        category,
+                        weight: ind.weight,
+                        counted: counted.contains(&i),
+                        experimental: ind.status == Status::Experimental,
+                        description,
+                        matches: matches.into_iter().map(span).collect(),
+                    }
                 })
             })
             .collect::<Vec<_>>();
         let places = first_per_name(places)
             .into_iter()
             .map(|(i, s)| {
-                let p = &self.gazetteer.place[i];
+                let [name, kind, regency] = self.names.places[i].clone();
                 PlaceMatch {
-                    name: p.name.clone(),
-                    kind: p.kind.clone(),
-                    regency: p.regency.clone(),
+                    name,
+                    kind,
+                    regency,
                     span: span(s),
                 }
             })
@@ -620,10 +659,10 @@ impl Classifier {
         let destinations = first_per_name(destinations)
             .into_iter()
             .map(|(i, s)| {
-                let d = &self.gazetteer.destination[i];
+                let [name, country] = self.names.destinations[i].clone();
                 DestinationMatch {
-                    name: d.name.clone(),
-                    country: d.country.clone(),
+                    name,
+                    country,
                     span: span(s),
                 }
             })
@@ -640,7 +679,7 @@ impl Classifier {
         let kalbar = audience
             || local_number
             || !places.is_empty()
-            || indicators.iter().any(|i| i.category == "kalbar");
+            || indicators.iter().any(|i| &*i.category == "kalbar");
         Verdict {
             score,
             level,
@@ -1174,9 +1213,9 @@ aliases = ["kuching"]
     fn finds_kalbar_places_destinations_and_audience() {
         let v = classifier().classify("Dari SKW ke Kuching");
         assert!(v.kalbar);
-        assert_eq!(v.places[0].name, "Singkawang");
+        assert_eq!(&*v.places[0].name, "Singkawang");
         assert_eq!(v.places[0].span.text, "SKW");
-        assert_eq!(v.destinations[0].name, "Sarawak");
+        assert_eq!(&*v.destinations[0].name, "Sarawak");
         assert!(classifier().classify("kamek nak kerja").kalbar);
         assert!(
             classifier().classify("hubungi kantor (0562) 631234").kalbar,

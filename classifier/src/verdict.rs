@@ -1,4 +1,11 @@
 //! The classifier's output: plain data, serialisable, shared with the store and the dashboard.
+//!
+//! Names that come from the rule pack or the gazetteer (indicator ids, categories and
+//! descriptions, place and destination names, the rule set's version) are shared `Arc<str>`s:
+//! every verdict names them, and copying them into each verdict was a third of the
+//! classifier's allocations (~20 a post). They serialise as plain strings.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,31 +54,31 @@ pub struct Span {
 /// An indicator that fired, with where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FiredIndicator {
-    pub id: String,
-    pub category: String,
+    pub id: Arc<str>,
+    pub category: Arc<str>,
     pub weight: f64,
     /// True when this indicator's weight is part of the score (active, and the strongest of its
     /// category in its direction).
     pub counted: bool,
     pub experimental: bool,
-    pub description: String,
+    pub description: Arc<str>,
     pub matches: Vec<Span>,
 }
 
 /// A Kalbar place named in the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaceMatch {
-    pub name: String,
-    pub kind: String,
-    pub regency: String,
+    pub name: Arc<str>,
+    pub kind: Arc<str>,
+    pub regency: Arc<str>,
     pub span: Span,
 }
 
 /// A destination abroad named in the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationMatch {
-    pub name: String,
-    pub country: String,
+    pub name: Arc<str>,
+    pub country: Arc<str>,
     pub span: Span,
 }
 
@@ -92,12 +99,12 @@ pub struct Verdict {
     pub entities: Vec<Entity>,
     /// Promised pay.
     pub salaries: Vec<Salary>,
-    pub ruleset_version: String,
+    pub ruleset_version: Arc<str>,
 }
 
 impl Verdict {
     /// Ids of the indicators that fired, in order.
     pub fn indicator_ids(&self) -> impl Iterator<Item = &str> {
-        self.indicators.iter().map(|i| i.id.as_str())
+        self.indicators.iter().map(|i| &*i.id)
     }
 }

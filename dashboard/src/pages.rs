@@ -850,16 +850,16 @@ pub(crate) fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
         places: v
             .places
             .iter()
-            .map(|p| p.name.as_str())
+            .map(|p| &*p.name)
             .collect::<Vec<_>>()
             .join(", "),
         destinations: v
             .destinations
             .iter()
-            .map(|d| d.name.as_str())
+            .map(|d| &*d.name)
             .collect::<Vec<_>>()
             .join(", "),
-        ruleset: v.ruleset_version.clone(),
+        ruleset: v.ruleset_version.to_string(),
         contacts: v
             .entities
             .iter()
@@ -876,8 +876,8 @@ pub(crate) fn verdict_view(t: &Messages, v: &Verdict) -> VerdictView {
             .indicators
             .iter()
             .map(|i| IndicatorView {
-                id: i.id.clone(),
-                description: i.description.clone(),
+                id: i.id.to_string(),
+                description: i.description.to_string(),
                 weight: format!("{:+.2}", i.weight),
                 counted: i.counted,
                 matches: i.matches.iter().map(|m| m.text.clone()).collect(),

@@ -126,7 +126,7 @@ pub async fn bundle(
             title: post.title.clone(),
             first_seen: post.first_seen.to_rfc3339(),
             last_seen: post.last_seen.to_rfc3339(),
-            ruleset_version: v.map(|v| v.ruleset_version.clone()),
+            ruleset_version: v.map(|v| v.ruleset_version.to_string()),
             score: v.map(|v| v.score),
             level: v.map(|v| v.level.as_str().to_string()),
             indicators,

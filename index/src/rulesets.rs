@@ -537,7 +537,7 @@ mod tests {
             ("v2", "v1", "route.toml")
         );
         assert_eq!(
-            shared.classifier().classify(TEXT).ruleset_version,
+            &*shared.classifier().classify(TEXT).ruleset_version,
             "v2",
             "every clone of the handle sees the activation"
         );

@@ -183,7 +183,7 @@ async fn write_verdicts(conn: Conn<'_>, verdicts: &[(i64, &Verdict)]) -> Result<
                 chunk.iter().zip(std::mem::take(&mut details)).enumerate(),
                 |mut row, (i, ((post_id, v), detail))| {
                     row.push_bind(post_id)
-                        .push_bind(&v.ruleset_version)
+                        .push_bind(&*v.ruleset_version)
                         .push_bind(v.score)
                         .push_bind(v.level.as_str())
                         .push_bind(v.flagged)
