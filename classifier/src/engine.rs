@@ -19,6 +19,9 @@
 //! where the Aho-Corasick pass saw a prefix, and anchored searches there give exactly the
 //! matches of `find_iter` (see [`crate::anchored`]) without the unanchored scan to the end of the
 //! text and the reverse scan for each match's start, which were a third of the engine's time.
+//! The anchored searches run on a backtracker over a small program per pattern (see
+//! [`crate::backtrack`]), which finds the regex's match without walking one of ~250 lazy DFAs'
+//! tables; the regex answers where the backtracker cannot.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +34,7 @@ use regex_automata::meta::Regex;
 use regex_syntax::hir::{Hir, HirKind};
 
 use crate::anchored::{Follow, anchored_at, each_match, is_word_boundary};
+use crate::backtrack::Program;
 use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
 use crate::normalize::{Normalized, Normalizer, is_cjk};
@@ -184,6 +188,9 @@ fn range_end(len: usize) -> u32 {
 /// A compiled pattern and the indicator it counts for.
 struct Pattern {
     regex: Regex,
+    /// The same for anchored searches, when the backtracker can run it (see
+    /// [`crate::backtrack`]).
+    program: Option<Program>,
     /// The indicator it belongs to.
     owner: usize,
 }
@@ -446,6 +453,7 @@ impl Classifier {
                 }
                 patterns.push(Pattern {
                     regex: re,
+                    program: Program::new(p),
                     owner: i,
                 });
                 gates.push(Gates {
@@ -708,6 +716,7 @@ impl Classifier {
             prefixes,
             starts,
             required_last,
+            ..
         } = scratch;
         prefixes.clear();
         starts.clear();
@@ -777,6 +786,7 @@ impl Classifier {
         let ScanScratch {
             starts,
             required_last,
+            backtrack,
             ..
         } = scratch;
         starts.sort_unstable();
@@ -787,6 +797,7 @@ impl Classifier {
                 pattern,
                 t,
                 group.iter().map(|&(_, s)| s),
+                backtrack,
                 &mut hits[pattern.owner],
             );
         }
@@ -937,10 +948,19 @@ fn anchored_matches(
     pattern: &Pattern,
     t: &str,
     starts: impl Iterator<Item = usize>,
+    backtrack: &mut Vec<(u32, usize)>,
     out: &mut Vec<(usize, usize)>,
 ) {
     each_match(starts, |s| {
-        let end = pattern.regex.search(&anchored_at(t, s))?.end();
+        let end = match pattern
+            .program
+            .as_ref()
+            .map(|p| p.match_at(t, s, backtrack))
+        {
+            Some(Ok(end)) => end,
+            // Not compiled, or too many steps: the regex answers.
+            _ => pattern.regex.search(&anchored_at(t, s)).map(|m| m.end()),
+        }?;
         out.push((s, end));
         Some(end)
     });
@@ -968,6 +988,8 @@ struct ScanScratch {
     starts: Vec<(usize, usize)>,
     /// For every pattern with required literals, where the last one starts (+1; 0: none).
     required_last: Vec<usize>,
+    /// The backtracker's stack (see [`Program::match_at`]).
+    backtrack: Vec<(u32, usize)>,
 }
 
 thread_local! {

@@ -10,6 +10,7 @@
 //! async code. Its callers hand it the rule files' text as [`RuleSource`]s.
 
 mod anchored;
+mod backtrack;
 mod edit;
 mod engine;
 mod entities;
