@@ -18,6 +18,8 @@
 use regex_automata::util::look::{Look, LookMatcher};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use crate::anchored::is_word_boundary;
+
 /// One step of a program.
 #[derive(Debug, Clone, Copy)]
 enum Inst {
@@ -335,7 +337,13 @@ impl Program {
                         pc += 1;
                     }
                     Inst::Look(look) => {
-                        if !looks.matches(look, hay, at) {
+                        let holds = match look {
+                            // Told without the Unicode tables between ASCII characters.
+                            Look::WordUnicode => is_word_boundary(hay, at),
+                            Look::WordUnicodeNegate => !is_word_boundary(hay, at),
+                            _ => looks.matches(look, hay, at),
+                        };
+                        if !holds {
                             break;
                         }
                         pc += 1;
