@@ -30,6 +30,20 @@ enum Inst {
     },
     /// One character of class `classes[id]`.
     Class(u32),
+    /// From `min` to `max` characters of class `class`, as many as can be first when `greedy`,
+    /// as few when not: one step for what took a split and a character per character.
+    Run {
+        class: u32,
+        min: u32,
+        max: u32,
+        greedy: bool,
+    },
+    /// One of the literals `alts[start..start + count]`, in that order: an alternation of
+    /// literals in one step.
+    Alt {
+        start: u32,
+        count: u32,
+    },
     Look(Look),
     /// Go on at the first; if that fails, at the second.
     Split(u32, u32),
@@ -92,6 +106,8 @@ pub(crate) struct Program {
     /// go on without reading one): a split only tries a way the next byte can take.
     first: Vec<ByteSet>,
     bytes: Vec<u8>,
+    /// The literals of `Alt`s: ranges of `bytes`.
+    alts: Vec<(u32, u32)>,
     classes: Vec<CharSet>,
 }
 
@@ -115,6 +131,7 @@ impl Program {
             insts: Vec::new(),
             first: Vec::new(),
             bytes: Vec::new(),
+            alts: Vec::new(),
             classes: Vec::new(),
         };
         program.compile(&hir)?;
@@ -137,19 +154,13 @@ impl Program {
                         set.insert(self.bytes[start as usize]);
                         set
                     }
-                    Inst::Class(id) => {
-                        let class = &self.classes[id as usize];
+                    Inst::Class(id) => self.class_first(id),
+                    Inst::Run { class, min: 0, .. } => self.class_first(class).union(first[pc + 1]),
+                    Inst::Run { class, .. } => self.class_first(class),
+                    Inst::Alt { start, count } => {
                         let mut set = ByteSet::default();
-                        for b in 0..128u8 {
-                            if class.contains(char::from(b)) {
-                                set.insert(b);
-                            }
-                        }
-                        if !class.ranges.is_empty() {
-                            // Any lead byte of a longer UTF-8 sequence.
-                            for b in 0xc0..=0xffu8 {
-                                set.insert(b);
-                            }
+                        for &(lit, _) in &self.alts[start as usize..(start + count) as usize] {
+                            set.insert(self.bytes[lit as usize]);
                         }
                         set
                     }
@@ -165,6 +176,24 @@ impl Program {
                 return first;
             }
         }
+    }
+
+    /// The bytes a character of class `id` can start with.
+    fn class_first(&self, id: u32) -> ByteSet {
+        let class = &self.classes[id as usize];
+        let mut set = ByteSet::default();
+        for b in 0..128u8 {
+            if class.contains(char::from(b)) {
+                set.insert(b);
+            }
+        }
+        if !class.ranges.is_empty() {
+            // Any lead byte of a longer UTF-8 sequence.
+            for b in 0xc0..=0xffu8 {
+                set.insert(b);
+            }
+        }
+        set
     }
 
     fn push(&mut self, inst: Inst) -> Option<u32> {
@@ -188,6 +217,24 @@ impl Program {
         }
     }
 
+    /// Adds class `hir` (a Unicode class) to the program's classes.
+    fn class(&mut self, class: &regex_syntax::hir::ClassUnicode) -> Option<u32> {
+        let mut set = CharSet {
+            ascii: [0; 2],
+            ranges: Vec::new(),
+        };
+        for r in class.ranges() {
+            for c in (r.start() as u32)..=(r.end() as u32).min(127) {
+                set.ascii[(c >> 6) as usize] |= 1 << (c & 63);
+            }
+            if r.end() as u32 >= 128 {
+                set.ranges.push((r.start().max('\u{80}'), r.end()));
+            }
+        }
+        self.classes.push(set);
+        u32::try_from(self.classes.len() - 1).ok()
+    }
+
     fn compile(&mut self, hir: &Hir) -> Option<()> {
         match hir.kind() {
             HirKind::Empty => {}
@@ -198,20 +245,7 @@ impl Program {
                 self.push(Inst::Literal { start, len })?;
             }
             HirKind::Class(Class::Unicode(class)) => {
-                let mut set = CharSet {
-                    ascii: [0; 2],
-                    ranges: Vec::new(),
-                };
-                for r in class.ranges() {
-                    for c in (r.start() as u32)..=(r.end() as u32).min(127) {
-                        set.ascii[(c >> 6) as usize] |= 1 << (c & 63);
-                    }
-                    if r.end() as u32 >= 128 {
-                        set.ranges.push((r.start().max('\u{80}'), r.end()));
-                    }
-                }
-                self.classes.push(set);
-                let id = u32::try_from(self.classes.len() - 1).ok()?;
+                let id = self.class(class)?;
                 self.push(Inst::Class(id))?;
             }
             HirKind::Class(Class::Bytes(_)) => return None,
@@ -223,6 +257,23 @@ impl Program {
                 for part in parts {
                     self.compile(part)?;
                 }
+            }
+            HirKind::Alternation(branches)
+                if branches
+                    .iter()
+                    .all(|b| matches!(b.kind(), HirKind::Literal(_))) =>
+            {
+                let start = u32::try_from(self.alts.len()).ok()?;
+                for branch in branches {
+                    let HirKind::Literal(lit) = branch.kind() else {
+                        unreachable!("only literals");
+                    };
+                    let at = u32::try_from(self.bytes.len()).ok()?;
+                    self.bytes.extend_from_slice(&lit.0);
+                    self.alts.push((at, u32::try_from(lit.0.len()).ok()?));
+                }
+                let count = u32::try_from(branches.len()).ok()?;
+                self.push(Inst::Alt { start, count })?;
             }
             HirKind::Alternation(branches) => {
                 // Split(branch, next split) for every branch but the last; each branch jumps to
@@ -249,6 +300,16 @@ impl Program {
                 }
             }
             HirKind::Repetition(rep) => {
+                if let HirKind::Class(Class::Unicode(class)) = rep.sub.kind() {
+                    let class = self.class(class)?;
+                    self.push(Inst::Run {
+                        class,
+                        min: rep.min,
+                        max: rep.max.unwrap_or(u32::MAX),
+                        greedy: rep.greedy,
+                    })?;
+                    return Some(());
+                }
                 for _ in 0..rep.min {
                     self.compile(&rep.sub)?;
                 }
@@ -305,11 +366,22 @@ impl Program {
     ) -> Result<Option<usize>, GaveUp> {
         let hay = t.as_bytes();
         let looks = LookMatcher::new();
+        // Whether a match can go on from instruction `pc` at `at`: at the end of the text every
+        // way is tried (looks may still match).
+        let may = |pc: u32, at: usize| {
+            hay.get(at)
+                .is_none_or(|&b| self.first[pc as usize].contains(b))
+        };
+        let char_at = |at: usize| match hay.get(at) {
+            Some(&b) if b.is_ascii() => Some(char::from(b)),
+            Some(_) => t[at..].chars().next(),
+            None => None,
+        };
         stack.clear();
         stack.push((0, start));
         let mut steps = 0;
         while let Some((mut pc, mut at)) = stack.pop() {
-            loop {
+            'thread: loop {
                 steps += 1;
                 if steps > MAX_STEPS {
                     return Err(GaveUp);
@@ -325,16 +397,75 @@ impl Program {
                         pc += 1;
                     }
                     Inst::Class(id) => {
-                        let c = match hay.get(at) {
-                            Some(&b) if b.is_ascii() => char::from(b),
-                            Some(_) => t[at..].chars().next().expect("on a character boundary"),
-                            None => break,
-                        };
-                        if !self.classes[id as usize].contains(c) {
+                        let Some(c) =
+                            char_at(at).filter(|&c| self.classes[id as usize].contains(c))
+                        else {
                             break;
-                        }
+                        };
                         at += c.len_utf8();
                         pc += 1;
+                    }
+                    Inst::Run {
+                        class,
+                        min,
+                        max,
+                        greedy,
+                    } => {
+                        let class = &self.classes[class as usize];
+                        let next = |at: usize| char_at(at).filter(|&c| class.contains(c));
+                        for _ in 0..min {
+                            let Some(c) = next(at) else {
+                                break 'thread;
+                            };
+                            at += c.len_utf8();
+                        }
+                        // Every end from `min` characters on is a way to go on from, longest
+                        // first when greedy, shortest first when not: the stack gets the others
+                        // so that they come off in that order.
+                        let cont = pc + 1;
+                        let base = stack.len();
+                        let mut count = min;
+                        loop {
+                            let more = if count < max { next(at) } else { None };
+                            let Some(c) = more else { break };
+                            if may(cont, at) {
+                                stack.push((cont, at));
+                            }
+                            at += c.len_utf8();
+                            count += 1;
+                        }
+                        steps += count as usize;
+                        if may(cont, at) {
+                            stack.push((cont, at));
+                        }
+                        if !greedy {
+                            stack[base..].reverse();
+                        }
+                        if stack.len() == base {
+                            break;
+                        }
+                        (pc, at) = stack.pop().expect("a way was pushed");
+                    }
+                    Inst::Alt { start, count } => {
+                        let cont = pc + 1;
+                        let base = stack.len();
+                        let rest = &hay[at..];
+                        let alts = &self.alts[start as usize..(start + count) as usize];
+                        // In reverse, so that the first literal that matches comes off first.
+                        for &(lit, len) in alts.iter().rev() {
+                            let lit = &self.bytes[lit as usize..(lit + len) as usize];
+                            if rest.first() == lit.first()
+                                && rest.starts_with(lit)
+                                && may(cont, at + lit.len())
+                            {
+                                stack.push((cont, at + lit.len()));
+                            }
+                        }
+                        steps += count as usize;
+                        if stack.len() == base {
+                            break;
+                        }
+                        (pc, at) = stack.pop().expect("a way was pushed");
                     }
                     Inst::Look(look) => {
                         let holds = match look {
@@ -348,22 +479,15 @@ impl Program {
                         }
                         pc += 1;
                     }
-                    Inst::Split(first, second) => {
-                        // At the end of the text every way is tried (looks may still match).
-                        let may = |pc: u32| {
-                            hay.get(at)
-                                .is_none_or(|&b| self.first[pc as usize].contains(b))
-                        };
-                        match (may(first), may(second)) {
-                            (true, true) => {
-                                stack.push((second, at));
-                                pc = first;
-                            }
-                            (true, false) => pc = first,
-                            (false, true) => pc = second,
-                            (false, false) => break,
+                    Inst::Split(first, second) => match (may(first, at), may(second, at)) {
+                        (true, true) => {
+                            stack.push((second, at));
+                            pc = first;
                         }
-                    }
+                        (true, false) => pc = first,
+                        (false, true) => pc = second,
+                        (false, false) => break,
+                    },
                     Inst::Jump(to) => pc = to,
                 }
             }
