@@ -27,7 +27,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use regex::RegexSet;
 use regex_automata::meta::Regex;
@@ -311,7 +313,7 @@ pub struct Classifier {
     levels: Levels,
     indicators: Vec<Indicator>,
     normalizer: Normalizer,
-    keywords: AhoCorasick,
+    keywords: contiguous::NFA,
     /// The route of each keyword of `keywords`, by pattern id.
     keyword_routes: Vec<Route>,
     /// Keywords of one ASCII byte that only patterns use (digits, `k`, `$`): they are looked
@@ -477,7 +479,7 @@ impl Classifier {
                 }
             }
         }
-        let keywords = AhoCorasick::builder()
+        let keywords = contiguous::Builder::new()
             .match_kind(MatchKind::Standard)
             .build(&keys)
             .map_err(|e| RuleError {
@@ -722,9 +724,8 @@ impl Classifier {
         starts.clear();
         required_last.clear();
         required_last.resize(self.patterns.len(), 0);
-        for m in self.keywords.find_overlapping_iter(t) {
-            let route = &self.keyword_routes[m.pattern().as_usize()];
-            let span = (m.start(), m.end());
+        for_each_keyword(&self.keywords, t, |keyword, span| {
+            let route = &self.keyword_routes[keyword];
             let words = self.routes.words(route);
             if !words.is_empty() && on_word_boundaries(t, span.0, span.1, route.bounds) {
                 for owner in words {
@@ -740,7 +741,7 @@ impl Classifier {
             if route.has_triggers() {
                 prefixes.push((route.triggers, span.0, span.1));
             }
-        }
+        });
         for (i, b) in t.bytes().enumerate() {
             if let Some(route) = self
                 .byte_routes
@@ -1021,6 +1022,27 @@ impl Classifier {
             spans.sort_unstable();
         }
         [found, every]
+    }
+}
+
+/// Calls `f` with every occurrence of a keyword in `t` (its index and span), overlapping ones
+/// included, in order of their ends and, for one end, of the automaton's matches: what
+/// `find_overlapping_iter` reports, without the iterator stopping and resuming at each match.
+fn for_each_keyword(keywords: &contiguous::NFA, t: &str, mut f: impl FnMut(usize, (usize, usize))) {
+    let Ok(mut state) = keywords.start_state(Anchored::No) else {
+        return;
+    };
+    for (i, &b) in t.as_bytes().iter().enumerate() {
+        state = keywords.next_state(Anchored::No, state, b);
+        if keywords.is_special(state) && keywords.is_match(state) {
+            for k in 0..keywords.match_len(state) {
+                let keyword = keywords.match_pattern(state, k);
+                f(
+                    keyword.as_usize(),
+                    (i + 1 - keywords.pattern_len(keyword), i + 1),
+                );
+            }
+        }
     }
 }
 
