@@ -1314,4 +1314,28 @@ aliases = ["kuching"]
         let text = "Kerja Sarawak tanpa paspor gaji 9 juta kamboja 柬埔寨";
         assert_eq!(c.classify(text), c.classify(text));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn keyword_walk_reports_what_the_overlapping_iterator_does(
+            text in "[a-z \u{e9}\u{67ec}]{0,40}",
+        ) {
+            // Keys inside keys, sharing starts and ends, and non-ASCII ones.
+            let keys = ["he", "she", "hers", "his", "e", "s", "sh", "h", "\u{e9}", "\u{67ec}h"];
+            let nfa = contiguous::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .build(keys)
+                .unwrap();
+            let mut walked = Vec::new();
+            for_each_keyword(&nfa, &text, |k, span| walked.push((k, span)));
+            let iterated: Vec<(usize, (usize, usize))> = aho_corasick::AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(keys)
+                .unwrap()
+                .find_overlapping_iter(&text)
+                .map(|m| (m.pattern().as_usize(), (m.start(), m.end())))
+                .collect();
+            proptest::prop_assert_eq!(walked, iterated);
+        }
+    }
 }
