@@ -82,18 +82,22 @@ pub(crate) struct Follow {
 }
 
 /// A set of bytes, one bit each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct ByteSet([u64; 4]);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct ByteSet([u64; 4]);
 
 impl ByteSet {
-    const ALL: ByteSet = ByteSet([u64::MAX; 4]);
+    pub(crate) const ALL: ByteSet = ByteSet([u64::MAX; 4]);
 
-    fn insert(&mut self, b: u8) {
+    pub(crate) fn insert(&mut self, b: u8) {
         self.0[usize::from(b >> 6)] |= 1 << (b & 63);
     }
 
-    fn contains(&self, b: u8) -> bool {
+    pub(crate) fn contains(&self, b: u8) -> bool {
         self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+    }
+
+    pub(crate) fn union(self, other: ByteSet) -> ByteSet {
+        ByteSet(std::array::from_fn(|i| self.0[i] | other.0[i]))
     }
 }
 

@@ -18,7 +18,7 @@
 use regex_automata::util::look::{Look, LookMatcher};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-use crate::anchored::is_word_boundary;
+use crate::anchored::{ByteSet, is_word_boundary};
 
 /// One step of a program.
 #[derive(Debug, Clone, Copy)]
@@ -75,26 +75,6 @@ impl CharSet {
                 }
             })
             .is_ok()
-    }
-}
-
-/// A set of bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct ByteSet([u64; 4]);
-
-impl ByteSet {
-    const ALL: ByteSet = ByteSet([u64::MAX; 4]);
-
-    fn insert(&mut self, b: u8) {
-        self.0[usize::from(b >> 6)] |= 1 << (b & 63);
-    }
-
-    fn contains(&self, b: u8) -> bool {
-        self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
-    }
-
-    fn union(self, other: ByteSet) -> ByteSet {
-        ByteSet(std::array::from_fn(|i| self.0[i] | other.0[i]))
     }
 }
 

@@ -73,21 +73,13 @@ impl Spans {
     /// original, or from a stretch of it, as they were.
     #[inline]
     pub(super) fn push_copied(&mut self, span: Span, n: usize) {
-        if n > 0 && self.goes_on(span, Step::Next) {
-            self.len += n;
-        } else {
-            self.push_many(span, n, Step::Next);
-        }
+        self.push_many(span, n, Step::Next);
     }
 
     /// Maps `n` more bytes, all to `span`.
     #[inline]
     pub(super) fn push_same(&mut self, span: Span, n: usize) {
-        if n > 0 && self.goes_on(span, Step::Same) {
-            self.len += n;
-        } else {
-            self.push_many(span, n, Step::Same);
-        }
+        self.push_many(span, n, Step::Same);
     }
 
     /// Whether the next byte mapped to `span` extends the last run with `step` (a run of one
@@ -120,10 +112,20 @@ impl Spans {
         });
     }
 
-    /// Pushes `n` ranges from `span` on as `step` says, the first of them not going on with
-    /// the last run: one by one until the last run has that step, then the rest at once.
-    #[cold]
+    /// Pushes `n` ranges from `span` on as `step` says: at once when they go on with the last
+    /// run (most words do), else one by one until the last run has that step, then the rest at
+    /// once.
+    #[inline]
     fn push_many(&mut self, span: Span, n: usize, step: Step) {
+        if n > 0 && self.goes_on(span, step) {
+            self.len += n;
+        } else {
+            self.push_each(span, n, step);
+        }
+    }
+
+    #[cold]
+    fn push_each(&mut self, span: Span, n: usize, step: Step) {
         let shift = |k: usize| match step {
             Step::Next => (span.0 + k, span.1 + k),
             Step::Single | Step::Same => span,
