@@ -190,8 +190,8 @@ fn range_end(len: usize) -> u32 {
 /// A compiled pattern and the indicator it counts for.
 struct Pattern {
     regex: Regex,
-    /// The same for anchored searches, when the backtracker can run it (see
-    /// [`crate::backtrack`]).
+    /// The same for anchored searches, when the pattern has literal prefixes and the
+    /// backtracker can run it (see [`crate::backtrack`]).
     program: Option<Program>,
     /// The indicator it belongs to.
     owner: usize,
@@ -455,7 +455,8 @@ impl Classifier {
                 }
                 patterns.push(Pattern {
                     regex: re,
-                    program: Program::new(p),
+                    // Only patterns with prefixes are searched anchored.
+                    program: literals.prefixes.as_ref().and_then(|_| Program::new(p)),
                     owner: i,
                 });
                 gates.push(Gates {
@@ -1029,9 +1030,9 @@ impl Classifier {
 /// included, in order of their ends and, for one end, of the automaton's matches: what
 /// `find_overlapping_iter` reports, without the iterator stopping and resuming at each match.
 fn for_each_keyword(keywords: &contiguous::NFA, t: &str, mut f: impl FnMut(usize, (usize, usize))) {
-    let Ok(mut state) = keywords.start_state(Anchored::No) else {
-        return;
-    };
+    let mut state = keywords
+        .start_state(Anchored::No)
+        .expect("the keyword automaton is built for unanchored searches");
     for (i, &b) in t.as_bytes().iter().enumerate() {
         state = keywords.next_state(Anchored::No, state, b);
         if keywords.is_special(state) && keywords.is_match(state) {
