@@ -130,7 +130,8 @@ impl Program {
             for pc in (0..self.insts.len()).rev() {
                 let set = match self.insts[pc] {
                     Inst::Match => ByteSet::ALL,
-                    Inst::Literal { len: 0, .. } | Inst::Look(_) => first[pc + 1],
+                    Inst::Look(_) => first[pc + 1],
+                    // Never empty: the parser makes an empty literal `HirKind::Empty`.
                     Inst::Literal { start, .. } => {
                         let mut set = ByteSet::default();
                         set.insert(self.bytes[start as usize]);
