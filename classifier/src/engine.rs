@@ -39,7 +39,7 @@ use crate::anchored::{Follow, anchored_at, each_match, is_word_boundary};
 use crate::backtrack::Program;
 use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
-use crate::normalize::{Normalized, Normalizer, is_cjk};
+use crate::normalize::{Normalized, Normalizer, is_cjk, is_han};
 use crate::rules::{Indicator, Lang, Levels, Location, RuleError, RulePack, Status};
 use crate::verdict::{DestinationMatch, FiredIndicator, Level, PlaceMatch, Span, Verdict};
 
@@ -570,7 +570,12 @@ impl Classifier {
     /// [`Classifier::detect_language`] for a text with `cjk` Chinese or Japanese characters.
     fn language_of(&self, text: &str, cjk: usize) -> Lang {
         // Only worth counting the letters when there is Chinese or Japanese to weigh them with.
-        if cjk > 0 && cjk * 2 >= text.chars().filter(|c| c.is_alphabetic()).count() {
+        let letters = || {
+            text.chars()
+                .filter(|&c| is_han(c) || c.is_alphabetic())
+                .count()
+        };
+        if cjk > 0 && cjk * 2 >= letters() {
             return Lang::Zh;
         }
         match self
@@ -1085,7 +1090,7 @@ fn on_word_boundaries(
 ) -> bool {
     let before = t[..start].chars().next_back();
     let after = t[end..].chars().next();
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !is_cjk(c));
+    let word = |c: Option<char>| c.is_some_and(|c| !is_cjk(c) && c.is_alphanumeric());
     (!need_start || !word(before)) && (!need_end || !word(after))
 }
 

@@ -213,24 +213,32 @@ const ASCII_WORD: [bool; 128] = {
     table
 };
 
+/// Chinese characters, most of what is not ASCII here, are answered by their block (every
+/// character of it is a letter) before Unicode's tables are searched.
 fn is_word_char(c: char) -> bool {
     match ASCII_WORD.get(c as usize) {
         Some(&word) => word,
-        None => c.is_alphanumeric(),
+        None => is_han(c) || c.is_alphanumeric(),
     }
 }
 
-/// A character of a token: a word character outside the scripts written without spaces.
+/// The CJK Unified Ideographs block: Chinese characters, all letters.
+pub(crate) fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}')
+}
+
+/// A character of a token: a word character outside the scripts written without spaces (told
+/// first, as a range check answers for them without Unicode's tables).
 fn is_token_char(c: char) -> bool {
     match ASCII_WORD.get(c as usize) {
         Some(&word) => word,
-        None => c.is_alphanumeric() && !is_cjk(c),
+        None => !is_cjk(c) && c.is_alphanumeric(),
     }
 }
 
 /// A letter that can be obfuscated or spelled out (not Chinese or Japanese).
 fn is_spelled_letter(c: char) -> bool {
-    c.is_alphabetic() && !is_cjk(c)
+    !is_cjk(c) && c.is_alphabetic()
 }
 
 impl Normalizer {
@@ -536,11 +544,13 @@ fn fold(input: &str, units: &mut Vec<Unit>) {
 fn fold_char(c: char, mut push: impl FnMut(char)) {
     for n in std::iter::once(c).nfkc() {
         for ch in n.to_lowercase() {
-            push(if ch.is_alphanumeric() || kept_punctuation(ch) {
-                ch
-            } else {
-                ' '
-            });
+            push(
+                if is_han(ch) || ch.is_alphanumeric() || kept_punctuation(ch) {
+                    ch
+                } else {
+                    ' '
+                },
+            );
         }
     }
 }
@@ -932,6 +942,15 @@ mod tests {
         let slang = |token: &str| n.rule(token).and_then(|r| r.slang.as_deref());
         assert_eq!(slang(&long), Some("x"));
         assert_eq!(slang("gaji"), None);
+    }
+
+    #[test]
+    fn the_han_block_is_all_letters() {
+        let block = ('\u{4E00}'..='\u{9FFF}').filter(|&c| is_han(c));
+        assert_eq!(block.clone().count(), 0x9FFF - 0x4E00 + 1);
+        assert!(block.clone().all(char::is_alphanumeric));
+        assert!(block.clone().all(is_cjk));
+        assert!(!is_han('a') && !is_han('\u{3400}') && !is_han('\u{A000}'));
     }
 
     #[test]
