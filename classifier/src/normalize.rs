@@ -140,9 +140,9 @@ impl KeyFilter {
         }
     }
 
-    fn may_hold(&self, token: &str) -> bool {
+    fn may_hold(&self, token: &[u8]) -> bool {
         !token.is_empty() && {
-            let (slot, bit) = Self::slot(token.as_bytes());
+            let (slot, bit) = Self::slot(token);
             self.0[slot] & bit != 0
         }
     }
@@ -334,7 +334,7 @@ impl Normalizer {
     #[inline]
     fn rule(&self, token: &str) -> Option<&TokenRule> {
         self.filter
-            .may_hold(token)
+            .may_hold(token.as_bytes())
             .then(|| self.rules.get(token))
             .flatten()
     }
@@ -931,14 +931,14 @@ mod tests {
             .chain([long.clone()]);
         let n = Normalizer::new(keys.map(|k| (k, "x".to_string())).collect(), Vec::new());
         for key in n.rules.keys() {
-            assert!(n.filter.may_hold(key), "{key}");
+            assert!(n.filter.may_hold(key.as_bytes()), "{key}");
             assert!(n.rule(key).is_some(), "{key}");
         }
         assert!(
-            n.filter.may_hold(&"a".repeat(39)),
+            n.filter.may_hold("a".repeat(39).as_bytes()),
             "a long key lets every long token of its slot through"
         );
-        assert!(!n.filter.may_hold(""));
+        assert!(!n.filter.may_hold(b""));
         let slang = |token: &str| n.rule(token).and_then(|r| r.slang.as_deref());
         assert_eq!(slang(&long), Some("x"));
         assert_eq!(slang("gaji"), None);

@@ -382,6 +382,11 @@ impl Normalizer {
             while word_char(j) {
                 j += 1;
             }
+            let plain_end = self.copy_plain(source, i, j, &mut out);
+            if plain_end > i {
+                i = plain_end;
+                continue;
+            }
             let elongated = tripled_letter(&folded[i..j]);
             let spelled = j == i + 1 && folded[i].is_ascii_alphabetic() && spelled_after(j);
             if !(spelled || elongated) {
@@ -414,6 +419,66 @@ impl Normalizer {
             i = j;
         }
         Ok(out.finish())
+    }
+
+    /// Whether a word is written as it is, whatever stands around it: two or more lower-case
+    /// letters, none tripled, not a number word, neither slang nor on the keep list.
+    fn is_plain(&self, word: &[u8]) -> bool {
+        // One pass for the letters: lower case, and none the same as the two before it.
+        let (mut lower, mut tripled) = (true, false);
+        let (mut last, mut before) = (0, 0);
+        for &b in word {
+            lower &= b.is_ascii_lowercase();
+            tripled |= b == last && b == before;
+            (before, last) = (last, b);
+        }
+        word.len() >= 2
+            && lower
+            && !tripled
+            && !starts_number_run(number_word(word))
+            && (word.len() > self.longest_key
+                || !self.filter.may_hold(word)
+                || self
+                    .rule(std::str::from_utf8(word).expect("ASCII"))
+                    .is_none())
+    }
+
+    /// Copies the plain words from folded byte `i` on (the first ends at `j`), and the single
+    /// spaces between them, in one go: output and input are the same bytes there. Returns where
+    /// the copy ends: `i` if the word at `i` is not plain. Most of what recruiters write is
+    /// such runs, so this is the path most words take.
+    fn copy_plain(&self, source: &Folded, i: usize, j: usize, out: &mut Output) -> usize {
+        let folded = &source.bytes;
+        if !self.is_plain(&folded[i..j]) {
+            return i;
+        }
+        // A space that stands for a wider character (an emoji) ends a run: the bytes around it
+        // are not consecutive in the input. Only spaces stand for one, so the first after `j` is
+        // the only one a run can meet.
+        let wide = source
+            .wide
+            .get(source.wide.partition_point(|&(k, _)| k < j))
+            .map(|&(k, _)| k);
+        out.end_space();
+        out.word_may_start();
+        let start = out.text.len();
+        let mut end = j;
+        while folded.get(end) == Some(&b' ') && wide != Some(end) {
+            let next = end + 1;
+            let next_end = next
+                + folded[next..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric())
+                    .count();
+            if !self.is_plain(&folded[next..next_end]) {
+                break;
+            }
+            out.word_starts.push(start + next - i);
+            end = next_end;
+        }
+        out.text.extend_from_slice(&folded[i..end]);
+        out.spans.push_copied(source.span(i), end - i);
+        end
     }
 
     /// Writes one word: split where a number is glued to a unit (`12jt`, `rm3500`),
