@@ -421,13 +421,25 @@ impl NumberingPlan {
     }
 }
 
+/// Whether a `/` in `text` follows `.me` or `.com`, in any case: where every link `WHATSAPP`
+/// and `TELEGRAM_LINK` match has one (none of these letters has a case outside ASCII).
+fn has_link_slash(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'/', bytes).any(|i| {
+        let before = &bytes[..i];
+        [&b".me"[..], b".com"].iter().any(|host| {
+            before.len() >= host.len() && before[i - host.len()..].eq_ignore_ascii_case(host)
+        })
+    })
+}
+
 /// Identifiers in `text`, in order of appearance, each value once per kind.
 pub fn entities(text: &str) -> Vec<Entity> {
     let mut out: Vec<Entity> = Vec::new();
     let mut taken: Vec<(usize, usize)> = Vec::new();
-    // Every WhatsApp and Telegram link holds a `/`: most posts have none, and then neither
-    // regex needs to scan them.
-    if text.contains('/') {
+    // Every WhatsApp and Telegram link has a `/` right after `.me` or `.com`: most posts have
+    // none (they write `5jt/bulan`, `s/d`), and then neither regex needs to scan them.
+    if has_link_slash(text) {
         for c in WHATSAPP.captures_iter(text) {
             let (whole, num) = (c.get(0).expect("match"), c.get(1).expect("group"));
             if let Some(e164) = phone_e164(num.as_str()) {
@@ -815,6 +827,18 @@ mod tests {
             glue in "[ ]{0,2}",
         ) {
             same_money_matches(&words.join(&glue));
+        }
+
+        #[test]
+        fn links_are_never_skipped(
+            words in proptest::collection::vec(
+                "wa[.]me/|WA[.]Me/|t[.]me/|TELEGRAM[.]ME/s/|api[.]whatsapp[.]com/send/?[?]phone=|API[.]WHATSAPP[.]COM/send[?]phone=|[+]?628123456789|channel_name|5jt/bulan|s/d|wa|[.]|me|com|/| |\u{212a}|ſ",
+                1..6,
+            ),
+        ) {
+            let text = words.concat();
+            let links = WHATSAPP.is_match(&text) || TELEGRAM_LINK.is_match(&text);
+            proptest::prop_assert!(!links || has_link_slash(&text), "{}", text);
         }
 
         #[test]
