@@ -338,6 +338,11 @@ impl Program {
         };
     }
 
+    /// Whether a match can start with `byte` (a match may also start at the end of a text).
+    pub(crate) fn may_start_with(&self, byte: u8) -> bool {
+        self.first[0].contains(byte)
+    }
+
     /// The end of the match the regex would find in `t` anchored at `start` (the text before
     /// `start` counts for look-behind), `Ok(None)` if there is none, or `Err` if the search took
     /// too many steps.

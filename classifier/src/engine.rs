@@ -455,8 +455,10 @@ impl Classifier {
                 }
                 patterns.push(Pattern {
                     regex: re,
-                    // Only patterns with prefixes are searched anchored.
-                    program: literals.prefixes.as_ref().and_then(|_| Program::new(p)),
+                    // The patterns in the `RegexSet` are never searched anchored.
+                    program: (literals.prefixes.is_some() || literals.required.is_some())
+                        .then(|| Program::new(p))
+                        .flatten(),
                     owner: i,
                 });
                 gates.push(Gates {
@@ -814,11 +816,22 @@ impl Classifier {
             .matches(t)
             .into_iter()
             .map(|f| self.fallback_ids[f]);
+        let ascii = t.is_ascii();
         for pattern in unprefixed
             .copied()
             .chain(fallback)
             .map(|p| &self.patterns[p])
         {
+            // Outside ASCII the regex's lazy DFA cannot tell Unicode word boundaries and the
+            // regex backtracks over the whole text instead; ours runs anchored wherever a
+            // match can start, as it does at prefixes, which costs a fraction of that.
+            if let Some(program) = pattern.program.as_ref().filter(|_| !ascii) {
+                let starts = t.bytes().enumerate().filter_map(|(i, b)| {
+                    (program.may_start_with(b) && t.is_char_boundary(i)).then_some(i)
+                });
+                anchored_matches(pattern, t, starts, backtrack, &mut hits[pattern.owner]);
+                continue;
+            }
             hits[pattern.owner].extend(
                 pattern
                     .regex
