@@ -35,7 +35,7 @@ use regex::RegexSet;
 use regex_automata::meta::Regex;
 use regex_syntax::hir::{Hir, HirKind};
 
-use crate::anchored::{Follow, anchored_at, each_match, is_word_boundary};
+use crate::anchored::{ByteSet, Follow, anchored_at, each_match, is_word_boundary};
 use crate::backtrack::Program;
 use crate::entities::{EntityKind, entities, salaries};
 use crate::gazetteer::Gazetteer;
@@ -317,9 +317,11 @@ pub struct Classifier {
     /// The route of each keyword of `keywords`, by pattern id.
     keyword_routes: Vec<Route>,
     /// Keywords of one ASCII byte that only patterns use (digits, `k`, `$`): they are looked
-    /// for by a byte table instead of the Aho-Corasick pass, where they would be most of the
-    /// matches to report. Indexed by byte.
+    /// for by a byte table as the Aho-Corasick pass goes, instead of in the automaton, where
+    /// they would be most of the matches to report. Indexed by byte.
     byte_routes: [Option<Route>; 128],
+    /// The bytes with a route in `byte_routes`.
+    route_bytes: ByteSet,
     routes: Routes,
     /// Patterns with required literals but no literal prefix, run on the whole text when one of
     /// their required literals occurred.
@@ -469,13 +471,17 @@ impl Classifier {
         }
         let mut routes = Routes::default();
         let mut byte_routes = [None; 128];
+        let mut route_bytes = ByteSet::default();
         let mut keys = Vec::new();
         let mut keyword_routes = Vec::new();
         for (key, owners) in by_keyword {
             let only_patterns = owners.words.is_empty();
             let route = routes.add(&key, owners, &gates);
             match key.as_bytes() {
-                &[b] if only_patterns && b.is_ascii() => byte_routes[usize::from(b)] = Some(route),
+                &[b] if only_patterns && b.is_ascii() => {
+                    byte_routes[usize::from(b)] = Some(route);
+                    route_bytes.insert(b);
+                }
                 _ => {
                     keys.push(key);
                     keyword_routes.push(route);
@@ -535,6 +541,7 @@ impl Classifier {
             keywords,
             keyword_routes,
             byte_routes,
+            route_bytes,
             routes,
             unprefixed,
             fallback,
@@ -732,36 +739,36 @@ impl Classifier {
         starts.clear();
         required_last.clear();
         required_last.resize(self.patterns.len(), 0);
-        for_each_keyword(&self.keywords, t, |keyword, span| {
-            let route = &self.keyword_routes[keyword];
-            let words = self.routes.words(route);
-            if !words.is_empty() && on_word_boundaries(t, span.0, span.1, route.bounds) {
-                for owner in words {
-                    match *owner {
-                        Owner::Indicator(i) => scan.hits[i].push(span),
-                        Owner::Place(i) => scan.places.push((i, span)),
-                        Owner::Destination(i) => scan.destinations.push((i, span)),
-                        Owner::Audience => scan.audience = true,
+        for_each_keyword(&self.keywords, t, &self.route_bytes, |hit| {
+            let (route, span) = match hit {
+                Hit::Keyword(keyword, span) => {
+                    let route = &self.keyword_routes[keyword];
+                    let words = self.routes.words(route);
+                    if !words.is_empty() && on_word_boundaries(t, span.0, span.1, route.bounds) {
+                        for owner in words {
+                            match *owner {
+                                Owner::Indicator(i) => scan.hits[i].push(span),
+                                Owner::Place(i) => scan.places.push((i, span)),
+                                Owner::Destination(i) => scan.destinations.push((i, span)),
+                                Owner::Audience => scan.audience = true,
+                            }
+                        }
                     }
+                    (route, span)
                 }
-            }
+                Hit::Byte(i, b) => {
+                    let route = self.byte_routes[usize::from(b)].as_ref();
+                    (
+                        route.expect("only bytes with a route are reported"),
+                        (i, i + 1),
+                    )
+                }
+            };
             self.saw_required(route, span.0, required_last);
             if route.has_triggers() {
                 prefixes.push((route.triggers, span.0, span.1));
             }
         });
-        for (i, b) in t.bytes().enumerate() {
-            if let Some(route) = self
-                .byte_routes
-                .get(usize::from(b))
-                .and_then(Option::as_ref)
-            {
-                self.saw_required(route, i, required_last);
-                if route.has_triggers() {
-                    prefixes.push((route.triggers, i, i + 1));
-                }
-            }
-        }
         // Most prefixes cannot begin a match: a match starting at `s` holds a required literal
         // after its prefix, past `s`, only some bytes may follow the prefix, and a pattern that
         // begins with `\b` only matches at a word boundary.
@@ -1044,22 +1051,35 @@ impl Classifier {
     }
 }
 
-/// Calls `f` with every occurrence of a keyword in `t` (its index and span), overlapping ones
-/// included, in order of their ends and, for one end, of the automaton's matches: what
-/// `find_overlapping_iter` reports, without the iterator stopping and resuming at each match.
-fn for_each_keyword(keywords: &contiguous::NFA, t: &str, mut f: impl FnMut(usize, (usize, usize))) {
+/// What the walk over a text reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hit {
+    /// An occurrence of a keyword: its index and span.
+    Keyword(usize, (usize, usize)),
+    /// A byte of the set asked for, and where it is.
+    Byte(usize, u8),
+}
+
+/// Calls `f` with every occurrence of a keyword in `t`, overlapping ones included, in order of
+/// their ends and, for one end, of the automaton's matches: what `find_overlapping_iter`
+/// reports, without the iterator stopping and resuming at each match. On the same pass, it
+/// reports every byte in `bytes`, before the keywords that end with it.
+fn for_each_keyword(keywords: &contiguous::NFA, t: &str, bytes: &ByteSet, mut f: impl FnMut(Hit)) {
     let mut state = keywords
         .start_state(Anchored::No)
         .expect("the keyword automaton is built for unanchored searches");
     for (i, &b) in t.as_bytes().iter().enumerate() {
+        if bytes.contains(b) {
+            f(Hit::Byte(i, b));
+        }
         state = keywords.next_state(Anchored::No, state, b);
         if keywords.is_special(state) && keywords.is_match(state) {
             for k in 0..keywords.match_len(state) {
                 let keyword = keywords.match_pattern(state, k);
-                f(
+                f(Hit::Keyword(
                     keyword.as_usize(),
                     (i + 1 - keywords.pattern_len(keyword), i + 1),
-                );
+                ));
             }
         }
     }
@@ -1345,8 +1365,14 @@ aliases = ["kuching"]
                 .match_kind(MatchKind::Standard)
                 .build(keys)
                 .unwrap();
-            let mut walked = Vec::new();
-            for_each_keyword(&nfa, &text, |k, span| walked.push((k, span)));
+            let mut bytes = ByteSet::default();
+            bytes.insert(b'e');
+            bytes.insert(b' ');
+            let (mut walked, mut found_bytes) = (Vec::new(), Vec::new());
+            for_each_keyword(&nfa, &text, &bytes, |hit| match hit {
+                Hit::Keyword(k, span) => walked.push((k, span)),
+                Hit::Byte(i, b) => found_bytes.push((i, b)),
+            });
             let iterated: Vec<(usize, (usize, usize))> = aho_corasick::AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
                 .build(keys)
@@ -1355,6 +1381,12 @@ aliases = ["kuching"]
                 .map(|m| (m.pattern().as_usize(), (m.start(), m.end())))
                 .collect();
             proptest::prop_assert_eq!(walked, iterated);
+            let every: Vec<(usize, u8)> = text
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'e' || b == b' ')
+                .collect();
+            proptest::prop_assert_eq!(found_bytes, every);
         }
     }
 }
