@@ -20,8 +20,8 @@ use std::cell::RefCell;
 
 use super::spans::{Span, Spans};
 use super::{
-    ASCII_FOLD, MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit,
-    WORD_LEN_GUESS, collapse_elongation, fold_char, has_number_run, leet, letter_separator,
+    MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit, WORD_LEN_GUESS,
+    collapse_elongation, fold_ascii, fold_char, has_number_run, leet, letter_separator,
     number_separators, number_word, starts_number_run,
 };
 
@@ -273,9 +273,7 @@ impl Normalizer {
         if input.is_ascii() {
             // Byte for byte: fold them all by table, then look again at the few that may stand
             // for a letter.
-            folded
-                .bytes
-                .extend(bytes.iter().map(|&b| ASCII_FOLD[usize::from(b)]));
+            folded.bytes.extend(bytes.iter().map(|&b| fold_ascii(b)));
             for (p, &b) in bytes.iter().enumerate() {
                 if MAY_STAND_FOR_A_LETTER[usize::from(b)] {
                     if let Some(r) = self.stands_for(bytes, p) {
@@ -289,10 +287,9 @@ impl Normalizer {
         while p < bytes.len() {
             let b = bytes[p];
             if b.is_ascii() {
-                folded.bytes.push(
-                    self.stands_for(bytes, p)
-                        .unwrap_or(ASCII_FOLD[usize::from(b)]),
-                );
+                folded
+                    .bytes
+                    .push(self.stands_for(bytes, p).unwrap_or(fold_ascii(b)));
                 p += 1;
                 continue;
             }
