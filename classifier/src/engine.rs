@@ -857,15 +857,24 @@ impl Classifier {
         mut raw: Vec<Vec<(usize, usize)>>,
         matched: &[usize],
     ) -> Vec<Vec<(usize, usize)>> {
-        // Conditions look at what fired before any of them applied: work on copies of the
-        // indicators they hold, and put them back after.
-        let mut edited: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
+        // Conditions look at what fired before any of them applied: decide for every indicator
+        // first, then apply. `requires` and `excludes` keep all of an indicator's matches or
+        // none; only `near` keeps some, and only it needs a new list.
+        let mut cleared: Vec<usize> = Vec::new();
+        let mut narrowed: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
         for &i in matched {
             let cond = &self.conditions[i];
             if raw[i].is_empty() || cond.is_empty() {
                 continue;
             }
-            let mut kept = raw[i].clone();
+            let fired_any =
+                |targets: &[usize]| targets.iter().any(|&j| j != i && !raw[j].is_empty());
+            if (!cond.requires.is_empty() && !fired_any(&cond.requires))
+                || (!cond.excludes.is_empty() && fired_any(&cond.excludes))
+            {
+                cleared.push(i);
+                continue;
+            }
             if let Some((targets, within)) = &cond.near {
                 let anchors: Vec<usize> = targets
                     .iter()
@@ -873,24 +882,21 @@ impl Classifier {
                     .flat_map(|&j| raw[j].iter().flat_map(|&(s, e)| [s, e.saturating_sub(1)]))
                     .map(|p| norm.word_index(p))
                     .collect();
-                kept.retain(|&(s, e)| {
+                let near = |&(s, e): &(usize, usize)| {
                     let (ws, we) = (norm.word_index(s), norm.word_index(e.saturating_sub(1)));
                     anchors
                         .iter()
                         .any(|&a| a.abs_diff(ws).min(a.abs_diff(we)) <= *within)
-                });
+                };
+                if !raw[i].iter().all(near) {
+                    narrowed.push((i, raw[i].iter().copied().filter(near).collect()));
+                }
             }
-            let fired_any =
-                |targets: &[usize]| targets.iter().any(|&j| j != i && !raw[j].is_empty());
-            if !cond.requires.is_empty() && !fired_any(&cond.requires) {
-                kept.clear();
-            }
-            if !cond.excludes.is_empty() && fired_any(&cond.excludes) {
-                kept.clear();
-            }
-            edited.push((i, kept));
         }
-        for (i, kept) in edited {
+        for i in cleared {
+            raw[i].clear();
+        }
+        for (i, kept) in narrowed {
             raw[i] = kept;
         }
         raw
@@ -900,19 +906,23 @@ impl Classifier {
     /// the score, and the indicators counted. `matched`: the indicators that may have fired,
     /// ascending.
     fn score(&self, fired: &[Vec<(usize, usize)>], matched: &[usize]) -> (f64, Vec<usize>) {
-        let mut best: BTreeMap<(&str, bool), usize> = BTreeMap::new();
+        // (category, positive) and the strongest indicator of it so far: a post fires a few.
+        let mut best: Vec<((&str, bool), usize)> = Vec::new();
         for &i in matched {
             let ind = &self.indicators[i];
             if fired[i].is_empty() || ind.status != Status::Active || ind.weight == 0.0 {
                 continue;
             }
             let key = (ind.category.as_str(), ind.weight > 0.0);
-            let entry = best.entry(key).or_insert(i);
-            if ind.weight.abs() > self.indicators[*entry].weight.abs() {
-                *entry = i;
+            match best.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, j)) if ind.weight.abs() > self.indicators[*j].weight.abs() => *j = i,
+                Some(_) => {}
+                None => best.push((key, i)),
             }
         }
-        let counted: Vec<usize> = best.into_values().collect();
+        // Added up in the order of the keys, as scores always were.
+        best.sort_unstable_by_key(|&(key, _)| key);
+        let counted: Vec<usize> = best.into_iter().map(|(_, i)| i).collect();
         // From +0.0: a sum of no weights is 0, not the -0.0 that `Iterator::sum` starts from.
         let sum = counted
             .iter()
