@@ -602,6 +602,11 @@ impl Classifier {
 
     /// Classifies one text.
     pub fn classify(&self, text: &str) -> Verdict {
+        SCAN_SCRATCH.with_borrow_mut(|scratch| self.classify_in(text, scratch))
+    }
+
+    /// [`Classifier::classify`], in vectors kept between the texts a thread classifies.
+    fn classify_in(&self, text: &str, scratch: &mut ScanScratch) -> Verdict {
         let norm = self.normalizer.normalize(text);
         let cjk = cjk_count(text);
         let lang = self.language_of(text, cjk);
@@ -610,15 +615,12 @@ impl Classifier {
 
         let t = norm.text();
         let Scan {
-            mut hits,
             places,
             destinations,
             audience,
-        } = SCAN_SCRATCH.with_borrow_mut(|scratch| {
-            let mut scan = self.scan(t, scratch);
-            self.match_patterns(t, scratch, &mut scan.hits);
-            scan
-        });
+        } = self.scan(t, scratch);
+        self.match_patterns(t, scratch);
+        let hits = &mut scratch.hits;
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
@@ -639,8 +641,8 @@ impl Classifier {
             merge_overlaps(&mut hits[i]);
         }
 
-        let mut fired = self.apply_conditions(&norm, hits, &matched);
-        let (score, counted) = self.score(&fired, &matched);
+        self.apply_conditions(&norm, hits, &matched);
+        let (score, counted) = self.score(hits, &matched);
         let level = self.level(score);
         let span = |(s, e): (usize, usize)| {
             let (s, e) = norm.original_span(s, e);
@@ -653,7 +655,7 @@ impl Classifier {
         let indicators = matched
             .iter()
             .filter_map(|&i| {
-                let matches = std::mem::take(&mut fired[i]);
+                let matches = &hits[i];
                 let ind = &self.indicators[i];
                 (!matches.is_empty()).then(|| {
                     let [id, category, description] = self.names.indicators[i].clone();
@@ -664,7 +666,7 @@ impl Classifier {
                         counted: counted.contains(&i),
                         experimental: ind.status == Status::Experimental,
                         description,
-                        matches: matches.into_iter().map(span).collect(),
+                        matches: matches.iter().copied().map(span).collect(),
                     }
                 })
             })
@@ -724,17 +726,21 @@ impl Classifier {
     /// the one-byte pattern literals. What the patterns need is left in `scratch`.
     fn scan(&self, t: &str, scratch: &mut ScanScratch) -> Scan {
         let mut scan = Scan {
-            hits: vec![Vec::new(); self.indicators.len()],
             places: Vec::new(),
             destinations: Vec::new(),
             audience: false,
         };
         let ScanScratch {
+            hits,
             prefixes,
             starts,
             required_last,
             ..
         } = scratch;
+        hits.resize_with(self.indicators.len(), Vec::new);
+        for h in hits.iter_mut() {
+            h.clear();
+        }
         prefixes.clear();
         starts.clear();
         required_last.clear();
@@ -747,7 +753,7 @@ impl Classifier {
                     if !words.is_empty() && on_word_boundaries(t, span.0, span.1, route.bounds) {
                         for owner in words {
                             match *owner {
-                                Owner::Indicator(i) => scan.hits[i].push(span),
+                                Owner::Indicator(i) => hits[i].push(span),
                                 Owner::Place(i) => scan.places.push((i, span)),
                                 Owner::Destination(i) => scan.destinations.push((i, span)),
                                 Owner::Audience => scan.audience = true,
@@ -798,8 +804,9 @@ impl Classifier {
     /// Adds the matches of the patterns in `t` to `hits`, running each pattern only where the
     /// scan of `t` says it can match: anchored at the starts it kept, or on the whole text
     /// when a required literal occurred or the `RegexSet` matched.
-    fn match_patterns(&self, t: &str, scratch: &mut ScanScratch, hits: &mut [Vec<(usize, usize)>]) {
+    fn match_patterns(&self, t: &str, scratch: &mut ScanScratch) {
         let ScanScratch {
+            hits,
             starts,
             required_last,
             backtrack,
@@ -849,14 +856,14 @@ impl Classifier {
         }
     }
 
-    /// Applies `near`, then `requires` and `excludes` (against what fired before conditions).
-    /// `matched`: the indicators with matches in `raw`, ascending.
+    /// Applies `near`, then `requires` and `excludes` (against what fired before conditions) to
+    /// the matches in `raw`. `matched`: the indicators with matches in `raw`, ascending.
     fn apply_conditions(
         &self,
         norm: &Normalized,
-        mut raw: Vec<Vec<(usize, usize)>>,
+        raw: &mut [Vec<(usize, usize)>],
         matched: &[usize],
-    ) -> Vec<Vec<(usize, usize)>> {
+    ) {
         // Conditions look at what fired before any of them applied: decide for every indicator
         // first, then apply. `requires` and `excludes` keep all of an indicator's matches or
         // none; only `near` keeps some, and only it needs a new list.
@@ -899,7 +906,6 @@ impl Classifier {
         for (i, kept) in narrowed {
             raw[i] = kept;
         }
-        raw
     }
 
     /// Per category, the strongest positive and the strongest negative active weight count:
@@ -1003,19 +1009,21 @@ fn anchored_matches(
     });
 }
 
-/// What the Aho-Corasick pass found in a normalised text.
+/// What the Aho-Corasick pass found in a normalised text, besides the indicators' matches.
 struct Scan {
-    /// Keyword matches, per indicator.
-    hits: Vec<Vec<(usize, usize)>>,
     places: Vec<(usize, (usize, usize))>,
     destinations: Vec<(usize, (usize, usize))>,
     audience: bool,
 }
 
-/// What the scan leaves for the patterns, in vectors kept between the texts a thread
-/// classifies so that each text does not allocate, zero and grow them again.
+/// What the scan and the patterns find, and what the scan leaves for the patterns, in vectors
+/// kept between the texts a thread classifies so that each text does not allocate, zero and
+/// grow them again.
 #[derive(Default)]
 struct ScanScratch {
+    /// The matches of each indicator, keyword and pattern ones, by index (their lists keep
+    /// their room from text to text).
+    hits: Vec<Vec<(usize, usize)>>,
     /// Where literal prefixes occur (start, end), with their triggers (a range of the
     /// routes' table): which of their patterns to try there is known once every required
     /// literal has been seen.
@@ -1042,8 +1050,10 @@ impl Classifier {
         let t = norm.text();
         let mut scratch = ScanScratch::default();
         self.scan(t, &mut scratch);
-        let mut found = vec![Vec::new(); self.indicators.len()];
-        self.match_patterns(t, &mut scratch, &mut found);
+        // The keywords' matches, which the scan leaves there, are not the patterns'.
+        scratch.hits.iter_mut().for_each(Vec::clear);
+        self.match_patterns(t, &mut scratch);
+        let mut found = scratch.hits;
         let mut every = vec![Vec::new(); self.indicators.len()];
         for pattern in &self.patterns {
             every[pattern.owner].extend(
