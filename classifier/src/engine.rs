@@ -620,13 +620,14 @@ impl Classifier {
             audience,
         } = self.scan(t, scratch);
         self.match_patterns(t, scratch);
-        let hits = &mut scratch.hits;
+        let ScanScratch { hits, matched, .. } = scratch;
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
         // The few indicators that matched: the steps below look at them only.
-        let matched: Vec<usize> = (0..hits.len()).filter(|&i| !hits[i].is_empty()).collect();
-        for &i in &matched {
+        matched.clear();
+        matched.extend((0..hits.len()).filter(|&i| !hits[i].is_empty()));
+        for &i in matched.iter() {
             let ind = &self.indicators[i];
             if !ind.lang.is_empty() && !ind.lang.iter().any(|l| present(*l)) {
                 hits[i].retain(|&(s, _)| {
@@ -641,8 +642,8 @@ impl Classifier {
             merge_overlaps(&mut hits[i]);
         }
 
-        self.apply_conditions(&norm, hits, &matched);
-        let (score, counted) = self.score(hits, &matched);
+        self.apply_conditions(&norm, hits, matched);
+        let (score, counted) = self.score(hits, matched);
         let level = self.level(score);
         let span = |(s, e): (usize, usize)| {
             let (s, e) = norm.original_span(s, e);
@@ -912,23 +913,25 @@ impl Classifier {
     /// the score, and the indicators counted. `matched`: the indicators that may have fired,
     /// ascending.
     fn score(&self, fired: &[Vec<(usize, usize)>], matched: &[usize]) -> (f64, Vec<usize>) {
-        // (category, positive) and the strongest indicator of it so far: a post fires a few.
-        let mut best: Vec<((&str, bool), usize)> = Vec::new();
+        let key = |i: usize| {
+            let ind = &self.indicators[i];
+            (ind.category.as_str(), ind.weight > 0.0)
+        };
+        // The strongest indicator of each (category, positive) so far: a post fires a few.
+        let mut counted: Vec<usize> = Vec::new();
         for &i in matched {
             let ind = &self.indicators[i];
             if fired[i].is_empty() || ind.status != Status::Active || ind.weight == 0.0 {
                 continue;
             }
-            let key = (ind.category.as_str(), ind.weight > 0.0);
-            match best.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, j)) if ind.weight.abs() > self.indicators[*j].weight.abs() => *j = i,
+            match counted.iter_mut().find(|j| key(**j) == key(i)) {
+                Some(j) if ind.weight.abs() > self.indicators[*j].weight.abs() => *j = i,
                 Some(_) => {}
-                None => best.push((key, i)),
+                None => counted.push(i),
             }
         }
         // Added up in the order of the keys, as scores always were.
-        best.sort_unstable_by_key(|&(key, _)| key);
-        let counted: Vec<usize> = best.into_iter().map(|(_, i)| i).collect();
+        counted.sort_unstable_by_key(|&i| key(i));
         // From +0.0: a sum of no weights is 0, not the -0.0 that `Iterator::sum` starts from.
         let sum = counted
             .iter()
@@ -1024,6 +1027,8 @@ struct ScanScratch {
     /// The matches of each indicator, keyword and pattern ones, by index (their lists keep
     /// their room from text to text).
     hits: Vec<Vec<(usize, usize)>>,
+    /// The indicators with matches, ascending.
+    matched: Vec<usize>,
     /// Where literal prefixes occur (start, end), with their triggers (a range of the
     /// routes' table): which of their patterns to try there is known once every required
     /// literal has been seen.
