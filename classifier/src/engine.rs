@@ -614,13 +614,15 @@ impl Classifier {
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
 
         let t = norm.text();
-        let Scan {
+        let audience = self.scan(t, scratch);
+        self.match_patterns(t, scratch);
+        let ScanScratch {
+            hits,
+            matched,
             places,
             destinations,
-            audience,
-        } = self.scan(t, scratch);
-        self.match_patterns(t, scratch);
-        let ScanScratch { hits, matched, .. } = scratch;
+            ..
+        } = scratch;
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
@@ -673,8 +675,8 @@ impl Classifier {
             })
             .collect::<Vec<_>>();
         let places = first_per_name(places)
-            .into_iter()
-            .map(|(i, s)| {
+            .iter()
+            .map(|&(i, s)| {
                 let [name, kind, regency] = self.names.places[i].clone();
                 PlaceMatch {
                     name,
@@ -685,8 +687,8 @@ impl Classifier {
             })
             .collect::<Vec<_>>();
         let destinations = first_per_name(destinations)
-            .into_iter()
-            .map(|(i, s)| {
+            .iter()
+            .map(|&(i, s)| {
                 let [name, country] = self.names.destinations[i].clone();
                 DestinationMatch {
                     name,
@@ -723,16 +725,15 @@ impl Classifier {
         }
     }
 
-    /// The one Aho-Corasick pass over the normalised text `t`, and one pass over its bytes for
-    /// the one-byte pattern literals. What the patterns need is left in `scratch`.
-    fn scan(&self, t: &str, scratch: &mut ScanScratch) -> Scan {
-        let mut scan = Scan {
-            places: Vec::new(),
-            destinations: Vec::new(),
-            audience: false,
-        };
+    /// The one Aho-Corasick pass over the normalised text `t`, which also finds the one-byte
+    /// pattern literals. The keywords' matches, and what the patterns need, are left in
+    /// `scratch`; returns whether a marker of a Kalbar audience occurred.
+    fn scan(&self, t: &str, scratch: &mut ScanScratch) -> bool {
+        let mut audience = false;
         let ScanScratch {
             hits,
+            places,
+            destinations,
             prefixes,
             starts,
             required_last,
@@ -742,6 +743,8 @@ impl Classifier {
         for h in hits.iter_mut() {
             h.clear();
         }
+        places.clear();
+        destinations.clear();
         prefixes.clear();
         starts.clear();
         required_last.clear();
@@ -755,9 +758,9 @@ impl Classifier {
                         for owner in words {
                             match *owner {
                                 Owner::Indicator(i) => hits[i].push(span),
-                                Owner::Place(i) => scan.places.push((i, span)),
-                                Owner::Destination(i) => scan.destinations.push((i, span)),
-                                Owner::Audience => scan.audience = true,
+                                Owner::Place(i) => places.push((i, span)),
+                                Owner::Destination(i) => destinations.push((i, span)),
+                                Owner::Audience => audience = true,
                             }
                         }
                     }
@@ -792,7 +795,7 @@ impl Classifier {
                 }
             }
         }
-        scan
+        audience
     }
 
     /// Records that the required literals of `route` occur at `start`.
@@ -1012,13 +1015,6 @@ fn anchored_matches(
     });
 }
 
-/// What the Aho-Corasick pass found in a normalised text, besides the indicators' matches.
-struct Scan {
-    places: Vec<(usize, (usize, usize))>,
-    destinations: Vec<(usize, (usize, usize))>,
-    audience: bool,
-}
-
 /// What the scan and the patterns find, and what the scan leaves for the patterns, in vectors
 /// kept between the texts a thread classifies so that each text does not allocate, zero and
 /// grow them again.
@@ -1029,6 +1025,9 @@ struct ScanScratch {
     hits: Vec<Vec<(usize, usize)>>,
     /// The indicators with matches, ascending.
     matched: Vec<usize>,
+    /// Gazetteer places and destinations the scan found, by index, with their spans.
+    places: Vec<(usize, (usize, usize))>,
+    destinations: Vec<(usize, (usize, usize))>,
     /// Where literal prefixes occur (start, end), with their triggers (a range of the
     /// routes' table): which of their patterns to try there is known once every required
     /// literal has been seen.
@@ -1153,7 +1152,7 @@ fn on_word_boundaries(
 }
 
 /// Keeps the first match of each gazetteer entry.
-fn first_per_name(mut hits: Vec<(usize, (usize, usize))>) -> Vec<(usize, (usize, usize))> {
+fn first_per_name(hits: &mut Vec<(usize, (usize, usize))>) -> &[(usize, (usize, usize))] {
     hits.sort_by_key(|&(i, (s, _))| (i, s));
     hits.dedup_by_key(|h| h.0);
     hits.sort_by_key(|&(_, (s, _))| s);
