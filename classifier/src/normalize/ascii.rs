@@ -11,18 +11,22 @@
 //! separators are found afterwards on the output (white space, the only thing squeezing changes,
 //! is neither digit, separator nor letter to them).
 //!
+//! Number words (`dua belas`, in one post in twenty) are read last, by the general way's step,
+//! on the output turned into units, with two spaces where white space was squeezed: a run of
+//! number words stops at more than one space, there as here.
+//!
 //! The output is the general way's, byte for byte, spans and word starts included (a property
-//! test compares the two). Text with a number word to read (`dua belas`, rare) or with a
-//! character that folds to something other than ASCII or a space (accents, Chinese, full-width
-//! forms) goes the general way: [`Normalizer::normalize_ascii`] gives up on it.
+//! test compares the two). Text with a character that folds to something other than ASCII or a
+//! space (accents, Chinese, full-width forms) goes the general way:
+//! [`Normalizer::normalize_ascii`] gives up on it.
 
 use std::cell::RefCell;
 
 use super::spans::{Span, Spans};
 use super::{
     MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit, WORD_LEN_GUESS,
-    collapse_elongation, fold_ascii, fold_char, has_number_run, leet, letter_separator,
-    number_separators, number_word, starts_number_run,
+    build, collapse_elongation, fold_ascii, fold_char, has_number_run, leet, letter_separator,
+    number_separators, number_word, number_words, starts_number_run,
 };
 
 /// The ASCII characters that may be read as a letter inside a word: the hyphen and the digits
@@ -80,9 +84,6 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
-/// Why the fast path gave up on a text: it holds a number word, which the general way reads.
-struct NumberWords;
-
 /// Where the characters of a word come from in the original.
 #[derive(Clone, Copy)]
 enum Source<'a> {
@@ -121,16 +122,24 @@ struct Output {
     text: Vec<u8>,
     spans: Spans,
     space: Option<Span>,
+    /// Whether the pending space stands for more than one white-space character.
+    wide_space: bool,
+    /// Where in `text` the spaces that stand for more than one are.
+    squeezed: Vec<usize>,
     /// Where words start in `text`.
     word_starts: Vec<usize>,
     /// Whether a `.` or `,` follows a digit: only then can there be number separators.
     separators: bool,
+    /// Whether a number word that can start a number was written.
+    number_words: bool,
 }
 
 impl Output {
     fn ch(&mut self, ch: u8, span: Span) {
         if char::from(ch).is_whitespace() {
-            if self.space.is_none() && !self.text.is_empty() {
+            if self.space.is_some() {
+                self.wide_space = true;
+            } else if !self.text.is_empty() {
                 self.space = Some(span);
             }
             return;
@@ -150,6 +159,9 @@ impl Output {
     #[inline]
     fn end_space(&mut self) {
         if let Some(space) = self.space.take() {
+            if std::mem::take(&mut self.wide_space) {
+                self.squeezed.push(self.text.len());
+            }
             self.text.push(b' ');
             self.spans.push(space);
         }
@@ -163,10 +175,8 @@ impl Output {
     }
 
     /// Writes a word, or a part of one (letters and digits, never empty), as it is.
-    fn word(&mut self, chars: &[u8], source: Source) -> Result<(), NumberWords> {
-        if starts_number_run(number_word(chars)) {
-            return Err(NumberWords);
-        }
+    fn word(&mut self, chars: &[u8], source: Source) {
+        self.number_words |= starts_number_run(number_word(chars));
         self.end_space();
         self.word_may_start();
         self.text.extend_from_slice(chars);
@@ -179,21 +189,17 @@ impl Output {
                 }
             }
         }
-        Ok(())
     }
 
     /// Writes a slang expansion, every character of it spanning the whole word it stands for.
-    fn expansion(&mut self, expansion: &str, span: Span) -> Result<(), NumberWords> {
-        if has_number_run(expansion) {
-            return Err(NumberWords);
-        }
+    fn expansion(&mut self, expansion: &str, span: Span) {
+        self.number_words |= has_number_run(expansion);
         for &ch in expansion.as_bytes() {
             self.ch(ch, span);
         }
-        Ok(())
     }
 
-    /// Drops thousands separators and makes decimal commas points.
+    /// Drops thousands separators, makes decimal commas points and reads number words.
     fn finish(mut self) -> Normalized {
         let text = &mut self.text;
         let mut dropped = Vec::new();
@@ -221,6 +227,9 @@ impl Output {
             self.spans = self.spans.without(&dropped);
             // A separator dropped sat between digits: the digits after it no longer start a
             // word, and every later word start moves back by the separators before it.
+            for space in &mut self.squeezed {
+                *space -= dropped.partition_point(|&d| d < *space);
+            }
             let mut before = 0;
             self.word_starts.retain_mut(|start| {
                 while dropped.get(before).is_some_and(|&d| d < *start) {
@@ -233,11 +242,25 @@ impl Output {
                 true
             });
         }
-        Normalized {
+        let normalized = Normalized {
             text: String::from_utf8(std::mem::take(text)).expect("ASCII in, ASCII slang"),
             spans: self.spans,
             word_starts: self.word_starts,
+        };
+        if !self.number_words {
+            return normalized;
         }
+        let mut squeezed = self.squeezed.iter().peekable();
+        let mut units = Vec::with_capacity(normalized.text.len() + self.squeezed.len());
+        for (k, ch) in normalized.text.chars().enumerate() {
+            let (start, end) = normalized.spans.get(k);
+            let unit = Unit { ch, start, end };
+            if squeezed.next_if(|&&space| space == k).is_some() {
+                units.push(unit);
+            }
+            units.push(unit);
+        }
+        build(&number_words(units))
     }
 }
 
@@ -256,7 +279,7 @@ impl Normalizer {
             if !self.fold(input, &mut scratch.folded) {
                 return None;
             }
-            self.write(scratch).ok()
+            Some(self.write(scratch))
         })
     }
 
@@ -344,7 +367,7 @@ impl Normalizer {
     /// Reads the folded bytes word by word into the output. Most words are written straight
     /// from the folded bytes; letters spelled out one by one or elongated are first gathered,
     /// with their byte ranges, in `word`.
-    fn write(&self, scratch: &mut Scratch) -> Result<Normalized, NumberWords> {
+    fn write(&self, scratch: &mut Scratch) -> Normalized {
         let Scratch {
             folded: source,
             word,
@@ -355,8 +378,11 @@ impl Normalizer {
             text: Vec::with_capacity(folded.len()),
             spans: Spans::new(),
             space: None,
+            wide_space: false,
+            squeezed: Vec::new(),
             word_starts: Vec::with_capacity(folded.len() / WORD_LEN_GUESS),
             separators: false,
+            number_words: false,
         };
         let word_char = |k: usize| folded.get(k).is_some_and(u8::is_ascii_alphanumeric);
         // A letter that is a word of its own, after one separator: `W A`, `j.a.p.r.i`.
@@ -389,7 +415,7 @@ impl Normalizer {
             if !(spelled || elongated) {
                 // A word comes from consecutive input bytes.
                 let (start, _) = source.span(i);
-                self.expand(&folded_text[i..j], Source::Copied(start), &mut out)?;
+                self.expand(&folded_text[i..j], Source::Copied(start), &mut out);
                 i = j;
                 continue;
             }
@@ -412,10 +438,10 @@ impl Normalizer {
             collapse_elongation(word);
             word_text.clear();
             word_text.extend(word.iter().map(|u| u.ch));
-            self.expand(word_text, Source::Units(word), &mut out)?;
+            self.expand(word_text, Source::Units(word), &mut out);
             i = j;
         }
-        Ok(out.finish())
+        out.finish()
     }
 
     /// Whether a word is written as it is, whatever stands around it: two or more lower-case
@@ -481,7 +507,7 @@ impl Normalizer {
     /// Writes one word: split where a number is glued to a unit (`12jt`, `rm3500`),
     /// reduplication spelled out (`laki2`), slang expanded, as the general way's
     /// `expand_tokens` does.
-    fn expand(&self, token: &str, source: Source, out: &mut Output) -> Result<(), NumberWords> {
+    fn expand(&self, token: &str, source: Source, out: &mut Output) {
         let chars = token.as_bytes();
         let n = chars.len();
         let word = if n <= self.longest_key { token } else { "" };
@@ -491,7 +517,7 @@ impl Normalizer {
         if rule.is_some_and(|r| r.keep) {
             out.word(chars, source)
         } else if digits > 0 && digits < n && chars[digits..].iter().all(u8::is_ascii_alphabetic) {
-            out.word(&chars[..digits], source)?;
+            out.word(&chars[..digits], source);
             out.ch(b' ', source.span(digits));
             self.expand_part(&token[digits..], source.from(digits), out)
         } else if letters > 0
@@ -501,12 +527,12 @@ impl Normalizer {
                 .iter()
                 .any(|p| p.as_bytes() == &chars[..letters])
         {
-            out.word(&chars[..letters], source)?;
+            out.word(&chars[..letters], source);
             out.ch(b' ', source.span(letters));
             out.word(&chars[letters..], source.from(letters))
         } else if letters >= 2 && letters + 1 == n && chars[letters] == b'2' {
             let mark = source.span(letters);
-            self.expand_part(&token[..letters], source, out)?;
+            self.expand_part(&token[..letters], source, out);
             out.ch(b' ', mark);
             self.expand_part(&token[..letters], Source::Same(mark), out)
         } else {
@@ -521,7 +547,7 @@ impl Normalizer {
     }
 
     /// Writes a part of a word, or its slang expansion.
-    fn expand_part(&self, part: &str, source: Source, out: &mut Output) -> Result<(), NumberWords> {
+    fn expand_part(&self, part: &str, source: Source, out: &mut Output) {
         let n = part.len();
         let slang = (n <= self.longest_key && n <= MAX_SLANG_BYTES)
             .then(|| self.rule(part)?.slang.as_deref())
@@ -608,12 +634,21 @@ mod tests {
     }
 
     #[test]
-    fn gives_up_on_number_words_and_what_does_not_fold_to_ascii() {
+    fn gives_up_on_what_does_not_fold_to_ascii() {
         let [seed, _] = &*NORMALIZERS;
         assert!(seed.normalize_ascii("G4ji 12jt, hub W A 0812").is_some());
         assert!(seed.normalize_ascii("🔥 Gaji\u{a0}12jt 🔥").is_some());
-        assert!(seed.normalize_ascii("gaji dua belas juta").is_none());
         assert!(seed.normalize_ascii("客服 gaji 12jt").is_none());
+    }
+
+    #[test]
+    fn reads_number_words_unless_more_than_one_space_parts_them() {
+        let [seed, _] = &*NORMALIZERS;
+        let text = |t: &str| seed.normalize_ascii(t).expect("folds to ASCII").text;
+        assert_eq!(text("Gaji dua belas juta"), "gaji 12 juta");
+        assert_eq!(text("dua\tbelas"), "12");
+        assert_eq!(text("dua  belas"), "2 belas");
+        assert_eq!(text("dua 🔥 belas"), "2 belas");
     }
 
     #[test]
