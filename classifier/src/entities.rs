@@ -433,6 +433,35 @@ fn has_link_slash(text: &str) -> bool {
     })
 }
 
+/// Whether the `@`s of `text` can be in an e-mail address (an address character on each side)
+/// and in a handle (a handle character after it, and before it, past white space, `:` or `=`,
+/// the last letter of `ig`, `insta`, `instagram`, `tele`, `telegram` or `tg`). A byte outside
+/// ASCII counts as yes: white space may be Unicode, and some letters outside ASCII match ASCII
+/// ones when case is ignored (`ſ`, `K`).
+fn at_signs(text: &str) -> (bool, bool) {
+    let bytes = text.as_bytes();
+    let is = |b: Option<u8>, also: &[u8]| {
+        b.is_some_and(|b| !b.is_ascii() || b.is_ascii_alphanumeric() || also.contains(&b))
+    };
+    let (mut emails, mut handles) = (false, false);
+    for i in memchr::memchr_iter(b'@', bytes) {
+        let (before, after) = (
+            i.checked_sub(1).map(|k| bytes[k]),
+            bytes.get(i + 1).copied(),
+        );
+        emails |= is(before, b"._%+-") && is(after, b"-");
+        let word_end = bytes[..i]
+            .iter()
+            .rposition(|&b| !(b.is_ascii_whitespace() || matches!(b, 0x0b | b':' | b'=')));
+        handles |= is(after, b"_.")
+            && word_end.is_some_and(|k| {
+                !bytes[k].is_ascii()
+                    || matches!(bytes[k].to_ascii_lowercase(), b'g' | b'a' | b'm' | b'e')
+            });
+    }
+    (emails, handles)
+}
+
 /// Identifiers in `text`, in order of appearance, each value once per kind.
 pub fn entities(text: &str) -> Vec<Entity> {
     let mut out: Vec<Entity> = Vec::new();
@@ -461,9 +490,10 @@ pub fn entities(text: &str) -> Vec<Entity> {
             });
         }
     }
-    // Every e-mail address and every handle holds an `@`: most posts have none, and then
-    // neither regex needs to scan them.
-    if text.contains('@') {
+    // Every e-mail address and every handle holds an `@`, with what each needs around it: most
+    // posts have no `@`, most `@`s are one of the two, and then the other regex need not scan.
+    let (emails, handles) = at_signs(text);
+    if emails {
         for c in EMAIL.find_iter(text) {
             taken.push((c.start(), c.end()));
             out.push(Entity {
@@ -472,6 +502,8 @@ pub fn entities(text: &str) -> Vec<Entity> {
                 span: span(text, c.start(), c.end()),
             });
         }
+    }
+    if handles {
         for c in HANDLE.captures_iter(text) {
             let whole = c.get(0).expect("match");
             let kind = if c[1].to_lowercase().starts_with('i') {
@@ -839,6 +871,23 @@ mod tests {
             let text = words.concat();
             let links = WHATSAPP.is_match(&text) || TELEGRAM_LINK.is_match(&text);
             proptest::prop_assert!(!links || has_link_slash(&text), "{}", text);
+        }
+
+        #[test]
+        fn emails_and_handles_are_never_skipped(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "(ig|IG|insta|Instagram|tele|TG|telegram|kak|x)[ \t\u{b}:=\u{a0}]{0,3}@[a-z0-9_.ſ\u{212a}-]{0,5}",
+                    "[a-z0-9._%+ſ -]{0,3}@[a-z0-9ſ\u{212a}-]{0,3}[.][a-z]{0,3}",
+                    "[a-z @.:]{0,6}",
+                ],
+                1..4,
+            ),
+        ) {
+            let text = parts.concat();
+            let (emails, handles) = at_signs(&text);
+            proptest::prop_assert!(emails || !EMAIL.is_match(&text), "{}", text);
+            proptest::prop_assert!(handles || !HANDLE.is_match(&text), "{}", text);
         }
 
         #[test]
