@@ -10,7 +10,7 @@ use regex_automata::util::captures::Captures;
 use serde::{Deserialize, Serialize};
 
 use crate::anchored::{anchored_at, each_match, is_word_boundary, starts_at};
-use crate::normalize::Normalized;
+use crate::normalize::{Normalized, is_han};
 use crate::verdict::Span;
 
 mod money;
@@ -208,8 +208,15 @@ fn money_can_start(t: &str, i: usize) -> bool {
                     .iter()
                     .any(|p| bytes[i..].starts_with(p.as_bytes()))
         }
-        // The first byte of a character outside ASCII.
-        0xC0.. => t[i..].chars().next().is_some_and(char::is_numeric) && is_word_boundary(bytes, i),
+        // The first byte of a character outside ASCII: most are Chinese, letters, told by
+        // their block before Unicode's tables are searched.
+        0xC0.. => {
+            t[i..]
+                .chars()
+                .next()
+                .is_some_and(|c| !is_han(c) && c.is_numeric())
+                && is_word_boundary(bytes, i)
+        }
         _ => false,
     }
 }

@@ -957,6 +957,7 @@ mod tests {
         let block = ('\u{4E00}'..='\u{9FFF}').filter(|&c| is_han(c));
         assert_eq!(block.clone().count(), 0x9FFF - 0x4E00 + 1);
         assert!(block.clone().all(char::is_alphanumeric));
+        assert!(!block.clone().any(char::is_numeric));
         assert!(block.clone().all(is_cjk));
         assert!(!is_han('a') && !is_han('\u{3400}') && !is_han('\u{A000}'));
     }
