@@ -444,26 +444,29 @@ impl Normalizer {
         out.finish()
     }
 
-    /// Whether a word is written as it is, whatever stands around it: two or more lower-case
-    /// letters, none tripled, not a number word, neither slang nor on the keep list.
-    fn is_plain(&self, word: &[u8]) -> bool {
-        // One pass for the letters: lower case, and none the same as the two before it.
-        let (mut lower, mut tripled) = (true, false);
-        let (mut last, mut before) = (0, 0);
-        for &b in word {
-            lower &= b.is_ascii_lowercase();
+    /// Where the word at folded byte `from` ends, if it is written as it is whatever stands
+    /// around it: two or more lower-case letters, none tripled, not a number word, neither slang
+    /// nor on the keep list. One pass over its letters finds its end and checks them.
+    fn plain_word_end(&self, folded: &[u8], from: usize) -> Option<usize> {
+        let (mut last, mut before, mut tripled) = (0, 0, false);
+        let mut end = from;
+        while let Some(&b) = folded.get(end).filter(|b| b.is_ascii_lowercase()) {
             tripled |= b == last && b == before;
             (before, last) = (last, b);
+            end += 1;
         }
-        word.len() >= 2
-            && lower
+        let word = &folded[from..end];
+        let plain = word.len() >= 2
             && !tripled
+            // A digit goes on the word.
+            && !folded.get(end).is_some_and(u8::is_ascii_alphanumeric)
             && !starts_number_run(number_word(word))
             && (word.len() > self.longest_key
                 || !self.filter.may_hold(word)
                 || self
                     .rule(std::str::from_utf8(word).expect("ASCII"))
-                    .is_none())
+                    .is_none());
+        plain.then_some(end)
     }
 
     /// Copies the plain words from folded byte `i` on (the first ends at `j`), and the single
@@ -472,7 +475,7 @@ impl Normalizer {
     /// such runs, so this is the path most words take.
     fn copy_plain(&self, source: &Folded, i: usize, j: usize, out: &mut Output) -> usize {
         let folded = &source.bytes;
-        if !self.is_plain(&folded[i..j]) {
+        if self.plain_word_end(folded, i) != Some(j) {
             return i;
         }
         // A space that stands for a wider character (an emoji) ends a run: the bytes around it
@@ -487,16 +490,10 @@ impl Normalizer {
         let start = out.text.len();
         let mut end = j;
         while folded.get(end) == Some(&b' ') && wide != Some(end) {
-            let next = end + 1;
-            let next_end = next
-                + folded[next..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_alphanumeric())
-                    .count();
-            if !self.is_plain(&folded[next..next_end]) {
+            let Some(next_end) = self.plain_word_end(folded, end + 1) else {
                 break;
-            }
-            out.word_starts.push(start + next - i);
+            };
+            out.word_starts.push(start + end + 1 - i);
             end = next_end;
         }
         out.text.extend_from_slice(&folded[i..end]);
