@@ -806,9 +806,9 @@ impl Classifier {
         }
     }
 
-    /// Adds the matches of the patterns in `t` to `hits`, running each pattern only where the
-    /// scan of `t` says it can match: anchored at the starts it kept, or on the whole text
-    /// when a required literal occurred or the `RegexSet` matched.
+    /// Adds the matches of the patterns in `t` to the scratch's `hits`, running each pattern
+    /// only where the scan of `t` says it can match: anchored at the starts it kept, or on the
+    /// whole text when a required literal occurred or the `RegexSet` matched.
     fn match_patterns(&self, t: &str, scratch: &mut ScanScratch) {
         let ScanScratch {
             hits,
@@ -861,8 +861,8 @@ impl Classifier {
         }
     }
 
-    /// Applies `near`, then `requires` and `excludes` (against what fired before conditions) to
-    /// the matches in `raw`. `matched`: the indicators with matches in `raw`, ascending.
+    /// Applies `near`, `requires` and `excludes`, each against what fired before any condition,
+    /// to the matches in `raw`. `matched`: the indicators with matches in `raw`, ascending.
     fn apply_conditions(
         &self,
         norm: &Normalized,
@@ -1077,7 +1077,7 @@ impl Classifier {
 }
 
 /// What the walk over a text reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 enum Hit {
     /// An occurrence of a keyword: its index and span.
     Keyword(usize, (usize, usize)),

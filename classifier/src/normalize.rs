@@ -213,8 +213,8 @@ const ASCII_WORD: [bool; 128] = {
     table
 };
 
-/// Chinese characters, most of what is not ASCII here, are answered by their block (every
-/// character of it is a letter) before Unicode's tables are searched.
+/// A letter or digit. Chinese characters, most of what is not ASCII here, are answered by their
+/// block (every character of it is a letter) before Unicode's tables are searched.
 fn is_word_char(c: char) -> bool {
     match ASCII_WORD.get(c as usize) {
         Some(&word) => word,

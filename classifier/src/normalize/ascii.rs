@@ -123,7 +123,7 @@ struct Output {
     spans: Spans,
     space: Option<Span>,
     /// Whether the pending space stands for more than one white-space character.
-    wide_space: bool,
+    several_spaces: bool,
     /// Where in `text` the spaces that stand for more than one are.
     squeezed: Vec<usize>,
     /// Where words start in `text`.
@@ -138,7 +138,7 @@ impl Output {
     fn ch(&mut self, ch: u8, span: Span) {
         if char::from(ch).is_whitespace() {
             if self.space.is_some() {
-                self.wide_space = true;
+                self.several_spaces = true;
             } else if !self.text.is_empty() {
                 self.space = Some(span);
             }
@@ -159,7 +159,7 @@ impl Output {
     #[inline]
     fn end_space(&mut self) {
         if let Some(space) = self.space.take() {
-            if std::mem::take(&mut self.wide_space) {
+            if std::mem::take(&mut self.several_spaces) {
                 self.squeezed.push(self.text.len());
             }
             self.text.push(b' ');
@@ -294,8 +294,8 @@ impl Normalizer {
         folded.wide.clear();
         let bytes = input.as_bytes();
         if input.is_ascii() {
-            // Byte for byte: fold them all by table, then look again at the few that may stand
-            // for a letter.
+            // Byte for byte: fold them all, then look again at the few that may stand for a
+            // letter.
             folded.bytes.extend(bytes.iter().map(|&b| fold_ascii(b)));
             for (p, &b) in bytes.iter().enumerate() {
                 if MAY_STAND_FOR_A_LETTER[usize::from(b)] {
@@ -378,7 +378,7 @@ impl Normalizer {
             text: Vec::with_capacity(folded.len()),
             spans: Spans::new(),
             space: None,
-            wide_space: false,
+            several_spaces: false,
             squeezed: Vec::new(),
             word_starts: Vec::with_capacity(folded.len() / WORD_LEN_GUESS),
             separators: false,
