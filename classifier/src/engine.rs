@@ -928,7 +928,8 @@ impl Classifier {
             if fired[i].is_empty() || ind.status != Status::Active || ind.weight == 0.0 {
                 continue;
             }
-            match counted.iter_mut().find(|j| key(**j) == key(i)) {
+            let this = key(i);
+            match counted.iter_mut().find(|j| key(**j) == this) {
                 Some(j) if ind.weight.abs() > self.indicators[*j].weight.abs() => *j = i,
                 Some(_) => {}
                 None => counted.push(i),
