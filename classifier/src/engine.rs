@@ -620,6 +620,7 @@ impl Classifier {
         let ScanScratch {
             hits,
             matched,
+            settled,
             places,
             destinations,
             ..
@@ -630,6 +631,8 @@ impl Classifier {
         // The few indicators that matched: the steps below look at them only.
         matched.clear();
         matched.extend((0..hits.len()).filter(|&i| !hits[i].is_empty()));
+        // From here on lists only shrink.
+        *settled = true;
         for &i in matched.iter() {
             let ind = &self.indicators[i];
             if !ind.lang.is_empty() && !ind.lang.iter().any(|l| present(*l)) {
@@ -733,6 +736,8 @@ impl Classifier {
         let mut audience = false;
         let ScanScratch {
             hits,
+            matched,
+            settled,
             places,
             destinations,
             prefixes,
@@ -740,10 +745,15 @@ impl Classifier {
             required_last,
             ..
         } = scratch;
-        hits.resize_with(self.indicators.len(), Vec::new);
-        for h in hits.iter_mut() {
-            h.clear();
+        // Of the last text's lists only those of the indicators it matched hold anything.
+        if std::mem::take(settled) {
+            for &i in matched.iter() {
+                hits[i].clear();
+            }
+        } else {
+            hits.iter_mut().for_each(Vec::clear);
         }
+        hits.resize_with(self.indicators.len(), Vec::new);
         places.clear();
         destinations.clear();
         prefixes.clear();
@@ -1027,6 +1037,9 @@ struct ScanScratch {
     hits: Vec<Vec<(usize, usize)>>,
     /// The indicators with matches, ascending.
     matched: Vec<usize>,
+    /// Whether `matched` names every list in `hits` that is not empty, so that the next text
+    /// need clear only those: not before the first text, nor after one that panicked half way.
+    settled: bool,
     /// Gazetteer places and destinations the scan found, by index, with their spans.
     places: Vec<(usize, (usize, usize))>,
     destinations: Vec<(usize, (usize, usize))>,
