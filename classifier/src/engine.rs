@@ -608,7 +608,8 @@ impl Classifier {
 
     /// [`Classifier::classify`], in vectors kept between the texts a thread classifies.
     fn classify_in(&self, text: &str, scratch: &mut ScanScratch) -> Verdict {
-        let norm = self.normalizer.normalize(text);
+        let mut norm = std::mem::take(&mut scratch.normalized);
+        self.normalizer.normalize_into(text, &mut norm);
         let cjk = cjk_count(text);
         let lang = self.language_of(text, cjk);
         let has_cjk = cjk > 0;
@@ -714,6 +715,8 @@ impl Classifier {
             || local_number
             || !places.is_empty()
             || indicators.iter().any(|i| &*i.category == "kalbar");
+        let salaries = salaries(&norm, text);
+        scratch.normalized = norm;
         Verdict {
             score,
             level,
@@ -724,7 +727,7 @@ impl Classifier {
             places,
             destinations,
             entities,
-            salaries: salaries(&norm, text),
+            salaries,
             ruleset_version: self.version.clone(),
         }
     }
@@ -1032,6 +1035,8 @@ fn anchored_matches(
 /// grow them again.
 #[derive(Default)]
 struct ScanScratch {
+    /// The normalised text, whose buffers the next text is written in.
+    normalized: Normalized,
     /// The matches of each indicator, keyword and pattern ones, by index (their lists keep
     /// their room from text to text).
     hits: Vec<Vec<(usize, usize)>>,

@@ -34,7 +34,7 @@ struct Unit {
 }
 
 /// Normalised text plus the byte map back to the original.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Normalized {
     text: String,
     /// For every byte of `text`, the original byte range of the character it belongs to.
@@ -44,6 +44,20 @@ pub struct Normalized {
 }
 
 impl Normalized {
+    /// Its buffers, emptied, with room for a text of about `len` bytes: a normalisation writes
+    /// its output in them.
+    fn take_room(&mut self, len: usize) -> (Vec<u8>, Spans, Vec<usize>) {
+        let mut text = std::mem::take(&mut self.text).into_bytes();
+        text.clear();
+        text.reserve(len);
+        let mut spans = std::mem::take(&mut self.spans);
+        spans.clear();
+        let mut word_starts = std::mem::take(&mut self.word_starts);
+        word_starts.clear();
+        word_starts.reserve(len / WORD_LEN_GUESS);
+        (text, spans, word_starts)
+    }
+
     /// The normalised text.
     pub fn text(&self) -> &str {
         &self.text
@@ -267,16 +281,20 @@ impl Normalizer {
     /// Normalises `input`; see the module documentation for what that means. Text that folds to
     /// ASCII, most of what recruiters write, goes through the fast path of `ascii.rs` when it can.
     pub fn normalize(&self, input: &str) -> Normalized {
-        if self.ascii_slang {
-            if let Some(normalized) = self.normalize_ascii(input) {
-                return normalized;
-            }
+        let mut out = Normalized::default();
+        self.normalize_into(input, &mut out);
+        out
+    }
+
+    /// [`Normalizer::normalize`] into `out`, in the room it has from an earlier text.
+    pub(crate) fn normalize_into(&self, input: &str, out: &mut Normalized) {
+        if !(self.ascii_slang && self.normalize_ascii(input, out)) {
+            self.normalize_units(input, out);
         }
-        self.normalize_units(input)
     }
 
     /// The general way: the steps one after the other over a vector of units.
-    fn normalize_units(&self, input: &str) -> Normalized {
+    fn normalize_units(&self, input: &str, out: &mut Normalized) {
         SCRATCH.with_borrow_mut(|[units, expanded]| {
             fold(input, units);
             self.deobfuscate(units);
@@ -287,7 +305,7 @@ impl Normalizer {
             if number_words_in {
                 *expanded = number_words(std::mem::take(expanded));
             }
-            build(expanded)
+            build(expanded, out);
         })
     }
 
@@ -857,10 +875,8 @@ fn number_words(units: Vec<Unit>) -> Vec<Unit> {
 const WORD_LEN_GUESS: usize = 4;
 
 /// The normalised text and its maps, with one space between words and none at the ends.
-fn build(units: &[Unit]) -> Normalized {
-    let mut text = Vec::with_capacity(units.len());
-    let mut spans = Spans::new();
-    let mut word_starts = Vec::with_capacity(units.len() / WORD_LEN_GUESS);
+fn build(units: &[Unit], out: &mut Normalized) {
+    let (mut text, mut spans, mut word_starts) = out.take_room(units.len());
     let mut prev_word = false;
     // The first white space after a word, written once the next word comes.
     let mut space: Option<&Unit> = None;
@@ -889,11 +905,11 @@ fn build(units: &[Unit]) -> Normalized {
             spans.push_same(span, u.ch.len_utf8());
         }
     }
-    Normalized {
+    *out = Normalized {
         text: String::from_utf8(text).expect("written from chars"),
         spans,
         word_starts,
-    }
+    };
 }
 
 #[cfg(test)]

@@ -50,6 +50,12 @@ impl Spans {
         }
     }
 
+    /// Maps no byte, keeping the room it has.
+    pub(super) fn clear(&mut self) {
+        self.runs.clear();
+        self.len = 0;
+    }
+
     /// The range byte `i` (< `len`) comes from.
     pub(super) fn get(&self, i: usize) -> Span {
         debug_assert!(i < self.len);
