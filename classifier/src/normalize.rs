@@ -816,13 +816,41 @@ fn has_number_run(expansion: &str) -> bool {
 /// `setengah juta` → `0.5 juta`. Thousand and million words stay as the units patterns expect.
 fn number_words(units: Vec<Unit>) -> Vec<Unit> {
     let toks: Vec<(usize, usize)> = Tokens::new(&units).collect();
-    let word = |k: usize| number_word_of(&units[toks[k].0..toks[k].1]);
-    let mut replace: Vec<(usize, usize, String)> = Vec::new();
+    let runs = number_runs(
+        toks.len(),
+        |k| number_word_of(&units[toks[k].0..toks[k].1]),
+        |m| toks[m].0 == toks[m - 1].1 + 1 && units[toks[m - 1].1].ch == ' ',
+    );
+    if runs.is_empty() {
+        return units;
+    }
+    let mut out = Vec::with_capacity(units.len());
+    let mut pos = 0;
+    for (first, last, digits) in runs {
+        let (s, e) = (toks[first].0, toks[last].1);
+        out.extend_from_slice(&units[pos..s]);
+        let (start, end) = (units[s].start, units[e - 1].end);
+        out.extend(digits.chars().map(|ch| Unit { ch, start, end }));
+        pos = e;
+    }
+    out.extend_from_slice(&units[pos..]);
+    out
+}
+
+/// The runs of number words among `count` tokens, as (first token, last token, the digits they
+/// become). Token `k` is the number word `word(k)`, if it is one; `joined(k)` tells whether token
+/// `k` follows token `k - 1` after exactly one space, as the words of a run do.
+fn number_runs(
+    count: usize,
+    word: impl Fn(usize) -> Option<NumberWord>,
+    joined: impl Fn(usize) -> bool,
+) -> Vec<(usize, usize, String)> {
+    let mut runs = Vec::new();
     let mut k = 0;
-    while k < toks.len() {
+    while k < count {
         match word(k) {
             Some(NumberWord::Half) => {
-                replace.push((toks[k].0, toks[k].1, "0.5".into()));
+                runs.push((k, k, "0.5".into()));
                 k += 1;
                 continue;
             }
@@ -835,9 +863,8 @@ fn number_words(units: Vec<Unit>) -> Vec<Unit> {
         // Parse a run: (digit [belas|puluh|ratus])+, adding up groups.
         let (mut total, mut current, mut end) = (0u32, 0u32, k);
         let mut m = k;
-        while m < toks.len() {
-            // Words in a run are separated by exactly one space.
-            if m > k && !(toks[m].0 == toks[m - 1].1 + 1 && units[toks[m - 1].1].ch == ' ') {
+        while m < count {
+            if m > k && !joined(m) {
                 break;
             }
             match word(m) {
@@ -853,22 +880,10 @@ fn number_words(units: Vec<Unit>) -> Vec<Unit> {
             m += 1;
         }
         total += current;
-        replace.push((toks[k].0, toks[end].1, total.to_string()));
+        runs.push((k, end, total.to_string()));
         k = end + 1;
     }
-    if replace.is_empty() {
-        return units;
-    }
-    let mut out = Vec::with_capacity(units.len());
-    let mut pos = 0;
-    for (s, e, digits) in replace {
-        out.extend_from_slice(&units[pos..s]);
-        let (start, end) = (units[s].start, units[e - 1].end);
-        out.extend(digits.chars().map(|ch| Unit { ch, start, end }));
-        pos = e;
-    }
-    out.extend_from_slice(&units[pos..]);
-    out
+    runs
 }
 
 /// A guess at the average word length, in characters, to size the word list.

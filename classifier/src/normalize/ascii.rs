@@ -11,9 +11,9 @@
 //! separators are found afterwards on the output (white space, the only thing squeezing changes,
 //! is neither digit, separator nor letter to them).
 //!
-//! Number words (`dua belas`, in one post in twenty) are read last, by the general way's step,
-//! on the output turned into units, with two spaces where white space was squeezed: a run of
-//! number words stops at more than one space, there as here.
+//! Number words (`dua belas`, in one post in twenty) are read last, on the output, by the runs
+//! the general way's step finds: a run of number words stops at more than one space, so the
+//! spaces that stand for more than one are noted as they are squeezed.
 //!
 //! The output is the general way's, byte for byte, spans and word starts included (a property
 //! test compares the two). Text with a character that folds to something other than ASCII or a
@@ -24,9 +24,9 @@ use std::cell::RefCell;
 
 use super::spans::{Span, Spans};
 use super::{
-    MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit, build,
+    MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit,
     collapse_elongation, fold_ascii, fold_char, has_number_run, leet, letter_separator,
-    number_separators, number_word, number_words, starts_number_run,
+    number_runs, number_separators, number_word, starts_number_run,
 };
 
 /// The ASCII characters that may be read as a letter inside a word: the hyphen and the digits
@@ -248,21 +248,68 @@ impl Output {
             spans: self.spans,
             word_starts: self.word_starts,
         };
-        if !self.number_words {
-            return;
+        if self.number_words {
+            read_number_words(out, &self.squeezed);
         }
-        let mut squeezed = self.squeezed.iter().peekable();
-        let mut units = Vec::with_capacity(out.text.len() + self.squeezed.len());
-        for (k, ch) in out.text.chars().enumerate() {
-            let (start, end) = out.spans.get(k);
-            let unit = Unit { ch, start, end };
-            if squeezed.next_if(|&&space| space == k).is_some() {
-                units.push(unit);
-            }
-            units.push(unit);
-        }
-        build(&number_words(units), out);
     }
+}
+
+/// Number words become digits in ASCII output, as the general way's step does on units: a run
+/// of them stops where a space stands for more than one (`squeezed`, ascending).
+fn read_number_words(out: &mut Normalized, squeezed: &[usize]) {
+    let text = out.text.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let start = i;
+        while text.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+            i += 1;
+        }
+        if i > start {
+            tokens.push((start, i));
+        }
+        i += 1;
+    }
+    let runs = number_runs(
+        tokens.len(),
+        |k| number_word(&text[tokens[k].0..tokens[k].1]),
+        |m| {
+            let space = tokens[m - 1].1;
+            tokens[m].0 == space + 1
+                && text[space] == b' '
+                && squeezed.binary_search(&space).is_err()
+        },
+    );
+    if runs.is_empty() {
+        return;
+    }
+    // Bytes between runs keep their place in the original.
+    let copy = |from: usize, to: usize, written: &mut Vec<u8>, spans: &mut Spans| {
+        written.extend_from_slice(&text[from..to]);
+        (from..to).for_each(|k| spans.push(out.spans.get(k)));
+    };
+    let mut written = Vec::with_capacity(text.len());
+    let mut spans = Spans::new();
+    let mut pos = 0;
+    for (first, last, digits) in runs {
+        let (s, e) = (tokens[first].0, tokens[last].1);
+        copy(pos, s, &mut written, &mut spans);
+        written.extend_from_slice(digits.as_bytes());
+        spans.push_same((out.spans.get(s).0, out.spans.get(e - 1).1), digits.len());
+        pos = e;
+    }
+    copy(pos, text.len(), &mut written, &mut spans);
+    let word_starts = (0..written.len())
+        .filter(|&k| {
+            written[k].is_ascii_alphanumeric()
+                && (k == 0 || !written[k - 1].is_ascii_alphanumeric())
+        })
+        .collect();
+    *out = Normalized {
+        text: String::from_utf8(written).expect("ASCII text, digits and points"),
+        spans,
+        word_starts,
+    };
 }
 
 /// Whether a letter comes three times in a row in `bytes`.
