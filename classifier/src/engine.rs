@@ -317,10 +317,14 @@ pub struct Classifier {
     keywords: contiguous::NFA,
     /// The route of each keyword of `keywords`, by pattern id.
     keyword_routes: Vec<Route>,
-    /// Keywords of one ASCII byte that only patterns use (digits, `k`, `$`): they are looked
+    /// Keywords of one ASCII byte that only patterns use (digits, `$`, `+`): they are looked
     /// for by a byte table as the Aho-Corasick pass goes, instead of in the automaton, where
     /// they would be most of the matches to report. Indexed by byte.
     byte_routes: [Option<Route>; 128],
+    /// Required literals of one ASCII byte that are nothing else's keyword, with their pattern:
+    /// only the last occurrence counts, so it is looked for once the pass is done rather than
+    /// reported at every one (a `k` is in one word in three).
+    required_bytes: Vec<(usize, u8)>,
     /// The bytes with a route in `byte_routes`.
     route_bytes: ByteSet,
     routes: Routes,
@@ -470,6 +474,16 @@ impl Classifier {
                 });
             }
         }
+        // A one-byte required literal that nothing else looks for is found by `memrchr` after
+        // the pass instead of at every occurrence.
+        let mut required_bytes = Vec::new();
+        by_keyword.retain(|key, owners| match key.as_bytes() {
+            &[b] if b.is_ascii() && owners.words.is_empty() && owners.triggers.is_empty() => {
+                required_bytes.extend(owners.required.iter().map(|&p| (p, b)));
+                false
+            }
+            _ => true,
+        });
         let mut routes = Routes::default();
         let mut byte_routes = [None; 128];
         let mut route_bytes = ByteSet::default();
@@ -543,6 +557,7 @@ impl Classifier {
             keyword_routes,
             byte_routes,
             route_bytes,
+            required_bytes,
             routes,
             unprefixed,
             fallback,
@@ -793,6 +808,11 @@ impl Classifier {
                 prefixes.push((route.triggers, span.0, span.1));
             }
         });
+        for &(p, b) in &self.required_bytes {
+            if let Some(i) = memchr::memrchr(b, t.as_bytes()) {
+                required_last[p] = required_last[p].max(i + 1);
+            }
+        }
         // Most prefixes cannot begin a match: a match starting at `s` holds a required literal
         // after its prefix, past `s`, only some bytes may follow the prefix, and a pattern that
         // begins with `\b` only matches at a word boundary.
@@ -1389,6 +1409,25 @@ aliases = ["kuching"]
         assert!(fired(
             "Berita hari ini dari Kuching untuk warga kita. Three recruiters were arrested by the police in Kuching yesterday."
         ));
+    }
+
+    #[test]
+    fn a_one_byte_required_literal_counts_wherever_it_last_occurs() {
+        // `k` is required (after the prefix `bayar`) and no keyword: it is looked for after the
+        // pass, and a `k` before the prefix must not hide the one after it.
+        let pack = PACK.replace(
+            "patterns = ['gaji\\s+\\d+\\s+juta']",
+            "patterns = ['gaji\\s+\\d+\\s+juta', '\\bbayar\\s+\\d+\\s*(ribu|k)\\b']",
+        );
+        assert_ne!(pack, PACK);
+        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
+        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
+        let c = Classifier::new(pack, gaz, LanguageDetection::Off).unwrap();
+        assert_eq!(c.required_bytes.len(), 1, "{:?}", c.required_bytes);
+        let fired = |t: &str| c.classify(t).indicator_ids().any(|i| i == "pay.high");
+        assert!(fired("kerja sarawak, ok bayar 500k"));
+        assert!(fired("kerja sarawak, bayar 500k ok"));
+        assert!(!fired("kerja sarawak, ok bayar 500"));
     }
 
     #[test]
