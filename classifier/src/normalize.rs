@@ -122,8 +122,9 @@ struct TokenRule {
     slang: Option<String>,
 }
 
-/// Which tokens may be in the token table, from their first, second and last bytes and their
-/// length: most words of a post are not, and this answers for them without hashing the word.
+/// Which tokens may be in the token table (or be number words), from their first, second and
+/// last bytes and their length: most words of a post are not, and this answers for them without
+/// hashing the word.
 /// A bit for each length up to 15; a token of 16 bytes or more sets, and asks for, all of them.
 #[derive(Debug, Clone)]
 struct KeyFilter(Box<[u16; 1024]>);
@@ -147,9 +148,9 @@ impl KeyFilter {
         )
     }
 
-    fn insert(&mut self, token: &str) {
+    fn insert(&mut self, token: &[u8]) {
         if !token.is_empty() {
-            let (slot, bit) = Self::slot(token.as_bytes());
+            let (slot, bit) = Self::slot(token);
             self.0[slot] |= bit;
         }
     }
@@ -167,7 +168,7 @@ impl KeyFilter {
 pub struct Normalizer {
     /// The slang table and the keep list, by lower-case token: one lookup per token.
     rules: HashMap<String, TokenRule, FnvBuild>,
-    /// The tokens `rules` may hold.
+    /// The tokens `rules` may hold, and the number words: a word it turns away is neither.
     filter: KeyFilter,
     /// Characters in the longest slang or keep token: longer tokens are not looked up.
     longest_key: usize,
@@ -269,7 +270,8 @@ impl Normalizer {
         let longest_key = rules.keys().map(|k| k.chars().count()).max().unwrap_or(0);
         let ascii_slang = rules.values().flat_map(|r| &r.slang).all(|s| s.is_ascii());
         let mut filter = KeyFilter::default();
-        rules.keys().for_each(|k| filter.insert(k));
+        rules.keys().for_each(|k| filter.insert(k.as_bytes()));
+        NUMBER_WORDS.iter().for_each(|w| filter.insert(w));
         Normalizer {
             rules,
             filter,
@@ -761,8 +763,54 @@ enum NumberWord {
     Half,
 }
 
-/// Longest number word, `sembilan` / `setengah`, in letters (all ASCII).
-const LONGEST_NUMBER_WORD: usize = 8;
+/// Defines the list of number words and [`number_word`], which reads them, from one table.
+macro_rules! number_words {
+    ($($word:literal => $value:expr),* $(,)?) => {
+        /// Every number word (all ASCII).
+        const NUMBER_WORDS: &[&[u8]] = &[$($word),*];
+
+        /// The number word `word` is, if any.
+        fn number_word(word: &[u8]) -> Option<NumberWord> {
+            Some(match word {
+                $($word => $value,)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+number_words! {
+    b"satu" => NumberWord::Digit(1),
+    b"se" => NumberWord::Digit(1),
+    b"dua" => NumberWord::Digit(2),
+    b"tiga" => NumberWord::Digit(3),
+    b"empat" => NumberWord::Digit(4),
+    b"lima" => NumberWord::Digit(5),
+    b"enam" => NumberWord::Digit(6),
+    b"tujuh" => NumberWord::Digit(7),
+    b"delapan" => NumberWord::Digit(8),
+    b"lapan" => NumberWord::Digit(8),
+    b"sembilan" => NumberWord::Digit(9),
+    b"sepuluh" => NumberWord::Digit(10),
+    b"sebelas" => NumberWord::Digit(11),
+    b"seratus" => NumberWord::Digit(100),
+    b"setengah" => NumberWord::Half,
+    b"belas" => NumberWord::Times(0),
+    b"puluh" => NumberWord::Times(10),
+    b"ratus" => NumberWord::Times(100),
+}
+
+/// Longest number word, in letters.
+const LONGEST_NUMBER_WORD: usize = {
+    let (mut longest, mut i) = (0, 0);
+    while i < NUMBER_WORDS.len() {
+        if NUMBER_WORDS[i].len() > longest {
+            longest = NUMBER_WORDS[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
 
 /// The number word a token spells, if any.
 fn number_word_of(token: &[Unit]) -> Option<NumberWord> {
@@ -774,30 +822,6 @@ fn number_word_of(token: &[Unit]) -> Option<NumberWord> {
         *b = u.ch as u8;
     }
     number_word(&buf[..token.len()])
-}
-
-/// The number word `word` is, if any.
-fn number_word(word: &[u8]) -> Option<NumberWord> {
-    use NumberWord::{Digit, Half, Times};
-    Some(match word {
-        b"satu" | b"se" => Digit(1),
-        b"dua" => Digit(2),
-        b"tiga" => Digit(3),
-        b"empat" => Digit(4),
-        b"lima" => Digit(5),
-        b"enam" => Digit(6),
-        b"tujuh" => Digit(7),
-        b"delapan" | b"lapan" => Digit(8),
-        b"sembilan" => Digit(9),
-        b"sepuluh" => Digit(10),
-        b"sebelas" => Digit(11),
-        b"seratus" => Digit(100),
-        b"setengah" => Half,
-        b"belas" => Times(0),
-        b"puluh" => Times(10),
-        b"ratus" => Times(100),
-        _ => return None,
-    })
 }
 
 /// Whether a number word can start a run of them (a digit or `setengah`).
@@ -963,6 +987,10 @@ mod tests {
         for key in n.rules.keys() {
             assert!(n.filter.may_hold(key.as_bytes()), "{key}");
             assert!(n.rule(key).is_some(), "{key}");
+        }
+        for word in NUMBER_WORDS {
+            assert!(n.filter.may_hold(word), "{word:?}");
+            assert!(number_word(word).is_some(), "{word:?}");
         }
         assert!(
             n.filter.may_hold("a".repeat(39).as_bytes()),

@@ -24,8 +24,8 @@ use std::cell::RefCell;
 
 use super::spans::{Span, Spans};
 use super::{
-    MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES, Unit,
-    collapse_elongation, fold_ascii, fold_char, has_number_run, leet, letter_separator,
+    LONGEST_NUMBER_WORD, MAX_SLANG_BYTES, Normalized, Normalizer, NumberSeparator, UNIT_PREFIXES,
+    Unit, collapse_elongation, fold_ascii, fold_char, has_number_run, leet, letter_separator,
     number_runs, number_separators, number_word, starts_number_run,
 };
 
@@ -511,12 +511,14 @@ impl Normalizer {
             && !tripled
             // A digit goes on the word.
             && !folded.get(end).is_some_and(u8::is_ascii_alphanumeric)
-            && !starts_number_run(number_word(word))
-            && (word.len() > self.longest_key
+            // The filter holds the slang, the keep list and the number words.
+            && (word.len() > self.longest_key.max(LONGEST_NUMBER_WORD)
                 || !self.filter.may_hold(word)
-                || self
-                    .rule(std::str::from_utf8(word).expect("ASCII"))
-                    .is_none());
+                || !starts_number_run(number_word(word))
+                    && (word.len() > self.longest_key
+                        || !self
+                            .rules
+                            .contains_key(std::str::from_utf8(word).expect("ASCII"))));
         plain.then_some(end)
     }
 
