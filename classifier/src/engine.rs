@@ -637,6 +637,7 @@ impl Classifier {
             hits,
             matched,
             settled,
+            counted,
             places,
             destinations,
             ..
@@ -665,7 +666,7 @@ impl Classifier {
         }
 
         self.apply_conditions(&norm, hits, matched);
-        let (score, counted) = self.score(hits, matched);
+        let score = self.score(hits, matched, counted);
         let level = self.level(score);
         let span = |(s, e): (usize, usize)| {
             let (s, e) = norm.original_span(s, e);
@@ -947,15 +948,20 @@ impl Classifier {
     }
 
     /// Per category, the strongest positive and the strongest negative active weight count:
-    /// the score, and the indicators counted. `matched`: the indicators that may have fired,
-    /// ascending.
-    fn score(&self, fired: &[Vec<(usize, usize)>], matched: &[usize]) -> (f64, Vec<usize>) {
+    /// the score; the indicators counted are left in `counted`. `matched`: the indicators that
+    /// may have fired, ascending.
+    fn score(
+        &self,
+        fired: &[Vec<(usize, usize)>],
+        matched: &[usize],
+        counted: &mut Vec<usize>,
+    ) -> f64 {
         let key = |i: usize| {
             let ind = &self.indicators[i];
             (ind.category.as_str(), ind.weight > 0.0)
         };
         // The strongest indicator of each (category, positive) so far: a post fires a few.
-        let mut counted: Vec<usize> = Vec::new();
+        counted.clear();
         for &i in matched {
             let ind = &self.indicators[i];
             if fired[i].is_empty() || ind.status != Status::Active || ind.weight == 0.0 {
@@ -974,8 +980,7 @@ impl Classifier {
         let sum = counted
             .iter()
             .fold(0.0, |sum, &i| sum + self.indicators[i].weight);
-        let score = (sum.clamp(0.0, 1.0) * 1000.0).round() / 1000.0;
-        (score, counted)
+        (sum.clamp(0.0, 1.0) * 1000.0).round() / 1000.0
     }
 
     fn level(&self, score: f64) -> Level {
@@ -1065,6 +1070,8 @@ struct ScanScratch {
     /// Whether `matched` names every list in `hits` that is not empty, so that the next text
     /// need clear only those: not before the first text, nor after one that panicked half way.
     settled: bool,
+    /// The indicators whose weights the score counts.
+    counted: Vec<usize>,
     /// Gazetteer places and destinations the scan found, by index, with their spans.
     places: Vec<(usize, (usize, usize))>,
     destinations: Vec<(usize, (usize, usize))>,
@@ -1161,12 +1168,16 @@ fn merge_overlaps(spans: &mut Vec<(usize, usize)>) {
     });
 }
 
-/// How many characters of `text` are Chinese or Japanese; ASCII text is told at once.
+/// How many characters of `text` are Chinese or Japanese; ASCII text is told at once. Each of
+/// them is three or four bytes long, the first 0xE2 or above: only those characters are decoded.
 fn cjk_count(text: &str) -> usize {
     if text.is_ascii() {
         return 0;
     }
-    text.chars().filter(|c| is_cjk(*c)).count()
+    let bytes = text.as_bytes();
+    (0..bytes.len())
+        .filter(|&i| bytes[i] >= 0xE2 && text[i..].chars().next().is_some_and(is_cjk))
+        .count()
 }
 
 /// The sentence or line of `text` around byte `pos`.
@@ -1438,6 +1449,11 @@ aliases = ["kuching"]
     }
 
     proptest::proptest! {
+        #[test]
+        fn counts_the_chinese_and_japanese_characters(text in "(\\PC|[\u{2e80}-\u{2fff}\u{3040}-\u{30ff}\u{4e00}-\u{9fff}\u{20000}-\u{2fa1f}]){0,24}") {
+            proptest::prop_assert_eq!(cjk_count(&text), text.chars().filter(|&c| is_cjk(c)).count());
+        }
+
         #[test]
         fn keyword_walk_reports_what_the_overlapping_iterator_does(
             text in "[a-z \u{e9}\u{67ec}]{0,40}",
