@@ -632,7 +632,7 @@ impl Classifier {
 
         let t = norm.text();
         let audience = self.scan(t, scratch);
-        self.match_patterns(t, scratch);
+        self.match_patterns(t, norm.is_ascii(), scratch);
         let ScanScratch {
             hits,
             matched,
@@ -842,8 +842,8 @@ impl Classifier {
 
     /// Adds the matches of the patterns in `t` to the scratch's `hits`, running each pattern
     /// only where the scan of `t` says it can match: anchored at the starts it kept, or on the
-    /// whole text when a required literal occurred or the `RegexSet` matched.
-    fn match_patterns(&self, t: &str, scratch: &mut ScanScratch) {
+    /// whole text when a required literal occurred or the `RegexSet` matched. `ascii`: `t` is.
+    fn match_patterns(&self, t: &str, ascii: bool, scratch: &mut ScanScratch) {
         let ScanScratch {
             hits,
             starts,
@@ -869,7 +869,6 @@ impl Classifier {
             .matches(t)
             .into_iter()
             .map(|f| self.fallback_ids[f]);
-        let ascii = t.is_ascii();
         for pattern in unprefixed
             .copied()
             .chain(fallback)
@@ -1103,7 +1102,7 @@ impl Classifier {
         self.scan(t, &mut scratch);
         // The keywords' matches, which the scan leaves there, are not the patterns'.
         scratch.hits.iter_mut().for_each(Vec::clear);
-        self.match_patterns(t, &mut scratch);
+        self.match_patterns(t, norm.is_ascii(), &mut scratch);
         let mut found = scratch.hits;
         let mut every = vec![Vec::new(); self.indicators.len()];
         for pattern in &self.patterns {

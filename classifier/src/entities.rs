@@ -254,15 +254,15 @@ impl MoneyMatch {
 
 /// Calls `f` with each match of `MONEY` in `t`, the matches `captures_iter` would give,
 /// searching only where one can start (see [`crate::anchored`]): read by hand on ASCII text
-/// (`money.rs`), with the regex on other text. `words`: where the words of `t` start, as a
-/// normalised text counts them (used on ASCII text only).
-fn each_money_match(t: &str, words: &[usize], mut f: impl FnMut(&MoneyMatch)) {
+/// (`ascii`: `t` is; `money.rs`), with the regex on other text. `words`: where the words of `t`
+/// start, as a normalised text counts them (used on ASCII text only).
+fn each_money_match(t: &str, ascii: bool, words: &[usize], mut f: impl FnMut(&MoneyMatch)) {
     let mut found = |m: Option<MoneyMatch>| {
         let m = m?;
         f(&m);
         Some(m.whole.1)
     };
-    if t.is_ascii() {
+    if ascii {
         each_match(ascii_money_starts(t, words), |s| {
             found(money::money_at(t.as_bytes(), s))
         });
@@ -547,7 +547,7 @@ pub fn entities(text: &str) -> Vec<Entity> {
 /// Salary amounts in a normalised text, with spans in the original.
 pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
     let mut out = Vec::new();
-    each_money_match(norm.text(), norm.word_starts(), |c| {
+    each_money_match(norm.text(), norm.is_ascii(), norm.word_starts(), |c| {
         out.extend(salary(c, norm, original));
     });
     out
@@ -775,7 +775,7 @@ mod tests {
             .collect();
         let mut found = Vec::new();
         let words: Vec<usize> = ascii_word_starts(t.as_bytes()).collect();
-        each_money_match(t, &words, |m| found.push(*m));
+        each_money_match(t, t.is_ascii(), &words, |m| found.push(*m));
         assert_eq!(found, expected, "{t:?}");
     }
 

@@ -41,6 +41,8 @@ pub struct Normalized {
     spans: Spans,
     /// Byte offsets in `text` where words start (for `near` distances).
     word_starts: Vec<usize>,
+    /// Whether `text` is all ASCII (what the fast path writes always is).
+    ascii: bool,
 }
 
 impl Normalized {
@@ -61,6 +63,11 @@ impl Normalized {
     /// The normalised text.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Whether the normalised text is all ASCII, known without looking at it again.
+    pub fn is_ascii(&self) -> bool {
+        self.ascii
     }
 
     /// Maps a byte range of the normalised text to a byte range of the original text. Both ends
@@ -945,6 +952,7 @@ fn build(units: &[Unit], out: &mut Normalized) {
         }
     }
     *out = Normalized {
+        ascii: text.is_ascii(),
         text: String::from_utf8(text).expect("written from chars"),
         spans,
         word_starts,

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use proptest::prelude::*;
 
+use crate::normalize::Normalizer;
 use crate::{Classifier, Gazetteer, LanguageDetection, RulePack, RuleSource};
 
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
@@ -15,6 +16,11 @@ static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(|| {
     let gazetteer =
         Gazetteer::parse(&RuleSource::new("gazetteer.toml", gaz)).expect("gazetteer parses");
     Classifier::new(seed_rules(), gazetteer, LanguageDetection::On).expect("rules compile")
+});
+
+static NORMALIZER: LazyLock<Normalizer> = LazyLock::new(|| {
+    let pack = seed_rules();
+    Normalizer::new(pack.slang, pack.keep)
 });
 
 fn seeds() -> &'static Path {
@@ -74,6 +80,8 @@ fn posty() -> impl Strategy<Value = String> {
 }
 
 fn check(text: &str) {
+    let norm = NORMALIZER.normalize(text);
+    assert_eq!(norm.is_ascii(), norm.text().is_ascii(), "{text:?}");
     let v = CLASSIFIER.classify(text);
     assert!((0.0..=1.0).contains(&v.score));
     let spans = v

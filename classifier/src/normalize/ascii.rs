@@ -247,6 +247,7 @@ impl Output {
             text: String::from_utf8(std::mem::take(text)).expect("ASCII in, ASCII slang"),
             spans: self.spans,
             word_starts: self.word_starts,
+            ascii: true,
         };
         if self.number_words {
             read_number_words(out, &self.squeezed);
@@ -309,6 +310,7 @@ fn read_number_words(out: &mut Normalized, squeezed: &[usize]) {
         text: String::from_utf8(written).expect("ASCII text, digits and points"),
         spans,
         word_starts,
+        ascii: true,
     };
 }
 
@@ -687,6 +689,10 @@ mod tests {
                 assert_eq!(fast.text, general.text, "text of {text:?}");
                 assert_eq!(fast.spans, general.spans, "spans of {text:?}");
                 assert_eq!(fast.word_starts, general.word_starts, "words of {text:?}");
+                assert!(
+                    fast.is_ascii() && general.is_ascii(),
+                    "ASCII-ness of {text:?}"
+                );
             }
         }
     }
