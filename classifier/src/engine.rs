@@ -1441,6 +1441,26 @@ aliases = ["kuching"]
     }
 
     #[test]
+    fn a_pattern_without_literals_is_searched_with_the_set() {
+        let pack = PACK.replace(
+            "patterns = ['gaji\\s+\\d+\\s+juta']",
+            "patterns = ['\\b[a-z]{3}\\d{4}\\b']",
+        );
+        assert_ne!(pack, PACK);
+        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
+        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
+        let c = Classifier::new(pack, gaz, LanguageDetection::Off).unwrap();
+        assert_eq!(
+            c.fallback_ids.len(),
+            1,
+            "the pattern has no literals to wait for"
+        );
+        let fired = |t: &str| c.classify(t).indicator_ids().any(|i| i == "pay.high");
+        assert!(fired("kerja sarawak, kode abc1234"));
+        assert!(!fired("kerja sarawak, kode abc12"));
+    }
+
+    #[test]
     fn same_input_same_verdict() {
         let c = classifier();
         let text = "Kerja Sarawak tanpa paspor gaji 9 juta kamboja 柬埔寨";
