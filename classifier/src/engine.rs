@@ -110,10 +110,21 @@ struct Trigger {
 /// What a pattern's literals say about where its matches can start, beyond its prefixes.
 #[derive(Debug, Clone, Copy)]
 struct Gates {
-    /// It is only tried once one of its required literals occurred.
+    /// It is only tried once one of its required literals occurred: after the start of the
+    /// match, or (`required_at_start`, when the literals were not taken after a prefix) from it.
     has_required: bool,
+    required_at_start: bool,
     /// Every match starts at a Unicode word boundary.
     at_word_boundary: bool,
+    /// Its prefixes hold on ASCII text only (see [`ascii_prefix_literals`]).
+    ascii_only: bool,
+}
+
+impl Gates {
+    /// Whether a required literal started at or after `start` (as `required_last` says, +1).
+    fn required_seen(&self, start: usize, required_last: usize) -> bool {
+        !self.has_required || start + usize::from(!self.required_at_start) < required_last
+    }
 }
 
 impl Routes {
@@ -196,6 +207,8 @@ struct Pattern {
     program: Option<Program>,
     /// The indicator it belongs to.
     owner: usize,
+    /// It has no literal prefixes but ASCII ones: on ASCII text it is tried where they occur.
+    ascii_prefixed: bool,
 }
 
 /// Most literal prefixes taken from one pattern; a pattern with more goes to the `RegexSet`.
@@ -249,6 +262,19 @@ fn prefix_literals(hir: &Hir) -> Option<Vec<String>> {
         .iter()
         .map(|l| String::from_utf8(l.as_bytes().to_vec()).ok())
         .collect()
+}
+
+/// The literal prefixes of `pattern` read as ASCII-only (`\d` as `[0-9]`), when there are few
+/// enough: on ASCII text it matches what the pattern matches, so there every match starts with
+/// one of them. Patterns that start with a digit have no prefixes otherwise (every Unicode digit
+/// can start them).
+fn ascii_prefix_literals(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    prefix_literals(&hir)
 }
 
 /// Literals one of which every match contains: the prefixes of one part of the pattern's
@@ -440,7 +466,12 @@ impl Classifier {
                 })?;
                 let id = patterns.len();
                 let literals = PatternLiterals::of(p);
-                if let Some(prefixes) = &literals.prefixes {
+                // Without prefixes a pattern with required literals is searched on the whole
+                // text; on ASCII text, prefixes read as ASCII can start it instead.
+                let ascii_prefixes = (literals.prefixes.is_none() && literals.required.is_some())
+                    .then(|| ascii_prefix_literals(p))
+                    .flatten();
+                if let Some(prefixes) = literals.prefixes.as_ref().or(ascii_prefixes.as_ref()) {
                     for (key, follow) in prefixes.iter().zip(Follow::of_prefixes(p, prefixes)) {
                         by_keyword
                             .entry(key.clone())
@@ -467,10 +498,13 @@ impl Classifier {
                         .then(|| Program::new(p))
                         .flatten(),
                     owner: i,
+                    ascii_prefixed: ascii_prefixes.is_some(),
                 });
                 gates.push(Gates {
                     has_required: literals.required.is_some(),
+                    required_at_start: literals.prefixes.is_none(),
                     at_word_boundary: literals.at_word_boundary,
+                    ascii_only: ascii_prefixes.is_some(),
                 });
             }
         }
@@ -631,7 +665,7 @@ impl Classifier {
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
 
         let t = norm.text();
-        let audience = self.scan(t, scratch);
+        let audience = self.scan(t, norm.is_ascii(), scratch);
         self.match_patterns(t, norm.is_ascii(), scratch);
         let ScanScratch {
             hits,
@@ -750,8 +784,8 @@ impl Classifier {
 
     /// The one Aho-Corasick pass over the normalised text `t`, which also finds the one-byte
     /// pattern literals. The keywords' matches, and what the patterns need, are left in
-    /// `scratch`; returns whether a marker of a Kalbar audience occurred.
-    fn scan(&self, t: &str, scratch: &mut ScanScratch) -> bool {
+    /// `scratch`; returns whether a marker of a Kalbar audience occurred. `ascii`: `t` is.
+    fn scan(&self, t: &str, ascii: bool, scratch: &mut ScanScratch) -> bool {
         let mut audience = false;
         let ScanScratch {
             hits,
@@ -821,7 +855,8 @@ impl Classifier {
             let mut boundary = None;
             for trigger in self.routes.triggers(triggers) {
                 let p = trigger.pattern;
-                if (!trigger.gates.has_required || s + 1 < required_last[p])
+                if (ascii || !trigger.gates.ascii_only)
+                    && trigger.gates.required_seen(s, required_last[p])
                     && self.routes.follow(trigger).allows(t.as_bytes(), end)
                     && (!trigger.gates.at_word_boundary
                         || *boundary.get_or_insert_with(|| is_word_boundary(t.as_bytes(), s)))
@@ -863,7 +898,11 @@ impl Classifier {
                 &mut hits[pattern.owner],
             );
         }
-        let unprefixed = self.unprefixed.iter().filter(|&&p| required_last[p] > 0);
+        // On ASCII text the scan tried the patterns with ASCII prefixes where those occur.
+        let unprefixed = self
+            .unprefixed
+            .iter()
+            .filter(|&&p| required_last[p] > 0 && !(ascii && self.patterns[p].ascii_prefixed));
         let fallback = self
             .fallback
             .matches(t)
@@ -1099,7 +1138,7 @@ impl Classifier {
         let norm = self.normalizer.normalize(text);
         let t = norm.text();
         let mut scratch = ScanScratch::default();
-        self.scan(t, &mut scratch);
+        self.scan(t, norm.is_ascii(), &mut scratch);
         // The keywords' matches, which the scan leaves there, are not the patterns'.
         scratch.hits.iter_mut().for_each(Vec::clear);
         self.match_patterns(t, norm.is_ascii(), &mut scratch);
@@ -1438,6 +1477,41 @@ aliases = ["kuching"]
         assert!(fired("kerja sarawak, ok bayar 500k"));
         assert!(fired("kerja sarawak, bayar 500k ok"));
         assert!(!fired("kerja sarawak, ok bayar 500"));
+    }
+
+    #[test]
+    fn a_pattern_starting_with_a_digit_is_tried_at_its_ascii_prefixes() {
+        // No prefixes (any Unicode digit can start it), so ASCII text is searched from the
+        // ASCII ones: the digits and `ringgit`, which is also its required literal and can be
+        // where a match starts.
+        let pack = PACK.replace(
+            "patterns = ['gaji\\s+\\d+\\s+juta']",
+            "patterns = ['(\\d+\\s*)?ringgit\\b']",
+        );
+        assert_ne!(pack, PACK);
+        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
+        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
+        let c = Classifier::new(pack, gaz, LanguageDetection::Off).unwrap();
+        assert!(c.patterns.iter().any(|p| p.ascii_prefixed));
+        let spans = |t: &str| {
+            let v = c.classify(t);
+            let fired = v.indicators.into_iter().find(|i| &*i.id == "pay.high");
+            fired.map(|i| i.matches.into_iter().map(|m| m.text).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            spans("kerja sarawak gaji ringgit"),
+            Some(vec!["ringgit".into()])
+        );
+        assert_eq!(
+            spans("kerja sarawak gaji 500 ringgit"),
+            Some(vec!["500 ringgit".into()])
+        );
+        // Outside ASCII, where other digits can start it, the whole text is searched.
+        assert_eq!(
+            spans("kerja sarawak ٣ ringgit"),
+            Some(vec!["٣ ringgit".into()])
+        );
+        assert_eq!(spans("kerja sarawak gaji 500"), None);
     }
 
     #[test]
