@@ -287,7 +287,7 @@ fn read_number_words(out: &mut Normalized, squeezed: &[usize]) {
     // Bytes between runs keep their place in the original.
     let copy = |from: usize, to: usize, written: &mut Vec<u8>, spans: &mut Spans| {
         written.extend_from_slice(&text[from..to]);
-        (from..to).for_each(|k| spans.push(out.spans.get(k)));
+        spans.extend_from(&out.spans, from, to);
     };
     let mut written = Vec::with_capacity(text.len());
     let mut spans = Spans::new();

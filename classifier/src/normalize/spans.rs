@@ -157,7 +157,7 @@ impl Spans {
     }
 
     /// Maps more bytes as bytes `from..to` of `other` are mapped.
-    fn extend_from(&mut self, other: &Spans, from: usize, to: usize) {
+    pub(super) fn extend_from(&mut self, other: &Spans, from: usize, to: usize) {
         if from >= to {
             return;
         }
