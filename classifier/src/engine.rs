@@ -26,7 +26,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::nfa::contiguous;
@@ -34,7 +34,7 @@ use aho_corasick::{Anchored, MatchKind};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use regex::RegexSet;
 use regex_automata::meta::Regex;
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
 
 use crate::anchored::{ByteSet, Follow, anchored_at, each_match, is_word_boundary};
 use crate::backtrack::Program;
@@ -231,6 +231,7 @@ impl PatternLiterals {
         let Ok(hir) = regex_syntax::parse(pattern) else {
             return PatternLiterals::default();
         };
+        let hir = spaces_as_normalised(&hir);
         let prefixes = prefix_literals(&hir);
         PatternLiterals {
             required: required_literals(&hir, prefixes.is_some()),
@@ -240,6 +241,31 @@ impl PatternLiterals {
                 .look_set_prefix()
                 .contains(regex_syntax::hir::Look::WordUnicode),
         }
+    }
+}
+
+/// `hir` with `\s` read as a space, the only white space normalised text has (every run of it
+/// is one space there): in normalised text it matches what `hir` matches, and its literals are
+/// longer (`di ` for `\b(di|ke)\s+…` where `di` alone is in one word in ten).
+fn spaces_as_normalised(hir: &Hir) -> Hir {
+    // Unicode's and, in patterns read as ASCII, ASCII's.
+    static WHITE_SPACE: LazyLock<[Hir; 2]> = LazyLock::new(|| {
+        [r"\s", r"(?-u:\s)"].map(|s| regex_syntax::parse(s).expect("static regex"))
+    });
+    let each = |parts: &[Hir]| parts.iter().map(spaces_as_normalised).collect::<Vec<_>>();
+    match hir.kind() {
+        HirKind::Class(_) if WHITE_SPACE.contains(hir) => Hir::literal(*b" "),
+        HirKind::Concat(parts) => Hir::concat(each(parts)),
+        HirKind::Alternation(parts) => Hir::alternation(each(parts)),
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            sub: Box::new(spaces_as_normalised(&rep.sub)),
+            ..rep.clone()
+        }),
+        HirKind::Capture(capture) => Hir::capture(Capture {
+            sub: Box::new(spaces_as_normalised(&capture.sub)),
+            ..capture.clone()
+        }),
+        _ => hir.clone(),
     }
 }
 
@@ -274,7 +300,7 @@ fn ascii_prefix_literals(pattern: &str) -> Option<Vec<String>> {
         .build()
         .parse(pattern)
         .ok()?;
-    prefix_literals(&hir)
+    prefix_literals(&spaces_as_normalised(&hir))
 }
 
 /// Literals one of which every match contains: the prefixes of one part of the pattern's
@@ -1512,6 +1538,16 @@ aliases = ["kuching"]
             Some(vec!["٣ ringgit".into()])
         );
         assert_eq!(spans("kerja sarawak gaji 500"), None);
+    }
+
+    #[test]
+    fn white_space_in_patterns_is_read_as_the_space_normalised_text_has() {
+        let prefixes = |p: &str| PatternLiterals::of(p).prefixes.unwrap();
+        assert_eq!(prefixes(r"\b(di|ke)\s+kerja"), ["di ", "ke "]);
+        assert_eq!(prefixes(r"gaji\s*\d"), ["gaji ", "gaji"]);
+        let ascii = ascii_prefix_literals(r"(\d|rm)\s+ringgit").unwrap();
+        assert_eq!(ascii.len(), 11, "{ascii:?}");
+        assert!(ascii.iter().all(|p| p.ends_with(' ')), "{ascii:?}");
     }
 
     #[test]

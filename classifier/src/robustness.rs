@@ -82,6 +82,12 @@ fn posty() -> impl Strategy<Value = String> {
 fn check(text: &str) {
     let norm = NORMALIZER.normalize(text);
     assert_eq!(norm.is_ascii(), norm.text().is_ascii(), "{text:?}");
+    // What patterns' literals are read with (`\s` as a space).
+    assert!(
+        norm.text().chars().all(|c| c == ' ' || !c.is_whitespace()),
+        "only spaces as white space in {:?}",
+        norm.text()
+    );
     let v = CLASSIFIER.classify(text);
     assert!((0.0..=1.0).contains(&v.score));
     let spans = v
