@@ -875,8 +875,9 @@ impl Classifier {
             }
         }
         // Most prefixes cannot begin a match: a match starting at `s` holds a required literal
-        // after its prefix, past `s`, only some bytes may follow the prefix, and a pattern that
-        // begins with `\b` only matches at a word boundary.
+        // after its prefix, past `s` (from `s` on, if the literals were not taken after a
+        // prefix), only some bytes may follow the prefix, and a pattern that begins with `\b`
+        // only matches at a word boundary. ASCII prefixes count on ASCII text only.
         for &(triggers, s, end) in prefixes.iter() {
             let mut boundary = None;
             for trigger in self.routes.triggers(triggers) {
@@ -1362,6 +1363,18 @@ aliases = ["kuching"]
         Classifier::new(pack, gaz, LanguageDetection::Off).unwrap()
     }
 
+    /// The test pack with `pay.high`'s patterns replaced by `patterns` (TOML literal strings).
+    fn with_pay_patterns(patterns: &str) -> Classifier {
+        let pack = PACK.replace(
+            r"patterns = ['gaji\s+\d+\s+juta']",
+            &format!("patterns = [{patterns}]"),
+        );
+        assert_ne!(pack, PACK);
+        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
+        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
+        Classifier::new(pack, gaz, LanguageDetection::Off).unwrap()
+    }
+
     fn ids(v: &Verdict) -> Vec<&str> {
         v.indicator_ids().collect()
     }
@@ -1490,14 +1503,7 @@ aliases = ["kuching"]
     fn a_one_byte_required_literal_counts_wherever_it_last_occurs() {
         // `k` is required (after the prefix `bayar`) and no keyword: it is looked for after the
         // pass, and a `k` before the prefix must not hide the one after it.
-        let pack = PACK.replace(
-            "patterns = ['gaji\\s+\\d+\\s+juta']",
-            "patterns = ['gaji\\s+\\d+\\s+juta', '\\bbayar\\s+\\d+\\s*(ribu|k)\\b']",
-        );
-        assert_ne!(pack, PACK);
-        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
-        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
-        let c = Classifier::new(pack, gaz, LanguageDetection::Off).unwrap();
+        let c = with_pay_patterns(r"'gaji\s+\d+\s+juta', '\bbayar\s+\d+\s*(ribu|k)\b'");
         assert_eq!(c.required_bytes.len(), 1, "{:?}", c.required_bytes);
         let fired = |t: &str| c.classify(t).indicator_ids().any(|i| i == "pay.high");
         assert!(fired("kerja sarawak, ok bayar 500k"));
@@ -1510,14 +1516,7 @@ aliases = ["kuching"]
         // No prefixes (any Unicode digit can start it), so ASCII text is searched from the
         // ASCII ones: the digits and `ringgit`, which is also its required literal and can be
         // where a match starts.
-        let pack = PACK.replace(
-            "patterns = ['gaji\\s+\\d+\\s+juta']",
-            "patterns = ['(\\d+\\s*)?ringgit\\b']",
-        );
-        assert_ne!(pack, PACK);
-        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
-        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
-        let c = Classifier::new(pack, gaz, LanguageDetection::Off).unwrap();
+        let c = with_pay_patterns(r"'(\d+\s*)?ringgit\b'");
         assert!(c.patterns.iter().any(|p| p.ascii_prefixed));
         let spans = |t: &str| {
             let v = c.classify(t);
@@ -1552,14 +1551,7 @@ aliases = ["kuching"]
 
     #[test]
     fn a_pattern_without_literals_is_searched_with_the_set() {
-        let pack = PACK.replace(
-            "patterns = ['gaji\\s+\\d+\\s+juta']",
-            "patterns = ['\\b[a-z]{3}\\d{4}\\b']",
-        );
-        assert_ne!(pack, PACK);
-        let pack = RulePack::parse(&[RuleSource::new("t.toml", pack)]).unwrap();
-        let gaz = Gazetteer::parse(&RuleSource::new("g.toml", GAZ)).unwrap();
-        let c = Classifier::new(pack, gaz, LanguageDetection::Off).unwrap();
+        let c = with_pay_patterns(r"'\b[a-z]{3}\d{4}\b'");
         assert_eq!(
             c.fallback_ids.len(),
             1,
