@@ -1,7 +1,9 @@
-//! Property tests: on any input the normaliser and the engine never panic, every span lies on
+//! Property tests: on any input the normaliser and the engine never panic, the normalised text
+//! has no white space but spaces (the patterns' literals are read so), every span lies on
 //! character boundaries of the original text and covers what it says, the same input always
-//! gives the same verdict, and the patterns, run only where the engine's prefilter says they can
-//! match, match what they match on the whole text. Run against the real rule pack in `seeds/`.
+//! gives the same verdict whatever the thread classified before, and the patterns, run only
+//! where the engine's prefilter says they can match, match what they match on the whole text.
+//! Run against the real rule pack in `seeds/`.
 
 use std::path::Path;
 use std::sync::LazyLock;
