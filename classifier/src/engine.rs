@@ -3,11 +3,13 @@
 //! are looked up in a table as the pass reads each byte: in the automaton they were most of its
 //! matches); a pattern with a literal prefix is only tried, anchored, where one of its prefixes
 //! occurred and is followed by bytes a match can go on with (see [`crate::anchored::Follow`]).
-//! The same pass looks for the literals a pattern's matches must contain (its required
-//! literals): a pattern none of whose required literals occurred is not run at all, and one
-//! without prefixes whose literals did runs over the whole text. Patterns with neither go
-//! through one `RegexSet` pass, and only those that matched are re-scanned. Then conditions and
-//! scoring.
+//! Literals are read from the patterns with `\s` as a space, the only white space normalised
+//! text has. The same pass looks for the literals a pattern's matches must contain (its required
+//! literals; a one-byte one nothing else uses is looked for after the pass): a pattern none of
+//! whose required literals occurred is not run at all, and one without prefixes whose literals
+//! did runs over the whole text, or, on ASCII text, where its prefixes read as ASCII occur (a
+//! pattern starting with `\d`). Patterns with neither go through one `RegexSet` pass, and only
+//! those that matched are re-scanned. Then conditions and scoring.
 //!
 //! Why the prefilter rather than one `RegexSet` over every pattern: analysts' patterns use
 //! bounded repeats (`(\S+\s+){0,6}`, `[^\n]{0,30}`) whose combined automaton explodes; measured
