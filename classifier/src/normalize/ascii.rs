@@ -314,6 +314,43 @@ fn read_number_words(out: &mut Normalized, squeezed: &[usize]) {
     };
 }
 
+/// Where the run of lower-case ASCII letters at `from` ends, or `None` if a letter comes three
+/// times in a row in it. Reads eight bytes at a time where eight are left: a word is about six
+/// letters, so most take one step with no branch per letter. `bytes` must be ASCII.
+fn lower_case_run(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Each byte is below 0x80, so adding at most 0x7f to it carries into no other byte:
+        // the high bit of each sum says how the byte compares.
+        let at_least_a = x + (0x80 - u64::from(b'a')) * ONES;
+        let past_z = x + (0x80 - u64::from(b'z') - 1) * ONES;
+        let not_lower = !(at_least_a & !past_z) & HIGH;
+        let letters = (not_lower.trailing_zeros() / 8) as usize;
+        // A zero byte of `same` is one whose next two bytes equal it; only those whose next two
+        // are in the run count.
+        let same = (x ^ (x >> 8)) | (x ^ (x >> 16));
+        let tripled = !(same + 0x7f * ONES) & HIGH;
+        let windows = letters.saturating_sub(2);
+        if tripled & HIGH & ((1 << (8 * windows)) - 1) != 0 {
+            return None;
+        }
+        if letters < 8 {
+            return Some(at + letters);
+        }
+        // The last two bytes start windows that end in the next eight.
+        at += 6;
+    }
+    let end = at
+        + bytes[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase())
+            .count();
+    (!tripled_letter(&bytes[at..end])).then_some(end)
+}
+
 /// Whether a letter comes three times in a row in `bytes`.
 fn tripled_letter(bytes: &[u8]) -> bool {
     (2..bytes.len()).any(|k| {
@@ -454,14 +491,14 @@ impl Normalizer {
                 i += 1;
                 continue;
             }
-            let mut j = i + 1;
-            while word_char(j) {
-                j += 1;
-            }
-            let plain_end = self.copy_plain(source, i, j, &mut out);
+            let plain_end = self.copy_plain(source, i, &mut out);
             if plain_end > i {
                 i = plain_end;
                 continue;
+            }
+            let mut j = i + 1;
+            while word_char(j) {
+                j += 1;
             }
             let elongated = tripled_letter(&folded[i..j]);
             let spelled = j == i + 1 && folded[i].is_ascii_alphabetic() && spelled_after(j);
@@ -499,18 +536,11 @@ impl Normalizer {
 
     /// Where the word at folded byte `from` ends, if it is written as it is whatever stands
     /// around it: two or more lower-case letters, none tripled, not a number word, neither slang
-    /// nor on the keep list. One pass over its letters finds its end and checks them.
+    /// nor on the keep list.
     fn plain_word_end(&self, folded: &[u8], from: usize) -> Option<usize> {
-        let (mut last, mut before, mut tripled) = (0, 0, false);
-        let mut end = from;
-        while let Some(&b) = folded.get(end).filter(|b| b.is_ascii_lowercase()) {
-            tripled |= b == last && b == before;
-            (before, last) = (last, b);
-            end += 1;
-        }
+        let end = lower_case_run(folded, from)?;
         let word = &folded[from..end];
         let plain = word.len() >= 2
-            && !tripled
             // A digit goes on the word.
             && !folded.get(end).is_some_and(u8::is_ascii_alphanumeric)
             // The filter holds the slang, the keep list and the number words.
@@ -524,15 +554,15 @@ impl Normalizer {
         plain.then_some(end)
     }
 
-    /// Copies the plain words from folded byte `i` on (the first ends at `j`), and the single
-    /// spaces between them, in one go: output and input are the same bytes there. Returns where
-    /// the copy ends: `i` if the word at `i` is not plain. Most of what recruiters write is
-    /// such runs, so this is the path most words take.
-    fn copy_plain(&self, source: &Folded, i: usize, j: usize, out: &mut Output) -> usize {
+    /// Copies the plain words from folded byte `i` on, and the single spaces between them, in
+    /// one go: output and input are the same bytes there. Returns where the copy ends: `i` if
+    /// the word at `i` is not plain. Most of what recruiters write is such runs, so this is the
+    /// path most words take.
+    fn copy_plain(&self, source: &Folded, i: usize, out: &mut Output) -> usize {
         let folded = &source.bytes;
-        if self.plain_word_end(folded, i) != Some(j) {
+        let Some(j) = self.plain_word_end(folded, i) else {
             return i;
-        }
+        };
         // A space that stands for a wider character (an emoji) ends a run: the bytes around it
         // are not consecutive in the input. Only spaces stand for one, so the first after `j` is
         // the only one a run can meet.
@@ -730,8 +760,36 @@ mod tests {
         }
     }
 
+    /// [`lower_case_run`] a byte at a time.
+    fn lower_case_run_bytewise(bytes: &[u8], from: usize) -> Option<usize> {
+        let end = from
+            + bytes[from..]
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase())
+                .count();
+        (!tripled_letter(&bytes[from..end])).then_some(end)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn lower_case_run_reads_eight_bytes_as_one_at_a_time(
+            pieces in prop::collection::vec(
+                prop_oneof![Just("a".into()), Just("aa".into()), Just("b".into()), "[c-z]{1,3}", "[`{@A -]"],
+                0..24,
+            ),
+        ) {
+            let text = pieces.concat();
+            let bytes = text.as_bytes();
+            for from in 0..=bytes.len() {
+                prop_assert_eq!(
+                    lower_case_run(bytes, from),
+                    lower_case_run_bytewise(bytes, from),
+                    "{:?} from {}", text, from
+                );
+            }
+        }
 
         #[test]
         fn same_as_the_general_way(text in foldable_posty()) {
