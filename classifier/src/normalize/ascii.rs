@@ -554,10 +554,10 @@ impl Normalizer {
         plain.then_some(end)
     }
 
-    /// Copies the plain words from folded byte `i` on, and the single spaces between them, in
-    /// one go: output and input are the same bytes there. Returns where the copy ends: `i` if
-    /// the word at `i` is not plain. Most of what recruiters write is such runs, so this is the
-    /// path most words take.
+    /// Copies the plain words from folded byte `i` on, and what stands between them when it is
+    /// punctuation and at most one space, in one go: output and input are the same bytes there.
+    /// Returns where the copy ends: `i` if the word at `i` is not plain. Most of what recruiters
+    /// write is such runs, so this is the path most words take.
     fn copy_plain(&self, source: &Folded, i: usize, out: &mut Output) -> usize {
         let folded = &source.bytes;
         let Some(j) = self.plain_word_end(folded, i) else {
@@ -570,15 +570,30 @@ impl Normalizer {
             .wide
             .get(source.wide.partition_point(|&(k, _)| k < j))
             .map(|&(k, _)| k);
+        let punctuation = |k: usize| {
+            let mut k = k;
+            while folded.get(k).is_some_and(u8::is_ascii_punctuation) {
+                k += 1;
+            }
+            k
+        };
         out.end_space();
         out.word_may_start();
         let start = out.text.len();
         let mut end = j;
-        while folded.get(end) == Some(&b' ') && wide != Some(end) {
-            let Some(next_end) = self.plain_word_end(folded, end + 1) else {
+        loop {
+            // Punctuation is written as it is, and after a letter it is no number separator;
+            // a space between non-white bytes is too.
+            let marks = punctuation(end);
+            let mut next = marks;
+            if folded.get(next) == Some(&b' ') && wide != Some(next) {
+                next = punctuation(next + 1);
+            }
+            let Some(next_end) = self.plain_word_end(folded, next) else {
+                end = marks;
                 break;
             };
-            out.word_starts.push(start + end + 1 - i);
+            out.word_starts.push(start + next - i);
             end = next_end;
         }
         out.text.extend_from_slice(&folded[i..end]);
