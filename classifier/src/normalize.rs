@@ -173,8 +173,9 @@ impl KeyFilter {
 /// Expands chat slang and undoes obfuscation. Built once from the rule set's slang table.
 #[derive(Debug, Clone, Default)]
 pub struct Normalizer {
-    /// The slang table and the keep list, by lower-case token: one lookup per token.
-    rules: HashMap<String, TokenRule, FnvBuild>,
+    /// The slang table and the keep list, by lower-case token (its UTF-8 bytes: the fast path
+    /// looks its words up as bytes): one lookup per token.
+    rules: HashMap<Box<[u8]>, TokenRule, FnvBuild>,
     /// The tokens `rules` may hold, and the number words: a word it turns away is neither.
     filter: KeyFilter,
     /// Characters in the longest slang or keep token: longer tokens are not looked up.
@@ -278,6 +279,10 @@ impl Normalizer {
         let ascii_slang = rules.values().flat_map(|r| &r.slang).all(|s| s.is_ascii());
         let mut filter = KeyFilter::default();
         rules.keys().for_each(|k| filter.insert(k.as_bytes()));
+        let rules = rules
+            .into_iter()
+            .map(|(k, rule)| (k.into_bytes().into_boxed_slice(), rule))
+            .collect();
         NUMBER_WORDS.iter().for_each(|w| filter.insert(w));
         Normalizer {
             rules,
@@ -357,18 +362,18 @@ impl Normalizer {
             && self.is_kept(&units[start..end].iter().map(|u| u.ch).collect::<String>())
     }
 
-    /// What the slang table and the keep list say about `token` (lower case).
+    /// What the slang table and the keep list say about `token` (lower case, UTF-8).
     #[inline]
-    fn rule(&self, token: &str) -> Option<&TokenRule> {
+    fn rule(&self, token: &[u8]) -> Option<&TokenRule> {
         self.filter
-            .may_hold(token.as_bytes())
+            .may_hold(token)
             .then(|| self.rules.get(token))
             .flatten()
     }
 
     /// Whether `token` (lower case) is on the keep list.
     fn is_kept(&self, token: &str) -> bool {
-        self.rule(token).is_some_and(|r| r.keep)
+        self.rule(token.as_bytes()).is_some_and(|r| r.keep)
     }
 
     /// Splits numbers glued to units (`12jt` → `12 jt`, `rm3500` → `rm 3500`), expands
@@ -397,7 +402,7 @@ impl Normalizer {
             if token.len() <= self.longest_key {
                 word.extend(token.iter().map(|u| u.ch));
             }
-            let rule = self.rule(&word);
+            let rule = self.rule(word.as_bytes());
             let digits = token.iter().take_while(|u| u.ch.is_ascii_digit()).count();
             let letters = token.iter().take_while(|u| u.ch.is_alphabetic()).count();
             if rule.is_some_and(|r| r.keep) {
@@ -470,9 +475,7 @@ impl Normalizer {
             u.ch.encode_utf8(&mut buf[len..]);
             len += n;
         }
-        self.rule(std::str::from_utf8(&buf[..len]).ok()?)?
-            .slang
-            .as_deref()
+        self.rule(&buf[..len])?.slang.as_deref()
     }
 }
 
@@ -993,8 +996,8 @@ mod tests {
             .chain([long.clone()]);
         let n = Normalizer::new(keys.map(|k| (k, "x".to_string())).collect(), Vec::new());
         for key in n.rules.keys() {
-            assert!(n.filter.may_hold(key.as_bytes()), "{key}");
-            assert!(n.rule(key).is_some(), "{key}");
+            assert!(n.filter.may_hold(key), "{key:?}");
+            assert!(n.rule(key).is_some(), "{key:?}");
         }
         for word in NUMBER_WORDS {
             assert!(n.filter.may_hold(word), "{word:?}");
@@ -1005,7 +1008,7 @@ mod tests {
             "a long key lets every long token of its slot through"
         );
         assert!(!n.filter.may_hold(b""));
-        let slang = |token: &str| n.rule(token).and_then(|r| r.slang.as_deref());
+        let slang = |token: &str| n.rule(token.as_bytes()).and_then(|r| r.slang.as_deref());
         assert_eq!(slang(&long), Some("x"));
         assert_eq!(slang("gaji"), None);
     }

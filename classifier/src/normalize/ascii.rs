@@ -548,9 +548,7 @@ impl Normalizer {
                 || !self.filter.may_hold(word)
                 || !starts_number_run(number_word(word))
                     && (word.len() > self.longest_key
-                        || !self
-                            .rules
-                            .contains_key(std::str::from_utf8(word).expect("ASCII"))));
+                        || !self.rules.contains_key(word)));
         plain.then_some(end)
     }
 
@@ -608,7 +606,7 @@ impl Normalizer {
         let chars = token.as_bytes();
         let n = chars.len();
         let word = if n <= self.longest_key { token } else { "" };
-        let rule = self.rule(word);
+        let rule = self.rule(word.as_bytes());
         let digits = chars.iter().take_while(|b| b.is_ascii_digit()).count();
         let letters = chars.iter().take_while(|b| b.is_ascii_alphabetic()).count();
         if rule.is_some_and(|r| r.keep) {
@@ -647,7 +645,7 @@ impl Normalizer {
     fn expand_part(&self, part: &str, source: Source, out: &mut Output) {
         let n = part.len();
         let slang = (n <= self.longest_key && n <= MAX_SLANG_BYTES)
-            .then(|| self.rule(part)?.slang.as_deref())
+            .then(|| self.rule(part.as_bytes())?.slang.as_deref())
             .flatten();
         match slang {
             Some(expansion) => out.expansion(expansion, (source.span(0).0, source.span(n - 1).1)),
