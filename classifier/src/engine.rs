@@ -687,7 +687,11 @@ impl Classifier {
     fn classify_in(&self, text: &str, scratch: &mut ScanScratch) -> Verdict {
         let mut norm = std::mem::take(&mut scratch.normalized);
         self.normalizer.normalize_into(text, &mut norm);
-        let cjk = cjk_count(text);
+        let cjk = if norm.original_is_ascii() {
+            0
+        } else {
+            cjk_count(text)
+        };
         let lang = self.language_of(text, cjk);
         let has_cjk = cjk > 0;
         let present = |l: Lang| l == lang || (l == Lang::Zh && has_cjk);
@@ -1235,12 +1239,9 @@ fn merge_overlaps(spans: &mut Vec<(usize, usize)>) {
     });
 }
 
-/// How many characters of `text` are Chinese or Japanese; ASCII text is told at once. Each of
-/// them is three or four bytes long, the first 0xE2 or above: only those characters are decoded.
+/// How many characters of `text` are Chinese or Japanese. Each of them is three or four bytes
+/// long, the first 0xE2 or above: only those characters are decoded.
 fn cjk_count(text: &str) -> usize {
-    if text.is_ascii() {
-        return 0;
-    }
     let bytes = text.as_bytes();
     (0..bytes.len())
         .filter(|&i| bytes[i] >= 0xE2 && text[i..].chars().next().is_some_and(is_cjk))

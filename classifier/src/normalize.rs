@@ -43,6 +43,8 @@ pub struct Normalized {
     word_starts: Vec<usize>,
     /// Whether `text` is all ASCII (what the fast path writes always is).
     ascii: bool,
+    /// Whether the original text is all ASCII.
+    original_ascii: bool,
 }
 
 impl Normalized {
@@ -68,6 +70,11 @@ impl Normalized {
     /// Whether the normalised text is all ASCII, known without looking at it again.
     pub fn is_ascii(&self) -> bool {
         self.ascii
+    }
+
+    /// Whether the original text is all ASCII, known without looking at it again.
+    pub fn original_is_ascii(&self) -> bool {
+        self.original_ascii
     }
 
     /// Maps a byte range of the normalised text to a byte range of the original text. Both ends
@@ -319,7 +326,7 @@ impl Normalizer {
             if number_words_in {
                 *expanded = number_words(std::mem::take(expanded));
             }
-            build(expanded, out);
+            build(expanded, input.is_ascii(), out);
         })
     }
 
@@ -924,7 +931,7 @@ fn number_runs(
 const WORD_LEN_GUESS: usize = 4;
 
 /// The normalised text and its maps, with one space between words and none at the ends.
-fn build(units: &[Unit], out: &mut Normalized) {
+fn build(units: &[Unit], original_ascii: bool, out: &mut Normalized) {
     let (mut text, mut spans, mut word_starts) = out.take_room(units.len());
     let mut prev_word = false;
     // The first white space after a word, written once the next word comes.
@@ -956,6 +963,7 @@ fn build(units: &[Unit], out: &mut Normalized) {
     }
     *out = Normalized {
         ascii: text.is_ascii(),
+        original_ascii,
         text: String::from_utf8(text).expect("written from chars"),
         spans,
         word_starts,

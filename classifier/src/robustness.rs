@@ -84,6 +84,7 @@ fn posty() -> impl Strategy<Value = String> {
 fn check(text: &str) {
     let norm = NORMALIZER.normalize(text);
     assert_eq!(norm.is_ascii(), norm.text().is_ascii(), "{text:?}");
+    assert_eq!(norm.original_is_ascii(), text.is_ascii(), "{text:?}");
     // What patterns' literals are read with (`\s` as a space).
     assert!(
         norm.text().chars().all(|c| c == ' ' || !c.is_whitespace()),

@@ -50,6 +50,8 @@ struct Folded {
     /// of the character. Every other byte comes from one input byte, at the offset the last of
     /// these leaves (none: the same index).
     wide: Vec<(usize, Span)>,
+    /// Whether the input is all ASCII.
+    ascii: bool,
 }
 
 impl Folded {
@@ -132,6 +134,8 @@ struct Output {
     separators: bool,
     /// Whether a number word that can start a number was written.
     number_words: bool,
+    /// Whether the input is all ASCII.
+    original_ascii: bool,
 }
 
 impl Output {
@@ -248,6 +252,7 @@ impl Output {
             spans: self.spans,
             word_starts: self.word_starts,
             ascii: true,
+            original_ascii: self.original_ascii,
         };
         if self.number_words {
             read_number_words(out, &self.squeezed);
@@ -306,12 +311,9 @@ fn read_number_words(out: &mut Normalized, squeezed: &[usize]) {
                 && (k == 0 || !written[k - 1].is_ascii_alphanumeric())
         })
         .collect();
-    *out = Normalized {
-        text: String::from_utf8(written).expect("ASCII text, digits and points"),
-        spans,
-        word_starts,
-        ascii: true,
-    };
+    out.text = String::from_utf8(written).expect("ASCII text, digits and points");
+    out.spans = spans;
+    out.word_starts = word_starts;
 }
 
 /// Where the run of lower-case ASCII letters at `from` ends, or `None` if a letter comes three
@@ -381,8 +383,9 @@ impl Normalizer {
     fn fold(&self, input: &str, folded: &mut Folded) -> bool {
         folded.bytes.clear();
         folded.wide.clear();
+        folded.ascii = input.is_ascii();
         let bytes = input.as_bytes();
-        if input.is_ascii() {
+        if folded.ascii {
             // Byte for byte: fold them all, then look again at the few that may stand for a
             // letter.
             folded.bytes.extend(bytes.iter().map(|&b| fold_ascii(b)));
@@ -473,6 +476,7 @@ impl Normalizer {
             word_starts,
             separators: false,
             number_words: false,
+            original_ascii: source.ascii,
         };
         let word_char = |k: usize| folded.get(k).is_some_and(u8::is_ascii_alphanumeric);
         // A letter that is a word of its own, after one separator: `W A`, `j.a.p.r.i`.
@@ -735,6 +739,11 @@ mod tests {
                 assert!(
                     fast.is_ascii() && general.is_ascii(),
                     "ASCII-ness of {text:?}"
+                );
+                assert_eq!(
+                    (fast.original_is_ascii(), general.original_is_ascii()),
+                    (text.is_ascii(), text.is_ascii()),
+                    "ASCII-ness of the original {text:?}"
                 );
             }
         }
