@@ -711,9 +711,9 @@ impl Classifier {
         // Language scope: a match counts when the post's language, or the language of the
         // sentence it stands in, is in scope (so mixed-language posts work).
         let mut segment_langs: HashMap<(usize, usize), Lang> = HashMap::new();
-        // The few indicators that matched: the steps below look at them only.
-        matched.clear();
-        matched.extend((0..hits.len()).filter(|&i| !hits[i].is_empty()));
+        // The few indicators that matched, noted as their first matches were: the steps below
+        // look at them only.
+        matched.sort_unstable();
         // From here on lists only shrink.
         *settled = true;
         for &i in matched.iter() {
@@ -838,6 +838,7 @@ impl Classifier {
         } else {
             hits.iter_mut().for_each(Vec::clear);
         }
+        matched.clear();
         hits.resize_with(self.indicators.len(), Vec::new);
         places.clear();
         destinations.clear();
@@ -853,7 +854,9 @@ impl Classifier {
                     if !words.is_empty() && on_word_boundaries(t, span.0, span.1, route.bounds) {
                         for owner in words {
                             match *owner {
-                                Owner::Indicator(i) => hits[i].push(span),
+                                Owner::Indicator(i) => {
+                                    record(hits, matched, i, |list| list.push(span))
+                                }
                                 Owner::Place(i) => places.push((i, span)),
                                 Owner::Destination(i) => destinations.push((i, span)),
                                 Owner::Audience => audience = true,
@@ -914,6 +917,7 @@ impl Classifier {
     fn match_patterns(&self, t: &str, ascii: bool, scratch: &mut ScanScratch) {
         let ScanScratch {
             hits,
+            matched,
             starts,
             required_last,
             backtrack,
@@ -923,13 +927,9 @@ impl Classifier {
         starts.dedup();
         for group in starts.chunk_by(|a, b| a.0 == b.0) {
             let pattern = &self.patterns[group[0].0];
-            anchored_matches(
-                pattern,
-                t,
-                group.iter().map(|&(_, s)| s),
-                backtrack,
-                &mut hits[pattern.owner],
-            );
+            record(hits, matched, pattern.owner, |list| {
+                anchored_matches(pattern, t, group.iter().map(|&(_, s)| s), backtrack, list)
+            });
         }
         // On ASCII text the scan tried the patterns with ASCII prefixes where those occur.
         let unprefixed = self
@@ -953,16 +953,20 @@ impl Classifier {
                 let starts = t.bytes().enumerate().filter_map(|(i, b)| {
                     (program.may_start_with(b) && t.is_char_boundary(i)).then_some(i)
                 });
-                anchored_matches(pattern, t, starts, backtrack, &mut hits[pattern.owner]);
+                record(hits, matched, pattern.owner, |list| {
+                    anchored_matches(pattern, t, starts, backtrack, list)
+                });
                 continue;
             }
-            hits[pattern.owner].extend(
-                pattern
-                    .regex
-                    .find_iter(t)
-                    .filter(|m| !m.is_empty())
-                    .map(|m| (m.start(), m.end())),
-            );
+            record(hits, matched, pattern.owner, |list| {
+                list.extend(
+                    pattern
+                        .regex
+                        .find_iter(t)
+                        .filter(|m| !m.is_empty())
+                        .map(|m| (m.start(), m.end())),
+                )
+            });
         }
     }
 
@@ -1102,6 +1106,22 @@ impl Classifier {
     }
 }
 
+/// Lets `find` add to indicator `owner`'s matches, noting the indicator in `matched` when they
+/// are its first.
+fn record(
+    hits: &mut [Vec<(usize, usize)>],
+    matched: &mut Vec<usize>,
+    owner: usize,
+    find: impl FnOnce(&mut Vec<(usize, usize)>),
+) {
+    let list = &mut hits[owner];
+    let first = list.is_empty();
+    find(list);
+    if first && !list.is_empty() {
+        matched.push(owner);
+    }
+}
+
 /// The matches `pattern.regex.find_iter(t)` would give, found by anchored searches at `starts`
 /// (ascending), which hold every position where a match can begin.
 fn anchored_matches(
@@ -1136,7 +1156,8 @@ struct ScanScratch {
     /// The matches of each indicator, keyword and pattern ones, by index (their lists keep
     /// their room from text to text).
     hits: Vec<Vec<(usize, usize)>>,
-    /// The indicators with matches, ascending.
+    /// The indicators with matches, in the order of their first until the scan and the patterns
+    /// are done, then ascending.
     matched: Vec<usize>,
     /// Whether `matched` names every list in `hits` that is not empty, so that the next text
     /// need clear only those: not before the first text, nor after one that panicked half way.
