@@ -197,8 +197,13 @@ impl Output {
 
     /// Writes a slang expansion, every character of it spanning the whole word it stands for.
     fn expansion(&mut self, expansion: &str, span: Span) {
+        let chars = expansion.as_bytes();
+        // Most expand to one word (`yg` → `yang`), written at once.
+        if !chars.is_empty() && chars.iter().all(u8::is_ascii_alphanumeric) {
+            return self.word(chars, Source::Same(span));
+        }
         self.number_words |= has_number_run(expansion);
-        for &ch in expansion.as_bytes() {
+        for &ch in chars {
             self.ch(ch, span);
         }
     }
