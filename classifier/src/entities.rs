@@ -440,7 +440,8 @@ fn has_link_slash(text: &str) -> bool {
     })
 }
 
-/// Whether the `@`s of `text` can be in an e-mail address (an address character on each side)
+/// Whether the `@`s of `text` can be in an e-mail address (an address character before it, and
+/// after it a domain: address characters with a `.` and a letter in them; `m@laysia` has none)
 /// and in a handle (a handle character after it, and before it, past white space, `:` or `=`,
 /// the last letter of `ig`, `insta`, `instagram`, `tele`, `telegram` or `tg`). A byte outside
 /// ASCII counts as yes: white space may be Unicode, and some letters outside ASCII match ASCII
@@ -456,7 +457,14 @@ fn at_signs(text: &str) -> (bool, bool) {
             i.checked_sub(1).map(|k| bytes[k]),
             bytes.get(i + 1).copied(),
         );
-        emails |= is(before, b"._%+-") && is(after, b"-");
+        emails |= is(before, b"._%+-") && is(after, b"-") && {
+            let domain = &bytes[i + 1..];
+            let end = domain
+                .iter()
+                .position(|&b| !is(Some(b), b"-."))
+                .unwrap_or(domain.len());
+            (0..end).any(|k| domain[k] == b'.' && is(domain.get(k + 1).copied(), b""))
+        };
         let word_end = bytes[..i]
             .iter()
             .rposition(|&b| !(b.is_ascii_whitespace() || matches!(b, 0x0b | b':' | b'=')));
@@ -815,6 +823,14 @@ mod tests {
         ] {
             same_money_matches(t);
         }
+    }
+
+    #[test]
+    fn an_at_sign_for_an_a_is_no_email() {
+        assert!(!at_signs("kerja di m@laysia 🔥 gaji besar").0);
+        assert!(at_signs("m@laysia.my-id").0);
+        assert!(at_signs("kirim ke hr.ptk@gmail.com ya").0);
+        assert!(!at_signs("kirim ke hr.ptk@gmail. com").0);
     }
 
     /// The anchored, bounded search for phone numbers finds what `find_iter` over the whole
