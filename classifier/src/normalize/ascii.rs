@@ -321,27 +321,31 @@ fn read_number_words(out: &mut Normalized, squeezed: &[usize]) {
     out.word_starts = word_starts;
 }
 
+/// A one in each byte of a `u64`, and the high bit of each.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+const HIGH: u64 = ONES << 7;
+
+/// The high bit of each byte of `x` (eight ASCII bytes) that is at least `low`, and no other
+/// bit: each byte is below 0x80, so adding at most 0x80 to it carries into no other byte.
+fn at_least(x: u64, low: u8) -> u64 {
+    (x + (0x80 - u64::from(low)) * ONES) & HIGH
+}
+
 /// Where the run of lower-case ASCII letters at `from` ends, or `None` if a letter comes three
 /// times in a row in it. Reads eight bytes at a time where eight are left: a word is about six
 /// letters, so most take one step with no branch per letter. `bytes` must be ASCII.
 fn lower_case_run(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = ONES << 7;
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // Each byte is below 0x80, so adding at most 0x7f to it carries into no other byte:
-        // the high bit of each sum says how the byte compares.
-        let at_least_a = x + (0x80 - u64::from(b'a')) * ONES;
-        let past_z = x + (0x80 - u64::from(b'z') - 1) * ONES;
-        let not_lower = !(at_least_a & !past_z) & HIGH;
+        let not_lower = !(at_least(x, b'a') & !at_least(x, b'z' + 1)) & HIGH;
         let letters = (not_lower.trailing_zeros() / 8) as usize;
         // A zero byte of `same` is one whose next two bytes equal it; only those whose next two
         // are in the run count.
         let same = (x ^ (x >> 8)) | (x ^ (x >> 16));
-        let tripled = !(same + 0x7f * ONES) & HIGH;
+        let tripled = !at_least(same, 1) & HIGH;
         let windows = letters.saturating_sub(2);
-        if tripled & HIGH & ((1 << (8 * windows)) - 1) != 0 {
+        if tripled & ((1 << (8 * windows)) - 1) != 0 {
             return None;
         }
         if letters < 8 {
@@ -392,15 +396,24 @@ impl Normalizer {
         let bytes = input.as_bytes();
         if folded.ascii {
             // Byte for byte: fold them all, then look again at the few that may stand for a
-            // letter.
+            // letter, all of them in `!`..=`@`: eight bytes at a time, most have none.
             folded.bytes.extend(bytes.iter().map(|&b| fold_ascii(b)));
-            for (p, &b) in bytes.iter().enumerate() {
-                if MAY_STAND_FOR_A_LETTER[usize::from(b)] {
-                    if let Some(r) = self.stands_for(bytes, p) {
-                        folded.bytes[p] = r;
-                    }
+            let mut look_again = |p: usize| {
+                if let Some(r) = self.stands_for(bytes, p) {
+                    folded.bytes[p] = r;
+                }
+            };
+            let mut chunks = bytes.chunks_exact(8);
+            for (c, chunk) in chunks.by_ref().enumerate() {
+                let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+                let mut marks = at_least(x, b'!') & !at_least(x, b'@' + 1);
+                while marks != 0 {
+                    look_again(c * 8 + (marks.trailing_zeros() / 8) as usize);
+                    marks &= marks - 1;
                 }
             }
+            let tail = bytes.len() - chunks.remainder().len();
+            (tail..bytes.len()).for_each(look_again);
             return true;
         }
         let mut p = 0;
@@ -777,6 +790,8 @@ mod tests {
         for b in 0..=255u8 {
             let stands = b == b'-' || (b.is_ascii() && leet(char::from(b)).is_some());
             assert_eq!(MAY_STAND_FOR_A_LETTER[usize::from(b)], stands, "byte {b}");
+            // `fold` looks again only at bytes in this range.
+            assert!(!stands || (b'!'..=b'@').contains(&b), "byte {b}");
         }
     }
 
