@@ -713,15 +713,17 @@ enum NumberSeparator {
 
 /// Finds thousands separators and decimal commas: `12.000.000`, `1,5`. Digit groups that fit
 /// neither shape (phone numbers) are left alone. `ch(i)` is the `i`-th character of the text
-/// (`None` past its end); `found` hears of each separator in ascending order. Both ways through
-/// the normaliser share it, the general one over units and the ASCII one over bytes.
+/// (`None` past its end); `found` hears of each separator in ascending order. The text is read
+/// from `from` on, which must be `0` or the start of a number, with no separator before it. Both
+/// ways through the normaliser share it, the general one over units and the ASCII one over bytes.
 fn number_separators(
+    from: usize,
     ch: impl Fn(usize) -> Option<char>,
     mut found: impl FnMut(usize, NumberSeparator),
 ) {
     let digit = |i: usize| ch(i).is_some_and(|c| c.is_ascii_digit());
     let sep = |i: usize| matches!(ch(i), Some('.' | ','));
-    let mut i = 0;
+    let mut i = from;
     while let Some(c) = ch(i) {
         if !c.is_ascii_digit()
             || (i > 0 && ch(i - 1).is_some_and(|p| p.is_ascii_digit() || p.is_alphabetic()))
@@ -762,6 +764,7 @@ fn separate_numbers(units: &mut Vec<Unit>) {
     let mut drop = Vec::new();
     let mut decimal = Vec::new();
     number_separators(
+        0,
         |i| units.get(i).map(|u| u.ch),
         |i, kind| match kind {
             NumberSeparator::Thousands => drop.push(i),

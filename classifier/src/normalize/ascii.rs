@@ -130,8 +130,9 @@ struct Output {
     squeezed: Vec<usize>,
     /// Where words start in `text`.
     word_starts: Vec<usize>,
-    /// Whether a `.` or `,` follows a digit: only then can there be number separators.
-    separators: bool,
+    /// Where the first `.` or `,` that follows a digit was written: only from the number before
+    /// it on can there be number separators.
+    separators: Option<usize>,
     /// Whether a number word that can start a number was written.
     number_words: bool,
     /// Whether the input is all ASCII.
@@ -150,7 +151,7 @@ impl Output {
         }
         self.end_space();
         if matches!(ch, b'.' | b',') && self.text.last().is_some_and(u8::is_ascii_digit) {
-            self.separators = true;
+            self.separators.get_or_insert(self.text.len());
         }
         if ch.is_ascii_alphanumeric() {
             self.word_may_start();
@@ -214,8 +215,16 @@ impl Output {
         let text = &mut self.text;
         let mut dropped = Vec::new();
         let mut decimals = Vec::new();
-        if self.separators {
+        if let Some(first) = self.separators {
+            // No separator comes before the number the first `.` or `,` after a digit ends.
+            let number = first
+                - text[..first]
+                    .iter()
+                    .rev()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
             number_separators(
+                number,
                 |i| text.get(i).map(|&b| char::from(b)),
                 |i, kind| match kind {
                     NumberSeparator::Thousands => dropped.push(i),
@@ -492,7 +501,7 @@ impl Normalizer {
             several_spaces: false,
             squeezed: Vec::new(),
             word_starts,
-            separators: false,
+            separators: None,
             number_words: false,
             original_ascii: source.ascii,
         };
