@@ -286,11 +286,11 @@ impl Normalizer {
         let ascii_slang = rules.values().flat_map(|r| &r.slang).all(|s| s.is_ascii());
         let mut filter = KeyFilter::default();
         rules.keys().for_each(|k| filter.insert(k.as_bytes()));
+        NUMBER_WORDS.iter().for_each(|w| filter.insert(w));
         let rules = rules
             .into_iter()
             .map(|(k, rule)| (k.into_bytes().into_boxed_slice(), rule))
             .collect();
-        NUMBER_WORDS.iter().for_each(|w| filter.insert(w));
         Normalizer {
             rules,
             filter,

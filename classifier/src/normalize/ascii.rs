@@ -7,7 +7,10 @@
 //! keeps plain bytes until it writes the output and does the steps together in one pass over
 //! words. It folds and de-obfuscates the bytes, then reads them word by word: it joins letters
 //! spelled out one by one, collapses elongated letters and expands slang as it goes, and writes
-//! each character with its byte range straight into the output, squeezing white space. Number
+//! each character with its byte range straight into the output, squeezing white space. Most
+//! words are plain (lower-case letters, none tripled, neither slang, kept nor a number word):
+//! runs of them, with the punctuation and single spaces between them, are copied in one go, and
+//! a word's letters are read eight bytes at a time. Number
 //! separators are found afterwards on the output (white space, the only thing squeezing changes,
 //! is neither digit, separator nor letter to them).
 //!
@@ -611,8 +614,8 @@ impl Normalizer {
         let start = out.text.len();
         let mut end = j;
         loop {
-            // Punctuation is written as it is, and after a letter it is no number separator;
-            // a space between non-white bytes is too.
+            // Between two plain words punctuation and one space are written as they are: after
+            // a letter a `.` or `,` is no number separator, and one space is not squeezed.
             let marks = punctuation(end);
             let mut next = marks;
             if folded.get(next) == Some(&b' ') && wide != Some(next) {
