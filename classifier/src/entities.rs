@@ -562,6 +562,23 @@ pub fn salaries(norm: &Normalized, original: &str) -> Vec<Salary> {
 }
 
 /// The salary a match of `MONEY` promises, if it is one.
+/// What a period of `MONEY` (its `period` group) is: each ends with its unit, one of
+/// `money::PERIODS`, and what comes before it names none.
+fn period_name(period: &str) -> &'static str {
+    let ends = |units: &[&str]| units.iter().any(|u| period.ends_with(u));
+    if ends(&["jam", "hour"]) {
+        "hour"
+    } else if ends(&["hari", "day"]) {
+        "day"
+    } else if ends(&["minggu", "week"]) {
+        "week"
+    } else if ends(&["tahun", "year", "thn"]) {
+        "year"
+    } else {
+        "month"
+    }
+}
+
 fn salary(m: &MoneyMatch, norm: &Normalized, original: &str) -> Option<Salary> {
     let t = norm.text();
     let text = |(s, e): (usize, usize)| &t[s..e];
@@ -581,20 +598,7 @@ fn salary(m: &MoneyMatch, norm: &Normalized, original: &str) -> Option<Salary> {
     if amount < 50.0 {
         return None;
     }
-    let period = m.period.map(text).map(|p| {
-        if p.contains("jam") || p.contains("hour") {
-            "hour"
-        } else if p.contains("hari") || p.contains("day") {
-            "day"
-        } else if p.contains("minggu") || p.contains("week") {
-            "week"
-        } else if p.contains("tahun") || p.contains("year") || p.contains("thn") {
-            "year"
-        } else {
-            "month"
-        }
-        .to_string()
-    });
+    let period = m.period.map(|p| period_name(text(p)).to_string());
     let (s, e) = norm.original_span(m.whole.0, m.whole.1);
     Some(Salary {
         amount,
@@ -822,6 +826,32 @@ mod tests {
             "usd5 us5 us $ 5 12 usdt 12 dollar 1.5.3 usd 12\x0bjuta 3 dolar a\tday rp1.5jt/mo",
         ] {
             same_money_matches(t);
+        }
+    }
+
+    /// Every period `MONEY` can match is named by its unit: by what any part of it says, as
+    /// the units' names take in no other unit's and no introducer does.
+    #[test]
+    fn periods_are_named_by_their_unit() {
+        let mentions = |p: &str, names: &[&str]| names.iter().any(|n| p.contains(n));
+        for per in money::PER {
+            for unit in money::PERIODS {
+                for space in ["", " ", "  "] {
+                    let p = format!("{space}{per}{space}{unit}");
+                    let expected = if mentions(&p, &["jam", "hour"]) {
+                        "hour"
+                    } else if mentions(&p, &["hari", "day"]) {
+                        "day"
+                    } else if mentions(&p, &["minggu", "week"]) {
+                        "week"
+                    } else if mentions(&p, &["tahun", "year", "thn"]) {
+                        "year"
+                    } else {
+                        "month"
+                    };
+                    assert_eq!(period_name(&p), expected, "{p:?}");
+                }
+            }
         }
     }
 

@@ -20,9 +20,9 @@ const MULTIPLIERS: &[&str] = &["juta", "jt", "ribu", "rb", "k"];
 /// `post`, in its order.
 const POST: &[&str] = &["usd", "dolar", "dollar", "ringgit", "rm", "myr", "rupiah"];
 /// What introduces a period, in its order.
-const PER: &[&str] = &["/", "per", "se", "tiap", "setiap", "a", "an"];
+pub(super) const PER: &[&str] = &["/", "per", "se", "tiap", "setiap", "a", "an"];
 /// Periods, in their order.
-const PERIODS: &[&str] = &[
+pub(super) const PERIODS: &[&str] = &[
     "bulan", "bln", "month", "mo", "hari", "day", "jam", "hour", "minggu", "week", "tahun", "year",
     "thn",
 ];
