@@ -366,12 +366,17 @@ fn lower_case_run(bytes: &[u8], from: usize) -> Option<usize> {
         // The last two bytes start windows that end in the next eight.
         at += 6;
     }
-    let end = at
-        + bytes[at..]
+    lower_case_run_bytewise(bytes, at)
+}
+
+/// [`lower_case_run`] a byte at a time: for the last bytes of a text.
+fn lower_case_run_bytewise(bytes: &[u8], from: usize) -> Option<usize> {
+    let end = from
+        + bytes[from..]
             .iter()
             .take_while(|b| b.is_ascii_lowercase())
             .count();
-    (!tripled_letter(&bytes[at..end])).then_some(end)
+    (!tripled_letter(&bytes[from..end])).then_some(end)
 }
 
 /// Whether a letter comes three times in a row in `bytes`.
@@ -812,16 +817,6 @@ mod tests {
         for post in crate::robustness::seed_posts() {
             same_both_ways(&post);
         }
-    }
-
-    /// [`lower_case_run`] a byte at a time.
-    fn lower_case_run_bytewise(bytes: &[u8], from: usize) -> Option<usize> {
-        let end = from
-            + bytes[from..]
-                .iter()
-                .take_while(|b| b.is_ascii_lowercase())
-                .count();
-        (!tripled_letter(&bytes[from..end])).then_some(end)
     }
 
     proptest! {
